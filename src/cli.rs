@@ -1,0 +1,104 @@
+//! Command-line interface: what a user types, with help that teaches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "upshift",
+    version,
+    about = "A terminal cockpit for zero-downtime Kubernetes version upgrades of EKS clusters",
+    long_about = "upshift drives a Kubernetes version upgrade of an EKS cluster step by step: \
+research, control plane, add-ons, node groups, with health gates in between. \
+It ships a simulated EKS cluster so that anyone can rehearse an upgrade without a cloud account.",
+    after_help = "Start here:\n  upshift demo                      rehearse on the built-in simulated cluster\n  upshift sim serve --scenario demo serve the simulator for kubectl and other tools\n\nLogs go to a file (see --log-file), never to the terminal."
+)]
+pub struct Cli {
+    /// Where to write the log (default: $XDG_STATE_HOME/upshift/upshift.log,
+    /// else ~/.local/state/upshift/upshift.log). Level from UPSHIFT_LOG, e.g. UPSHIFT_LOG=debug.
+    #[arg(long, global = true, value_name = "PATH", env = "UPSHIFT_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Rehearse on the built-in simulated EKS cluster (no AWS account, no cluster needed)
+    ///
+    /// Starts the simulator in-process on the `demo` scenario (three node groups, about
+    /// 12 nodes and 150 pods, a PodDisruptionBudget that blocks a drain, a workload that
+    /// crash-loops on the new version), writes a kubeconfig and prints how to use it.
+    Demo(DemoArgs),
+
+    /// The simulated EKS cluster: serve it, list or check scenarios
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Virtual seconds per real second (1 to 600)
+    #[arg(long, default_value_t = 10.0, value_name = "X")]
+    pub speed: f64,
+
+    /// Port on 127.0.0.1 (0: any free port)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub port: u16,
+
+    /// Where to write the kubeconfig for kubectl
+    #[arg(long, default_value = "upshift-sim.kubeconfig", value_name = "PATH")]
+    pub kubeconfig: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Serve a simulated EKS cluster on 127.0.0.1 until interrupted
+    ///
+    /// The Kubernetes API is served over plain HTTP on loopback; kubectl and any
+    /// Kubernetes client work against it through the kubeconfig written here, which
+    /// holds two contexts: `lead` (may do everything) and `viewer` (get/list/watch
+    /// only). Simulator endpoints under /sim/ report request counts by identity and
+    /// verb and inject faults: see docs/simulator.md.
+    ///
+    /// Examples:
+    ///   upshift sim serve
+    ///   upshift sim serve --scenario large --port 8080
+    ///   upshift sim serve --scenario ./my-cluster.yaml --speed 60
+    Serve(ServeArgs),
+
+    /// List the built-in scenarios
+    Scenarios,
+
+    /// Check a scenario file and summarise it, without serving it
+    Check {
+        /// Built-in scenario name or path to a YAML file
+        #[arg(value_name = "NAME|FILE")]
+        scenario: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0: any free port)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub port: u16,
+
+    /// Where to write the kubeconfig (contexts `lead` and `viewer`)
+    #[arg(long, default_value = "upshift-sim.kubeconfig", value_name = "PATH")]
+    pub kubeconfig: PathBuf,
+
+    /// Built-in scenario (`upshift sim scenarios` lists them) or a YAML file (docs/scenarios.md)
+    #[arg(long, default_value = "demo", value_name = "NAME|FILE")]
+    pub scenario: String,
+
+    /// Virtual seconds per real second (1 to 600); every simulated delay is virtual
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub speed: f64,
+
+    /// Also write the request counts as JSON to this file on exit
+    #[arg(long, value_name = "PATH")]
+    pub counts_file: Option<PathBuf>,
+}

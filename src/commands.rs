@@ -1,0 +1,142 @@
+//! What each command does, on top of the library.
+
+use std::path::Path;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use upshift::cli::{DemoArgs, ServeArgs};
+use upshift::sim::scenario::Scenario;
+use upshift::sim::{SimConfig, Simulator};
+
+fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn summary(sim: &Simulator) -> String {
+    let world = sim.world();
+    let w = world.lock();
+    format!(
+        "cluster {} (EKS {}, {}): {} nodes in {} node groups, {} pods",
+        w.cluster.name,
+        w.cluster.version,
+        w.cluster.region,
+        w.nodes.len(),
+        w.groups.len(),
+        w.pods.len()
+    )
+}
+
+async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, counts_file: Option<&Path>) -> Result<()> {
+    let description = scenario.description.clone();
+    let name = scenario.name.clone();
+    let mut cfg = SimConfig::new(scenario);
+    cfg.speed = speed;
+    cfg.port = port;
+    let started = std::time::Instant::now();
+    let sim = Simulator::start(cfg).await?;
+    let kc = absolute(kubeconfig);
+    sim.write_kubeconfig(&kc).wrap_err_with(|| {
+        format!(
+            "writing the kubeconfig to {} (choose another path with --kubeconfig)",
+            kc.display()
+        )
+    })?;
+    let url = sim.url();
+    println!("upshift simulator: scenario \"{name}\" ({description})");
+    println!("  {}", summary(&sim));
+    println!(
+        "  API server  {url}   (built in {:.1}s)",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  kubeconfig  {}   contexts: lead (read-write, current), viewer (read-only)",
+        kc.display()
+    );
+    println!("  speed       {speed}x real time");
+    println!();
+    println!("Try:");
+    println!("  export KUBECONFIG={}", kc.display());
+    println!("  kubectl get nodes -L eks.amazonaws.com/nodegroup");
+    println!("  kubectl get pods -A");
+    println!("  kubectl --context viewer delete pod -n default debug-shell   # refused: read-only");
+    println!("  curl -s {url}/sim/requests                                  # requests by identity and verb");
+    println!();
+    println!("Ctrl-C stops the simulator.");
+    tracing::info!(%url, kubeconfig = %kc.display(), "simulator serving");
+    tokio::signal::ctrl_c().await.wrap_err("waiting for Ctrl-C")?;
+    let counts = sim.request_counts();
+    sim.shutdown().await;
+    let _ = std::fs::remove_file(&kc);
+    println!();
+    println!("Stopped. Requests served, by identity and verb:");
+    for (who, verbs) in &counts.0 {
+        let line: Vec<String> = verbs
+            .iter()
+            .map(|(verb, per)| format!("{verb} {}", per.values().sum::<u64>()))
+            .collect();
+        println!("  {who:<8} {}", line.join(", "));
+    }
+    if let Some(path) = counts_file {
+        let json = serde_json::to_vec_pretty(&counts)?;
+        std::fs::write(path, json).wrap_err_with(|| format!("writing request counts to {}", path.display()))?;
+        println!("Request counts written to {}", path.display());
+    }
+    println!(
+        "The kubeconfig {} was removed (its tokens are no longer valid).",
+        kc.display()
+    );
+    Ok(())
+}
+
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    check_speed(args.speed)?;
+    let scenario = Scenario::load(&args.scenario).map_err(|e| eyre!("{e}"))?;
+    run(
+        scenario,
+        args.speed,
+        args.port,
+        &args.kubeconfig,
+        args.counts_file.as_deref(),
+    )
+    .await
+}
+
+pub async fn demo(args: DemoArgs) -> Result<()> {
+    check_speed(args.speed)?;
+    let scenario = Scenario::load("demo").map_err(|e| eyre!("{e}"))?;
+    println!("The rehearsal cockpit is not built yet: for now `upshift demo` serves the demo cluster for kubectl.");
+    println!();
+    run(scenario, args.speed, args.port, &args.kubeconfig, None).await
+}
+
+fn check_speed(speed: f64) -> Result<()> {
+    if !(upshift::sim::clock::MIN_SPEED..=upshift::sim::clock::MAX_SPEED).contains(&speed) {
+        return Err(eyre!(
+            "--speed {speed}: must be between 1 and 600 (virtual seconds per real second)"
+        ));
+    }
+    Ok(())
+}
+
+pub fn scenarios() -> Result<()> {
+    for name in Scenario::builtin_names() {
+        let s = Scenario::load(name).map_err(|e| eyre!("{e}"))?;
+        println!("{name:<8} {}", s.description);
+    }
+    println!();
+    println!("A scenario can also be a YAML file: see docs/scenarios.md.");
+    Ok(())
+}
+
+pub fn check(name_or_path: &str) -> Result<()> {
+    let s = Scenario::load(name_or_path).map_err(|e| eyre!("{e}"))?;
+    let nodes: u32 = s.node_groups.iter().map(|g| g.size).sum();
+    println!(
+        "{name_or_path}: scenario \"{}\" is valid: EKS {} with {} node groups ({nodes} nodes), {} workloads, {} faults",
+        s.name,
+        s.cluster.version,
+        s.node_groups.len(),
+        s.workloads.len(),
+        s.faults.len()
+    );
+    Ok(())
+}

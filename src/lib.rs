@@ -1,0 +1,5 @@
+//! upshift: a terminal cockpit for zero-downtime Kubernetes version upgrades of EKS
+//! clusters, with a built-in simulated EKS cluster for rehearsals and tests.
+
+pub mod cli;
+pub mod sim;
