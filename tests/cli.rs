@@ -1,0 +1,134 @@
+//! The `upshift` binary as a user runs it: help, scenario checks with errors that
+//! name the line and field, and `sim serve` serving kubectl until interrupted.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the child if the test fails before it exits.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn upshift() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_upshift"));
+    let dir = std::env::temp_dir().join("upshift-cli-tests");
+    c.arg("--log-file").arg(dir.join("upshift.log"));
+    c
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = upshift().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for word in ["demo", "sim", "upshift demo"] {
+        assert!(text.contains(word), "--help mentions {word}:\n{text}");
+    }
+    let out = upshift().args(["sim", "serve", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["--scenario", "--speed", "--kubeconfig", "--port", "viewer", "Examples"] {
+        assert!(text.contains(word), "sim serve --help mentions {word}:\n{text}");
+    }
+}
+
+#[test]
+fn scenarios_are_listed_and_checked() {
+    let out = upshift().args(["sim", "scenarios"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("demo") && text.contains("large"), "{text}");
+    let out = upshift().args(["sim", "check", "demo"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
+}
+
+#[test]
+fn a_bad_scenario_file_is_refused_naming_the_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "name: bad\ndescription: a typo\ncluster:\n  name: bad\n  version: \"1.30\"\nnodeGroups:\n  - name: apps\n    kind: managed\n    instanceType: m5.large\n    size: three\nworkloads: []\n",
+    )
+    .unwrap();
+    let out = upshift().args(["sim", "check"]).arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml"), "names the file: {err}");
+    assert!(err.contains(":10:"), "names the line: {err}");
+    assert!(err.contains("nodeGroups[0].size"), "names the field: {err}");
+
+    let out = upshift()
+        .args(["sim", "serve", "--scenario", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("demo") && err.contains("large"),
+        "lists the built-ins: {err}"
+    );
+}
+
+#[test]
+fn sim_serve_writes_a_kubeconfig_and_serves_until_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    let counts = dir.path().join("counts.json");
+    let child = upshift()
+        .args(["sim", "serve", "--port", "0", "--speed", "5", "--kubeconfig"])
+        .arg(&kc)
+        .arg("--counts-file")
+        .arg(&counts)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    let mut url = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("API server") {
+            url = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    let url = url.expect("prints where it listens");
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(text.contains(&url) && text.contains("name: viewer") && text.contains("current-context: lead"));
+    if let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubectl"))
+            .find(|p| p.is_file())
+    }) {
+        let out = Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .args(["get", "nodes", "-o", "name"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 12);
+    } else {
+        eprintln!("SKIPPED the kubectl part: kubectl is not installed");
+    }
+    // Ctrl-C: prints counts, writes the counts file, removes the kubeconfig
+    let pid = child.0.id();
+    Command::new("kill").arg("-INT").arg(pid.to_string()).status().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "exits cleanly on Ctrl-C");
+    assert!(rest.iter().any(|l| l.contains("Requests served")), "{rest:?}");
+    assert!(!kc.exists(), "the kubeconfig is removed on exit");
+    let counts: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&counts).unwrap()).unwrap();
+    assert!(counts.is_object());
+}

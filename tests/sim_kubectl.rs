@@ -1,0 +1,270 @@
+//! The simulator driven by `kubectl`, a real client no one here wrote: get, cordon,
+//! drain (pods evicted and running again elsewhere), and a drain refused by a PDB.
+//! Skipped, saying so, where kubectl is not installed.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use upshift::sim::Simulator;
+
+fn kubectl_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+macro_rules! require_kubectl {
+    () => {
+        match kubectl_path() {
+            Some(p) => p,
+            None => {
+                eprintln!("SKIPPED: kubectl is not installed on this machine; the kubectl tests need it");
+                return;
+            }
+        }
+    };
+}
+
+struct Kubectl {
+    bin: PathBuf,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(bin: PathBuf, sim: &Simulator) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        Kubectl {
+            bin,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// Runs kubectl off the async runtime (the simulator serves on it meanwhile).
+    async fn run(&self, args: &[&str]) -> Output {
+        let bin = self.bin.clone();
+        let kc = self.kubeconfig.clone();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let cache = self._dir.path().join("cache");
+        tokio::task::spawn_blocking(move || {
+            Command::new(bin)
+                .arg("--kubeconfig")
+                .arg(kc)
+                .arg("--cache-dir")
+                .arg(cache)
+                .args(&args)
+                .output()
+                .expect("kubectl runs")
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+}
+
+#[tokio::test]
+async fn kubectl_gets_nodes_and_pods() {
+    let bin = require_kubectl!();
+    let sim = common::start("demo").await;
+    let k = Kubectl::new(bin, &sim);
+    let nodes = k.ok(&["get", "nodes"]).await;
+    let lines: Vec<&str> = nodes.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("STATUS") && lines[0].contains("VERSION"),
+        "{nodes}"
+    );
+    assert_eq!(lines.len() - 1, sim.world().lock().nodes.len());
+    assert!(lines[1].contains("Ready") && lines[1].contains("v1.30."), "{nodes}");
+
+    let pods = k.ok(&["get", "pods", "-A"]).await;
+    let count = pods.lines().count() - 1;
+    assert_eq!(count, sim.world().lock().pods.len());
+    assert!(pods.lines().next().unwrap().starts_with("NAMESPACE"), "{pods}");
+    assert!(pods.contains("Running"));
+
+    let json = k
+        .ok(&["get", "pods", "-n", "payments", "-l", "app=ledger", "-o", "json"])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+
+    // SelfSubjectAccessReview through kubectl: "no" exits 1, "yes" exits 0
+    let no = k.run(&["auth", "can-i", "delete", "pods", "--context", "viewer"]).await;
+    assert_eq!(no.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no.stdout).starts_with("no"), "{no:?}");
+    let yes = k.ok(&["auth", "can-i", "list", "pods", "--context", "viewer"]).await;
+    assert_eq!(yes.trim(), "yes");
+    assert_eq!(k.ok(&["auth", "can-i", "delete", "pods"]).await.trim(), "yes");
+    // kubectl exits 0 after a refused cordon; what matters is the refusal and the node
+    let node = lines[1].split_whitespace().next().unwrap();
+    let denied = k.run(&["--context", "viewer", "cordon", node]).await;
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains("User \"viewer\" cannot patch resource \"nodes\""),
+        "{stderr}"
+    );
+    assert!(!k.ok(&["get", "node", node]).await.contains("SchedulingDisabled"));
+    assert_eq!(sim.request_counts().count("viewer", "patch"), 1);
+}
+
+#[tokio::test]
+async fn kubectl_cordons_and_drains_a_node_whose_pods_run_again_elsewhere() {
+    let bin = require_kubectl!();
+    let sim = common::start("demo").await;
+    sim.world().lock().clock.set_speed(20.0);
+    let k = Kubectl::new(bin, &sim);
+    // an `apps` node that holds no pod of the blocking ledger PDB
+    let node = {
+        let world = sim.world();
+        let w = world.lock();
+        let ledger_nodes: Vec<String> = w
+            .pods
+            .in_namespace("payments")
+            .filter(|(k, _)| k.contains("ledger"))
+            .filter_map(|(_, p)| p.spec.as_ref()?.node_name.clone())
+            .collect();
+        w.nodes
+            .items()
+            .iter()
+            .find(|(name, n)| {
+                n.metadata
+                    .labels
+                    .as_ref()
+                    .unwrap()
+                    .get("eks.amazonaws.com/nodegroup")
+                    .map(String::as_str)
+                    == Some("apps")
+                    && !ledger_nodes.contains(name)
+                    && w.idx.pods_by_node.get(*name).is_some_and(|s| s.len() > 3)
+            })
+            .map(|(name, _)| name.clone())
+            .expect("an apps node without ledger pods")
+    };
+    let out = k.ok(&["cordon", &node]).await;
+    assert!(out.contains("cordoned"), "{out}");
+    let nodes = k.ok(&["get", "node", &node]).await;
+    assert!(nodes.contains("Ready,SchedulingDisabled"), "{nodes}");
+
+    let before: Vec<String> = {
+        let world = sim.world();
+        let w = world.lock();
+        w.idx.pods_by_node[&node]
+            .iter()
+            .filter(|key| {
+                !w.pods.get(key).unwrap().metadata.owner_references.as_ref().unwrap()[0]
+                    .kind
+                    .eq("DaemonSet")
+            })
+            .cloned()
+            .collect()
+    };
+    assert!(!before.is_empty());
+    let out = k
+        .run(&[
+            "drain",
+            &node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout=60s",
+        ])
+        .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "drain failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("evicting pod") || stderr.contains("evicting pod"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("drained"), "{stdout}");
+
+    // every evicted workload is running again on other nodes
+    common::eventually(
+        &sim,
+        Duration::from_secs(5),
+        60,
+        "evicted pods running elsewhere",
+        || {
+            let world = sim.world();
+            let node = node.clone();
+            async move {
+                let w = world.lock();
+                let left = w.idx.pods_by_node.get(&node).map(|s| {
+                    s.iter()
+                        .filter(|k| {
+                            w.pods.get(k).is_some_and(|p| {
+                                p.metadata
+                                    .owner_references
+                                    .as_ref()
+                                    .is_none_or(|o| o[0].kind != "DaemonSet")
+                            })
+                        })
+                        .count()
+                });
+                let pending = w.idx.unscheduled.len();
+                let not_running = w
+                    .pods
+                    .items()
+                    .values()
+                    .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Running"))
+                    .count();
+                (left.unwrap_or(0) == 0 && pending == 0 && not_running == 0).then_some(())
+            }
+        },
+    )
+    .await;
+    let world = sim.world();
+    let w = world.lock();
+    for key in &before {
+        assert!(w.pods.get(key).is_none(), "{key} was evicted");
+    }
+}
+
+#[tokio::test]
+async fn kubectl_drain_is_refused_by_a_pdb_with_the_usual_message() {
+    let bin = require_kubectl!();
+    let sim = common::start("demo").await;
+    let k = Kubectl::new(bin, &sim);
+    let node = {
+        let world = sim.world();
+        let w = world.lock();
+        w.pods
+            .in_namespace("payments")
+            .find(|(k, _)| k.contains("ledger"))
+            .and_then(|(_, p)| p.spec.as_ref()?.node_name.clone())
+            .unwrap()
+    };
+    let out = k
+        .run(&[
+            "drain",
+            &node,
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--force",
+            "--timeout=4s",
+        ])
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the drain must not succeed");
+    assert!(
+        stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("payments/ledger") || stderr.contains("\"ledger-"),
+        "names the pod: {stderr}"
+    );
+}
