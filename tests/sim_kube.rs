@@ -498,6 +498,21 @@ async fn the_scheduler_binds_what_fits_and_explains_what_does_not() {
     assert_eq!(evs.items.len(), 1);
     assert!(evs.items[0].message.as_deref().unwrap().starts_with("0/"));
     assert_eq!(evs.items[0].type_.as_deref(), Some("Warning"));
+    // the same event through events.k8s.io/v1
+    let v1: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(sim.client("viewer").await.unwrap(), "default");
+    let evs = v1
+        .list(&ListParams::default().fields("involvedObject.name=huge"))
+        .await
+        .unwrap();
+    let ev = evs
+        .items
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+        .unwrap();
+    assert_eq!(ev.regarding.as_ref().unwrap().name.as_deref(), Some("huge"));
+    assert!(ev.note.as_deref().unwrap().contains("Insufficient cpu"));
+    assert_eq!(ev.reporting_controller.as_deref(), Some("default-scheduler"));
+    assert!(ev.event_time.is_some());
 }
 
 #[tokio::test]

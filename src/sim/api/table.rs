@@ -455,7 +455,7 @@ fn event_columns() -> Vec<Column> {
         col("Message", "string", 0),
         col("First Seen", "string", 1),
         col("Count", "string", 1),
-        NAME,
+        Column { priority: 1, ..NAME },
     ]
 }
 

@@ -33,6 +33,14 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
         version: s.cluster.version.to_string(),
     };
     let mut w = World::new(clock, cluster, s.seed);
+    // the cluster has been up for a while: nodes for weeks, workloads for days
+    let started = w.now;
+    let ago = |days: i64| {
+        started
+            .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap_or(started)
+    };
+    w.now = ago(20);
     let mut namespaces: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"]
         .map(String::from)
         .to_vec();
@@ -97,6 +105,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             nodes::launch(&mut w, gi, true);
         }
     }
+    w.now = ago(3);
     let mut placer = Placer::default();
     for wl in &s.workloads {
         let copies = wl.copies.max(1);
@@ -117,6 +126,8 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
     w.dirty.replicasets.extend(keys);
     let keys: Vec<String> = w.namespaces.items().keys().cloned().collect();
     w.dirty.pdb_namespaces.extend(keys);
+    w.reconcile();
+    w.now = started;
     w.reconcile();
     w.compact();
     Ok(w)

@@ -231,3 +231,144 @@ fn timers_fire_in_virtual_time_order() {
     assert_eq!(running(&w, "one").len(), 1);
     assert!(w.next_due().is_none());
 }
+
+fn faulty(name: &str, fault: &str, on_kubelet: Option<&str>) -> Deployment {
+    let mut d = deployment(name, 2, "x:1");
+    let ann = d
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .metadata
+        .as_mut()
+        .unwrap()
+        .annotations
+        .as_mut()
+        .unwrap();
+    ann.insert(super::annotations::FAULT.into(), fault.into());
+    if let Some(v) = on_kubelet {
+        ann.insert(super::annotations::FAULT_ON_KUBELET.into(), v.into());
+    }
+    d
+}
+
+fn container(w: &World, app: &str) -> Vec<k8s_openapi::api::core::v1::ContainerStatus> {
+    w.pods
+        .in_namespace("default")
+        .map(|(_, p)| p.clone())
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str)
+                == Some(app)
+        })
+        .map(|p| p.status.clone().unwrap().container_statuses.unwrap()[0].clone())
+        .collect()
+}
+
+#[test]
+fn crash_looping_containers_restart_with_growing_back_off() {
+    let mut w = world(2);
+    w.put(faulty("crashy", "CrashLoopBackOff", None));
+    w.reconcile();
+    let mut restarts_seen = Vec::new();
+    for _ in 0..120 {
+        step(&mut w, 1);
+        restarts_seen.push(container(&w, "crashy")[0].restart_count);
+    }
+    let cs = container(&w, "crashy");
+    assert_eq!(cs.len(), 2);
+    // 5 s start, 3 s run, then back-offs of 10, 20, 40 s: four restarts within 2 minutes
+    assert!(
+        (3..=5).contains(&cs[0].restart_count),
+        "restarts {}",
+        cs[0].restart_count
+    );
+    let gaps: Vec<usize> = restarts_seen
+        .windows(2)
+        .enumerate()
+        .filter(|(_, p)| p[1] > p[0])
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        gaps.windows(2).all(|g| g[1] - g[0] > 10),
+        "each restart waits longer: {gaps:?}"
+    );
+    let last = cs[0].last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
+    assert!(running(&w, "crashy").len() < 2 || cs.iter().any(|c| !c.ready));
+    let backoffs = w
+        .events
+        .items()
+        .values()
+        .filter(|e| e.reason.as_deref() == Some("BackOff"))
+        .count();
+    assert!(backoffs >= 1);
+}
+
+#[test]
+fn image_pull_and_oom_faults() {
+    let mut w = world(2);
+    w.put(faulty("nopull", "ImagePullBackOff", None));
+    w.put(faulty("oom", "OOMKilled", None));
+    w.reconcile();
+    for _ in 0..30 {
+        step(&mut w, 1);
+    }
+    for c in container(&w, "nopull") {
+        assert_eq!(
+            c.state.unwrap().waiting.unwrap().reason.as_deref(),
+            Some("ImagePullBackOff")
+        );
+        assert!(!c.ready);
+    }
+    let pulls: Vec<_> = w
+        .pods
+        .in_namespace("default")
+        .filter(|(k, _)| k.contains("nopull"))
+        .collect();
+    assert!(pulls.iter().all(|(_, p)| super::kubelet::phase(p) == "Pending"));
+    for c in container(&w, "oom") {
+        let t = c.last_state.unwrap().terminated.unwrap();
+        assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+        assert!(c.restart_count >= 1);
+    }
+}
+
+#[test]
+fn a_fault_tied_to_a_kubelet_version_strikes_only_there() {
+    let mut w = world(2);
+    w.put(faulty("picky", "CrashLoopBackOff", Some("1.31")));
+    w.reconcile();
+    for _ in 0..40 {
+        step(&mut w, 1);
+    }
+    assert_eq!(running(&w, "picky").len(), 2, "fine on 1.30 nodes");
+    assert!(container(&w, "picky").iter().all(|c| c.restart_count == 0));
+    // new instances boot on 1.31; the old ones go
+    w.groups[0].version = "1.31".into();
+    let old: Vec<String> = w.groups[0].instances.iter().map(|i| i.id.clone()).collect();
+    for id in old {
+        nodes::terminate(&mut w, &id, true);
+    }
+    w.reconcile();
+    for _ in 0..120 {
+        step(&mut w, 2);
+    }
+    assert!(w.nodes.items().values().all(|n| {
+        n.status
+            .as_ref()
+            .unwrap()
+            .node_info
+            .as_ref()
+            .unwrap()
+            .kubelet_version
+            .starts_with("v1.31")
+    }));
+    assert!(
+        container(&w, "picky").iter().all(|c| c.restart_count >= 1),
+        "crash-looping on 1.31"
+    );
+}
