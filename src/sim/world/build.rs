@@ -107,6 +107,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
     }
     w.now = ago(3);
     let mut placer = Placer::default();
+    let names: Vec<String> = w.nodes.items().keys().cloned().collect();
     for wl in &s.workloads {
         let copies = wl.copies.max(1);
         for i in 0..copies {
@@ -115,7 +116,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             } else {
                 wl.name.clone()
             };
-            add_workload(&mut w, &s, wl, &name, &mut placer)?;
+            add_workload(&mut w, &s, wl, &name, &mut placer, &names);
         }
     }
     // controllers compute every status once; then history starts fresh
@@ -328,7 +329,8 @@ fn add_workload(
     wl: &WorkloadSpec,
     name: &str,
     placer: &mut Placer,
-) -> Result<(), String> {
+    names: &[String],
+) {
     let ns = wl.namespace.as_str();
     let tpl = template(s, wl, name);
     let labels = tpl.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
@@ -336,7 +338,6 @@ fn add_workload(
         match_labels: Some(BTreeMap::from([("app".to_string(), name.to_string())])),
         match_expressions: None,
     };
-    let names: Vec<String> = w.nodes.items().keys().cloned().collect();
     match wl.kind {
         WorkloadKind::Deployment => {
             let dmeta = meta(w, ns, name, labels.clone());
@@ -384,7 +385,7 @@ fn add_workload(
                 let suffix = w.suffix(5);
                 let mut pmeta = meta(w, ns, &format!("{name}-{hash}-{suffix}"), BTreeMap::new());
                 pmeta.owner_references = Some(vec![owner_ref(&*rs)]);
-                add_pod(w, &rs_tpl, pmeta, None, placer, &names);
+                add_pod(w, &rs_tpl, pmeta, None, placer, names);
             }
         }
         WorkloadKind::DaemonSet => {
@@ -406,7 +407,7 @@ fn add_workload(
                 .labels
                 .get_or_insert_with(BTreeMap::new)
                 .insert("controller-revision-hash".into(), revision);
-            for node in &names {
+            for node in names {
                 let eligible = w.nodes.get(node).is_some_and(|n| super::daemonset::eligible(&ds, n));
                 if !eligible {
                     continue;
@@ -414,12 +415,12 @@ fn add_workload(
                 let suffix = w.suffix(5);
                 let mut pmeta = meta(w, ns, &format!("{name}-{suffix}"), BTreeMap::new());
                 pmeta.owner_references = Some(vec![owner_ref(&*ds)]);
-                add_pod(w, &ds_tpl, pmeta, Some(node.clone()), placer, &names);
+                add_pod(w, &ds_tpl, pmeta, Some(node.clone()), placer, names);
             }
         }
         WorkloadKind::Pod => {
             let pmeta = meta(w, ns, name, BTreeMap::new());
-            add_pod(w, &tpl, pmeta, None, placer, &names);
+            add_pod(w, &tpl, pmeta, None, placer, names);
         }
     }
     if let Some(pdb) = &wl.pdb {
@@ -443,5 +444,4 @@ fn add_workload(
             status: None,
         });
     }
-    Ok(())
 }
