@@ -11,11 +11,13 @@ Usage: python3 benches/kubectl_large.py [--skip-build] [--runs N]
 Not a test: figures depend on the machine; nothing here asserts a threshold.
 """
 import argparse
+import base64
 import json
 import os
 import re
 import resource
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,7 +51,7 @@ def main():
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = None
     for line in sim.stdout:
-        m = re.search(r"API server\s+(http://\S+)", line)
+        m = re.search(r"API server\s+(https?://\S+)", line)
         if m:
             url = m.group(1)
             break
@@ -59,7 +61,10 @@ def main():
         return 1
     startup = time.monotonic() - t0
     with open(kubeconfig) as f:
-        token = re.search(r"name: lead\n  user:\n    token: (\S+)", f.read()).group(1)
+        text = f.read()
+    token = re.search(r"name: lead\n  user:\n    token: (\S+)", text).group(1)
+    ca = base64.b64decode(re.search(r"certificate-authority-data: (\S+)", text).group(1)).decode()
+    tls = ssl.create_default_context(cadata=ca)
     print(f"simulator: large scenario built and serving in {startup:.1f} s (pid {sim.pid})")
 
     # the floor: page through every pod, 500 at a time, decoding nothing
@@ -68,7 +73,7 @@ def main():
     while True:
         q = "limit=500" + (f"&continue={cont}" if cont else "")
         req = urllib.request.Request(f"{url}/api/v1/pods?{q}", headers={"Authorization": f"Bearer {token}"})
-        body = urllib.request.urlopen(req).read()
+        body = urllib.request.urlopen(req, context=tls).read()
         total_bytes += len(body)
         doc = json.loads(body)
         count += len(doc["items"])

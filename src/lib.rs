@@ -2,4 +2,8 @@
 //! clusters, with a built-in simulated EKS cluster for rehearsals and tests.
 
 pub mod cli;
+pub mod cluster;
+pub mod cockpit;
+pub mod model;
 pub mod sim;
+pub mod ui;

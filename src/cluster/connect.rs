@@ -1,0 +1,111 @@
+//! Connecting to a cluster through a kubeconfig: which context, which server, which
+//! identity, with errors that say what to fix.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// Where the cockpit is connected, as shown in its header.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Connection {
+    pub context: String,
+    pub cluster: String,
+    pub server: String,
+    /// The kubeconfig user the context names.
+    pub user: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("reading the kubeconfig {path}: {source} (point --kubeconfig or KUBECONFIG at a valid file)")]
+    Read {
+        path: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("no kubeconfig found: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config")]
+    NoKubeconfig,
+    #[error("the kubeconfig {path} has no context {context:?}; it has: {known} (choose one with --context)")]
+    NoContext { path: String, context: String, known: String },
+    #[error("the kubeconfig {path} names no current-context: choose one with --context (it has: {known})")]
+    NoCurrentContext { path: String, known: String },
+    #[error("using context {context:?} of {path}: {source}")]
+    Config {
+        path: String,
+        context: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("creating a client for context {context:?}: {source}")]
+    Client { context: String, source: kube::Error },
+}
+
+fn default_kubeconfig() -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        // the first file of a KUBECONFIG list
+        return std::env::split_paths(&v).next();
+    }
+    let home = std::env::var_os("HOME")?;
+    let p = PathBuf::from(home).join(".kube").join("config");
+    p.exists().then_some(p)
+}
+
+/// A client for `context` (else the current one) of `kubeconfig` (else KUBECONFIG,
+/// else ~/.kube/config).
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(kube::Client, Connection), ConnectError> {
+    let path = kubeconfig.map(Path::to_path_buf).or_else(default_kubeconfig).ok_or(ConnectError::NoKubeconfig)?;
+    let shown = path.display().to_string();
+    let kc = Kubeconfig::read_from(&path).map_err(|source| ConnectError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let known = kc.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let name = match context.map(str::to_string).or_else(|| kc.current_context.clone()) {
+        Some(n) => n,
+        None => return Err(ConnectError::NoCurrentContext { path: shown, known }),
+    };
+    let Some(ctx) = kc.contexts.iter().find(|c| c.name == name) else {
+        return Err(ConnectError::NoContext {
+            path: shown,
+            context: name,
+            known,
+        });
+    };
+    let (cluster, user) = ctx
+        .context
+        .as_ref()
+        .map(|c| (c.cluster.clone(), c.user.clone().unwrap_or_default()))
+        .unwrap_or_default();
+    let server = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default();
+    let opts = KubeConfigOptions {
+        context: Some(name.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        .await
+        .map_err(|source| ConnectError::Config {
+            path: shown,
+            context: name.clone(),
+            source,
+        })?;
+    let client = kube::Client::try_from(config).map_err(|source| ConnectError::Client {
+        context: name.clone(),
+        source,
+    })?;
+    Ok((
+        client,
+        Connection {
+            context: name,
+            cluster,
+            server,
+            user,
+        },
+    ))
+}

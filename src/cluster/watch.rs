@@ -1,0 +1,212 @@
+//! The cockpit's eyes: one watch per kind (nodes, pods, warning events, PDBs,
+//! Deployments, DaemonSets), each projected into compact records as it arrives and
+//! sent to the cockpit's loop in batches. Lists are paged, watches resume from their
+//! resourceVersion and relist after `410 Gone`, errors back off and retry; nothing
+//! is ever polled on a timer but the API server's version.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::model::component::{ComponentInfo, PdbInfo};
+use crate::model::{Change, Delta, Interner, LogEntry, NodeInfo, PodInfo, Source, SourceState};
+
+/// How often the API server's version is asked (it changes when the control plane is upgraded).
+const VERSION_EVERY: Duration = Duration::from_secs(15);
+/// The most changes sent in one batch.
+const BATCH: usize = 1024;
+
+/// Reads a cluster; cannot write to it. A read-only cockpit is built from this alone.
+#[derive(Clone)]
+pub struct ClusterReader {
+    client: kube::Client,
+}
+
+/// The running watches; dropping it stops them.
+pub struct Watches {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Watches {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    match &meta.namespace {
+        Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or("")),
+        None => meta.name.clone().unwrap_or_default(),
+    }
+}
+
+/// What a failed watch means for the cockpit.
+fn failure(e: &watcher::Error) -> SourceState {
+    let api = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.as_ref()),
+        watcher::Error::WatchError(s) => Some(s.as_ref()),
+        _ => None,
+    };
+    match api {
+        Some(s) if s.code == 403 || s.code == 401 => SourceState::Forbidden(s.message.clone()),
+        _ => SourceState::Failing(e.to_string()),
+    }
+}
+
+impl ClusterReader {
+    pub fn new(client: kube::Client) -> ClusterReader {
+        ClusterReader { client }
+    }
+
+    /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
+    pub async fn server_version(&self) -> Result<String, kube::Error> {
+        self.client.apiserver_version().await.map(|v| v.git_version)
+    }
+
+    /// Starts every watch; batches of changes go to `tx`.
+    pub fn start(&self, tx: mpsc::Sender<Delta>) -> Watches {
+        let c = &self.client;
+        let plain = watcher::Config::default();
+        let tasks = vec![
+            spawn(
+                Api::<Node>::all(c.clone()),
+                plain.clone(),
+                Source::Nodes,
+                tx.clone(),
+                |n, s| Some(NodeInfo::from_node(n, s)),
+                Delta::Nodes,
+            ),
+            spawn(
+                Api::<Pod>::all(c.clone()),
+                plain.clone(),
+                Source::Pods,
+                tx.clone(),
+                |p, s| Some(PodInfo::from_pod(p, s)),
+                Delta::Pods,
+            ),
+            spawn(
+                Api::<Event>::all(c.clone()),
+                plain.clone().fields("type=Warning"),
+                Source::Events,
+                tx.clone(),
+                |e, _| Some(LogEntry::from_event(e)),
+                Delta::Events,
+            ),
+            spawn(
+                Api::<PodDisruptionBudget>::all(c.clone()),
+                plain.clone(),
+                Source::Pdbs,
+                tx.clone(),
+                |p, _| Some(PdbInfo::from_pdb(p)),
+                Delta::Pdbs,
+            ),
+            spawn(
+                Api::<Deployment>::all(c.clone()),
+                plain.clone(),
+                Source::Deployments,
+                tx.clone(),
+                |d, _| ComponentInfo::from_deployment(d),
+                Delta::Components,
+            ),
+            spawn(
+                Api::<DaemonSet>::all(c.clone()),
+                plain,
+                Source::DaemonSets,
+                tx.clone(),
+                |d, _| ComponentInfo::from_daemonset(d),
+                Delta::Components,
+            ),
+            tokio::spawn(follow_version(self.clone(), tx)),
+        ];
+        Watches { tasks }
+    }
+}
+
+async fn follow_version(reader: ClusterReader, tx: mpsc::Sender<Delta>) {
+    loop {
+        match reader.server_version().await {
+            Ok(v) => {
+                if tx.send(Delta::ServerVersion(v)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::debug!("asking the API server's version: {e}"),
+        }
+        tokio::time::sleep(VERSION_EVERY).await;
+    }
+}
+
+/// One watch: projects each object with `project` and sends batches wrapped by `wrap`.
+fn spawn<K, T>(
+    api: Api<K>,
+    config: watcher::Config,
+    source: Source,
+    tx: mpsc::Sender<Delta>,
+    project: fn(&K, &mut Interner) -> Option<T>,
+    wrap: fn(Vec<Change<T>>) -> Delta,
+) -> JoinHandle<()>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut strings = Interner::default();
+        let mut state = SourceState::Syncing;
+        let mut stream = std::pin::pin!(watcher(api, config).default_backoff().ready_chunks(BATCH));
+        while let Some(batch) = stream.next().await {
+            let mut changes = Vec::with_capacity(batch.len());
+            let mut next_state = None;
+            for item in batch {
+                match item {
+                    Ok(watcher::Event::Init) => {
+                        changes.push(Change::InitStart);
+                        // a relist: strings of objects gone since the last one can go
+                        strings.prune();
+                    }
+                    Ok(watcher::Event::InitApply(o) | watcher::Event::Apply(o)) => {
+                        let key = key_of(o.meta());
+                        match project(&o, &mut strings) {
+                            Some(v) => changes.push(Change::Upsert(key, v)),
+                            // no longer of interest (a Deployment that stopped being a component)
+                            None => changes.push(Change::Delete(key)),
+                        }
+                        if matches!(state, SourceState::Failing(_)) {
+                            next_state = Some(SourceState::Synced);
+                        }
+                    }
+                    Ok(watcher::Event::Delete(o)) => changes.push(Change::Delete(key_of(o.meta()))),
+                    Ok(watcher::Event::InitDone) => {
+                        changes.push(Change::InitDone);
+                        next_state = Some(SourceState::Synced);
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = source.resource(), "watch: {e}");
+                        next_state = Some(failure(&e));
+                    }
+                }
+            }
+            if !changes.is_empty() && tx.send(wrap(changes)).await.is_err() {
+                return;
+            }
+            if let Some(s) = next_state.filter(|s| *s != state) {
+                state = s.clone();
+                if tx.send(Delta::Source(source, s)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,138 @@
+//! The cockpit's state: what it is connected to, the cluster model, the signals
+//! computed from it, their time series, the event log and the view (focus,
+//! selection, filter, overlays). `apply` and `tick` are its only ways to change
+//! from the outside world; keys change it through `ui::keymap`.
+
+use crate::cluster::Connection;
+use crate::model::node::NodeInfo;
+use crate::model::{ClusterModel, Delta, EventLog, Level, LogEntry, SeriesSet, Signals, Source, SourceState, Timestamp};
+use crate::ui::View;
+
+/// How many entries the event log keeps.
+pub const LOG_CAPACITY: usize = 5_000;
+
+pub struct Cockpit {
+    pub connection: Connection,
+    /// Built without any handle that can write: shown as a READ-ONLY badge.
+    pub read_only: bool,
+    pub model: ClusterModel,
+    pub signals: Signals,
+    pub series: SeriesSet,
+    pub log: EventLog,
+    pub view: View,
+    /// The time ages are measured against (the latest of the wall clock and the cluster's).
+    pub now: Timestamp,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+    signals_at: u64,
+}
+
+impl Cockpit {
+    pub fn new(connection: Connection, read_only: bool, now: Timestamp) -> Cockpit {
+        let mut log = EventLog::new(LOG_CAPACITY);
+        log.now = Some(now);
+        Cockpit {
+            connection,
+            read_only,
+            model: ClusterModel::new(now),
+            signals: Signals::default(),
+            series: SeriesSet::new(SeriesSet::DEFAULT_CAPACITY),
+            log,
+            view: View::default(),
+            now,
+            dirty: true,
+            signals_at: u64::MAX,
+        }
+    }
+
+    /// Takes in a batch of changes from the watches.
+    pub fn apply(&mut self, delta: Delta) {
+        if let Delta::Nodes(changes) = &delta {
+            if self.model.sources.get(&Source::Nodes) == Some(&SourceState::Synced) {
+                for c in changes {
+                    self.note_node_change(c);
+                }
+            }
+        }
+        self.model.apply(delta, &mut self.log);
+        self.dirty = true;
+    }
+
+    /// Notes in the log what happened to a node: joined, NotReady, cordoned, removed.
+    fn note_node_change(&mut self, change: &crate::model::Change<NodeInfo>) {
+        use crate::model::Change;
+        let entries = match change {
+            Change::Upsert(key, new) => match self.model.nodes.items.get(key) {
+                None => vec![(
+                    Level::Info,
+                    "NodeJoined",
+                    format!("joined group {} on kubelet {}", new.group, new.kubelet),
+                )],
+                Some(old) => node_transitions(old, new),
+            },
+            Change::Delete(key) => match self.model.nodes.items.get(key) {
+                Some(old) => vec![(Level::Info, "NodeRemoved", format!("left group {}", old.group))],
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let name = match change {
+            Change::Upsert(k, _) | Change::Delete(k) => k.clone(),
+            _ => return,
+        };
+        for (level, reason, message) in entries {
+            let mut e = LogEntry::local(level, reason, message);
+            e.object = format!("Node/{name}");
+            self.log.push(e);
+        }
+    }
+
+    /// Recomputes the signals if the model moved since they were computed.
+    pub fn refresh(&mut self) {
+        if self.signals_at != self.model.generation {
+            self.signals = Signals::compute(&self.model);
+            self.signals_at = self.model.generation;
+        }
+    }
+
+    /// Once a second: a new sample of every series.
+    pub fn tick(&mut self, now: Timestamp) {
+        self.now = now;
+        self.log.now = Some(now);
+        self.refresh();
+        self.series.sample(&self.signals);
+        self.dirty = true;
+    }
+}
+
+fn node_transitions(old: &NodeInfo, new: &NodeInfo) -> Vec<(Level, &'static str, String)> {
+    use crate::model::node::Tri;
+    let mut out = Vec::new();
+    if old.ready == Tri::True && new.ready != Tri::True {
+        let why = new
+            .problems
+            .iter()
+            .find(|p| p.condition == "Ready")
+            .map(|p| format!(": {} {}", p.reason, p.message))
+            .unwrap_or_default();
+        out.push((Level::Warning, "NodeNotReady", format!("NotReady{why}")));
+    } else if old.ready != Tri::True && new.ready == Tri::True {
+        out.push((Level::Info, "NodeReady", "Ready".to_string()));
+    }
+    if !old.unschedulable && new.unschedulable {
+        out.push((Level::Info, "NodeCordoned", "cordoned".to_string()));
+    } else if old.unschedulable && !new.unschedulable {
+        out.push((Level::Info, "NodeUncordoned", "uncordoned".to_string()));
+    }
+    if !old.terminating() && new.terminating() {
+        out.push((Level::Info, "NodeTerminating", "being removed".to_string()));
+    }
+    if old.kubelet != new.kubelet {
+        out.push((
+            Level::Info,
+            "KubeletVersion",
+            format!("kubelet {} → {}", old.kubelet, new.kubelet),
+        ));
+    }
+    out
+}
