@@ -33,9 +33,52 @@ pub enum Command {
     /// crash-loops on the new version), writes a kubeconfig and prints how to use it.
     Demo(DemoArgs),
 
+    /// The read-only cockpit: watch a cluster's nodes, pods and components live
+    ///
+    /// Shows node state across all nodes (per node group: old/new version, Ready,
+    /// cordoned, draining, terminating, new), node health, unscheduled pods and why,
+    /// pod error activity, the critical components (DNS, pod networking, ingress,
+    /// cluster autoscaling) and a live event log. It never writes to the cluster: it
+    /// is built without any handle that can, and works with get/list/watch rights
+    /// alone; what RBAC hides is named on screen, not a crash.
+    ///
+    /// Keys: ? help, Tab or 1-6 focus a pane, j/k move, Enter details, / filter,
+    /// Esc back, q quit.
+    ///
+    /// Examples:
+    ///   upshift watch                                  # current context of ~/.kube/config
+    ///   upshift watch --context prod-eu --kubeconfig ./kubeconfig
+    ///   upshift watch --kubeconfig upshift-sim.kubeconfig --context viewer
+    ///   upshift watch --headless | jq .unscheduled.count
+    Watch(WatchArgs),
+
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Kubeconfig context (default: the current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// No screen: print one JSON line of signals per interval on stdout
+    #[arg(long)]
+    pub headless: bool,
+
+    /// Seconds between two JSON lines (with --headless)
+    #[arg(long, default_value_t = 1.0, value_name = "SECS", requires = "headless")]
+    pub interval: f64,
+
+    /// With --headless: print one line as soon as every watch has listed the
+    /// cluster, then exit (for benchmarks and scripts)
+    #[arg(long, requires = "headless")]
+    pub until_synced: bool,
 }
 
 #[derive(Args, Debug)]

@@ -47,11 +47,11 @@ impl Cockpit {
 
     /// Takes in a batch of changes from the watches.
     pub fn apply(&mut self, delta: Delta) {
-        if let Delta::Nodes(changes) = &delta {
-            if self.model.sources.get(&Source::Nodes) == Some(&SourceState::Synced) {
-                for c in changes {
-                    self.note_node_change(c);
-                }
+        if let Delta::Nodes(changes) = &delta
+            && self.model.sources.get(&Source::Nodes) == Some(&SourceState::Synced)
+        {
+            for c in changes {
+                self.note_node_change(c);
             }
         }
         self.model.apply(delta, &mut self.log);

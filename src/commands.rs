@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use upshift::cli::{DemoArgs, ServeArgs};
+use upshift::cli::{DemoArgs, ServeArgs, WatchArgs};
 use upshift::sim::scenario::Scenario;
 use upshift::sim::{SimConfig, Simulator};
 
@@ -139,4 +139,25 @@ pub fn check(name_or_path: &str) -> Result<()> {
         s.faults.len()
     );
     Ok(())
+}
+
+pub async fn watch(args: WatchArgs) -> Result<()> {
+    if !(args.interval > 0.0 && args.interval <= 3600.0) {
+        return Err(eyre!("--interval {}: must be between 0 and 3600 seconds", args.interval));
+    }
+    let (client, connection) = upshift::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    tracing::info!(context = %connection.context, server = %connection.server, "watching");
+    let reader = upshift::cluster::ClusterReader::new(client);
+    if args.headless {
+        let opts = upshift::headless::Options {
+            every: std::time::Duration::from_secs_f64(args.interval),
+            until_synced: args.until_synced,
+        };
+        upshift::headless::run(reader, connection, opts, std::io::stdout().lock())
+            .await
+            .wrap_err("writing to stdout")?;
+        return Ok(());
+    }
+    let cockpit = upshift::cockpit::Cockpit::new(connection, true, jiff::Timestamp::now());
+    upshift::app::run(reader, cockpit).await.wrap_err("running the cockpit")
 }

@@ -58,6 +58,7 @@ fn main() -> Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
+            Command::Watch(args) => commands::watch(args).await,
             Command::Sim(SimCommand::Serve(args)) => commands::serve(args).await,
             Command::Sim(SimCommand::Scenarios) => commands::scenarios(),
             Command::Sim(SimCommand::Check { scenario }) => commands::check(&scenario),

@@ -4,81 +4,13 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use upshift::sim::Simulator;
-
-fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
-macro_rules! require_kubectl {
-    () => {
-        match kubectl_path() {
-            Some(p) => p,
-            None => {
-                eprintln!("SKIPPED: kubectl is not installed on this machine; the kubectl tests need it");
-                return;
-            }
-        }
-    };
-}
-
-struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Kubectl {
-    fn new(bin: PathBuf, sim: &Simulator) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig).unwrap();
-        Kubectl {
-            bin,
-            kubeconfig,
-            _dir: dir,
-        }
-    }
-
-    /// Runs kubectl off the async runtime (the simulator serves on it meanwhile).
-    async fn run(&self, args: &[&str]) -> Output {
-        let bin = self.bin.clone();
-        let kc = self.kubeconfig.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let cache = self._dir.path().join("cache");
-        tokio::task::spawn_blocking(move || {
-            Command::new(bin)
-                .arg("--kubeconfig")
-                .arg(kc)
-                .arg("--cache-dir")
-                .arg(cache)
-                .args(&args)
-                .output()
-                .expect("kubectl runs")
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-        stdout
-    }
-}
+use common::Kubectl;
 
 #[tokio::test]
 async fn kubectl_gets_nodes_and_pods() {
-    let bin = require_kubectl!();
+    let Some(bin) = common::kubectl_or_skip() else { return };
     let sim = common::start("demo").await;
     let k = Kubectl::new(bin, &sim);
     let nodes = k.ok(&["get", "nodes"]).await;
@@ -123,7 +55,7 @@ async fn kubectl_gets_nodes_and_pods() {
 
 #[tokio::test]
 async fn kubectl_cordons_and_drains_a_node_whose_pods_run_again_elsewhere() {
-    let bin = require_kubectl!();
+    let Some(bin) = common::kubectl_or_skip() else { return };
     let sim = common::start("demo").await;
     sim.world().lock().clock.set_speed(20.0);
     let k = Kubectl::new(bin, &sim);
@@ -235,7 +167,7 @@ async fn kubectl_cordons_and_drains_a_node_whose_pods_run_again_elsewhere() {
 
 #[tokio::test]
 async fn kubectl_drain_is_refused_by_a_pdb_with_the_usual_message() {
-    let bin = require_kubectl!();
+    let Some(bin) = common::kubectl_or_skip() else { return };
     let sim = common::start("demo").await;
     let k = Kubectl::new(bin, &sim);
     let node = {

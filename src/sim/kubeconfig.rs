@@ -1,5 +1,6 @@
-//! The kubeconfig the simulator writes: one cluster, two users with bearer tokens,
-//! and the contexts `lead` (read-write, current) and `viewer` (read-only). The
+//! The kubeconfig the simulator writes: one cluster, three users with bearer tokens,
+//! and the contexts `lead` (read-write, current), `viewer` (read-only) and
+//! `restricted` (read-only; RBAC hides events and cluster-wide pods). The
 //! cluster entry carries the simulator's own certificate authority.
 
 use std::path::Path;
@@ -24,6 +25,9 @@ users:
 - name: viewer
   user:
     token: {viewer}
+- name: restricted
+  user:
+    token: {restricted}
 contexts:
 - name: lead
   context:
@@ -35,11 +39,17 @@ contexts:
     cluster: {cluster}
     user: viewer
     namespace: default
+- name: restricted
+  context:
+    cluster: {cluster}
+    user: restricted
+    namespace: default
 current-context: lead
 preferences: {{}}
 ",
         lead = tokens.lead,
         viewer = tokens.viewer,
+        restricted = tokens.restricted,
     )
 }
 

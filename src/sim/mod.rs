@@ -73,6 +73,8 @@ pub enum ClientError {
 pub struct Tokens {
     pub lead: String,
     pub viewer: String,
+    /// Read-only, and RBAC hides events and cluster-wide pods from it.
+    pub restricted: String,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -116,6 +118,7 @@ impl Simulator {
         let tokens = Tokens {
             lead: token(seed, "lead"),
             viewer: token(seed, "viewer"),
+            restricted: token(seed, "restricted"),
         };
         let mut ids = HashMap::new();
         ids.insert(
@@ -124,6 +127,8 @@ impl Simulator {
                 name: "lead".into(),
                 groups: vec!["system:masters".into(), "system:authenticated".into()],
                 read_only: false,
+                hidden: &[],
+                namespaced_only: &[],
             },
         );
         ids.insert(
@@ -132,6 +137,18 @@ impl Simulator {
                 name: "viewer".into(),
                 groups: vec!["upshift:viewers".into(), "system:authenticated".into()],
                 read_only: true,
+                hidden: &[],
+                namespaced_only: &[],
+            },
+        );
+        ids.insert(
+            tokens.restricted.clone(),
+            Identity {
+                name: "restricted".into(),
+                groups: vec!["upshift:restricted".into(), "system:authenticated".into()],
+                read_only: true,
+                hidden: &["events"],
+                namespaced_only: &["pods"],
             },
         );
         let (drops, _) = tokio::sync::watch::channel(0);
@@ -188,7 +205,7 @@ impl Simulator {
         &self.tokens
     }
 
-    /// A kubeconfig with the contexts `lead` (current) and `viewer`.
+    /// A kubeconfig with the contexts `lead` (current), `viewer` and `restricted`.
     pub fn kubeconfig(&self) -> String {
         kubeconfig::render(&self.cluster_name, &self.url(), &self.ca_pem, &self.tokens)
     }
@@ -197,7 +214,7 @@ impl Simulator {
         kubeconfig::write(path, &self.kubeconfig())
     }
 
-    /// A `kube::Client` for context `lead` or `viewer`, through the kubeconfig.
+    /// A `kube::Client` for context `lead`, `viewer` or `restricted`, through the kubeconfig.
     pub async fn client(&self, context: &str) -> Result<kube::Client, ClientError> {
         let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig())?;
         let opts = kube::config::KubeConfigOptions {

@@ -669,11 +669,14 @@ pub fn access_review(r: &Req, verb: &str, body: Bytes) -> ApiResult<Response> {
         .or_else(|| review["spec"]["nonResourceAttributes"]["verb"].as_str())
         .unwrap_or_default()
         .to_string();
-    let allowed = asked != "*" && r.identity.may(&asked) || (asked == "*" && !r.identity.read_only);
+    let resource = attrs["resource"].as_str().unwrap_or_default();
+    let namespace = attrs["namespace"].as_str().filter(|n| !n.is_empty());
+    let allowed = asked != "*" && r.identity.allows(&asked, resource, namespace)
+        || (asked == "*" && !r.identity.read_only && r.identity.hidden.is_empty());
     let reason = if allowed {
         format!("user \"{}\" may {asked}", r.identity.name)
     } else {
-        format!("user \"{}\" is read-only", r.identity.name)
+        format!("user \"{}\" may not {asked} {resource}", r.identity.name)
     };
     review["status"] = json!({"allowed": allowed, "reason": reason});
     review["apiVersion"] = json!("authorization.k8s.io/v1");

@@ -39,11 +39,23 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// May only get, list and watch.
     pub read_only: bool,
+    /// Resources it may not read at all (as RBAC without a rule for them).
+    pub hidden: &'static [&'static str],
+    /// Resources it may read only inside a namespace, not cluster-wide.
+    pub namespaced_only: &'static [&'static str],
 }
 
 impl Identity {
     pub fn may(&self, verb: &str) -> bool {
         !self.read_only || matches!(verb, "get" | "list" | "watch")
+    }
+
+    /// Whether RBAC lets it use `verb` on `resource` (in `namespace`, or cluster-wide).
+    pub fn allows(&self, verb: &str, resource: &str, namespace: Option<&str>) -> bool {
+        let base = resource.split('/').next().unwrap_or(resource);
+        self.may(verb)
+            && !self.hidden.contains(&base)
+            && (namespace.is_some() || !self.namespaced_only.contains(&base))
     }
 }
 
@@ -331,7 +343,7 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
     };
     app.counts.lock().add(&identity.name, verb, &resource_name);
     let review = matches!(target.res.which, Which::AccessReview | Which::SelfReview);
-    if !review && !identity.may(verb) {
+    if !review && !identity.allows(verb, &resource_name, target.namespace.as_deref()) {
         return Err(ApiError::forbidden(
             &identity.name,
             verb,
