@@ -100,11 +100,13 @@ pub struct DemoArgs {
 pub enum SimCommand {
     /// Serve a simulated EKS cluster on 127.0.0.1 until interrupted
     ///
-    /// The Kubernetes API is served over plain HTTP on loopback; kubectl and any
-    /// Kubernetes client work against it through the kubeconfig written here, which
-    /// holds two contexts: `lead` (may do everything) and `viewer` (get/list/watch
-    /// only). Simulator endpoints under /sim/ report request counts by identity and
-    /// verb and inject faults: see docs/simulator.md.
+    /// The Kubernetes API is served over HTTPS on loopback (with a certificate
+    /// authority made at start); kubectl and any Kubernetes client work against it
+    /// through the kubeconfig written here, which holds three contexts: `lead` (may
+    /// do everything), `viewer` (get/list/watch only) and `restricted` (read-only,
+    /// and RBAC hides events and cluster-wide pods). Simulator endpoints under
+    /// /sim/ report request counts by identity and verb and inject faults: see
+    /// docs/simulator.md.
     ///
     /// Examples:
     ///   upshift sim serve

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Benchmark: the simulator serving the `large` scenario (5,000 nodes, 150,000 pods).
+"""Benchmark: the simulator serving the `large` scenario (5,000 nodes, 150,000 pods),
+and the read-only cockpit against kubectl on it, side by side in one run.
 
 Prints, from one run on this machine:
   - time to build the large world and start serving;
   - time to page through all pods with limit=500 (the floor any client pays);
-  - time and peak memory of `kubectl get pods -A -o json` against it;
+  - time until the model of `upshift watch --headless` is complete (every watch
+    listed), and its peak memory;
+  - time and peak memory of `kubectl get pods -A -o json` against the same server;
   - the simulator's peak memory (VmHWM).
 
-Usage: python3 benches/kubectl_large.py [--skip-build] [--runs N]
+Usage: python3 benches/large_cluster.py [--skip-build] [--runs N] [--no-kubectl]
 Not a test: figures depend on the machine; nothing here asserts a threshold.
 """
 import argparse
@@ -15,7 +18,6 @@ import base64
 import json
 import os
 import re
-import resource
 import shutil
 import ssl
 import subprocess
@@ -38,7 +40,8 @@ def vm_hwm_mib(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-build", action="store_true")
-    ap.add_argument("--runs", type=int, default=1, help="kubectl runs")
+    ap.add_argument("--runs", type=int, default=1, help="runs of each client")
+    ap.add_argument("--no-kubectl", action="store_true", help="measure upshift only")
     args = ap.parse_args()
     if not args.skip_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -85,18 +88,37 @@ def main():
     print(f"paging all pods (limit=500): {count} pods, {pages} pages, {total_bytes/2**20:.0f} MiB in {floor:.1f} s "
           f"(this includes Python's JSON decoding)")
 
-    kubectl = shutil.which("kubectl")
-    if kubectl:
-        for i in range(args.runs):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    def measure(argv):
+        """Runs a client to completion; returns (seconds, peak RSS MiB, stdout)."""
+        out_path = os.path.join(tmp, "stdout")
+        with open(out_path, "wb") as sink:
             t0 = time.monotonic()
-            with open(os.devnull, "w") as devnull:
-                subprocess.run([kubectl, "--kubeconfig", kubeconfig, "get", "pods", "-A", "-o", "json"],
-                               stdout=devnull, check=True)
+            child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(child.pid, 0)
             took = time.monotonic() - t0
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            note = "" if peak > before else " (peak not above an earlier child's)"
-            print(f"kubectl get pods -A -o json: {took:.1f} s, peak memory {peak/1024:.0f} MiB{note}")
+        with open(out_path, "rb") as f:
+            out = f.read()
+        if status != 0:
+            raise SystemExit(f"{argv[0]} failed with status {status}")
+        return took, usage.ru_maxrss / 1024, out
+
+    for _ in range(args.runs):
+        took, peak, out = measure([binary, "--log-file", os.path.join(tmp, "watch.log"), "watch", "--headless",
+                                   "--until-synced", "--kubeconfig", kubeconfig, "--context", "viewer"])
+        line = json.loads(out.decode().strip().splitlines()[-1])
+        print(f"upshift watch --headless (viewer): model complete in {line['synced_after_ms']/1000:.1f} s "
+              f"({took:.1f} s process), {line['pods_total']} pods and {line['nodes']['total']} nodes, "
+              f"peak memory {peak:.0f} MiB")
+
+    kubectl = shutil.which("kubectl")
+    if args.no_kubectl:
+        print("kubectl: not measured (--no-kubectl)")
+    elif kubectl:
+        for _ in range(args.runs):
+            took, peak, out = measure([kubectl, "--kubeconfig", kubeconfig, "--context", "viewer",
+                                       "get", "pods", "-A", "-o", "json"])
+            print(f"kubectl get pods -A -o json (viewer): {took:.1f} s, {len(out)/2**20:.0f} MiB of output, "
+                  f"peak memory {peak:.0f} MiB")
     else:
         print("kubectl not found: skipped the kubectl measurement")
     print(f"simulator peak memory (VmHWM): {vm_hwm_mib(sim.pid):.0f} MiB")
