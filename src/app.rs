@@ -31,8 +31,13 @@ pub fn drain(cockpit: &mut Cockpit, first: Delta, rx: &mut mpsc::Receiver<Delta>
     }
 }
 
-/// Runs the read-only cockpit on a terminal until the user quits.
-pub async fn run(reader: ClusterReader, mut cockpit: Cockpit) -> std::io::Result<()> {
+/// Runs the read-only cockpit on a terminal until the user quits. `now` tells the
+/// time ages are measured against: the wall clock, or a simulator's virtual clock.
+pub async fn run(
+    reader: ClusterReader,
+    mut cockpit: Cockpit,
+    now: impl Fn() -> jiff::Timestamp,
+) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
     let mut tui = Tui::start()?;
@@ -59,7 +64,7 @@ pub async fn run(reader: ClusterReader, mut cockpit: Cockpit) -> std::io::Result
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
-            _ = tick.tick() => cockpit.tick(jiff::Timestamp::now()),
+            _ = tick.tick() => cockpit.tick(now()),
             _ = frame.tick() => {
                 if cockpit.dirty {
                     cockpit.refresh();

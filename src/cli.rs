@@ -30,7 +30,16 @@ pub enum Command {
     ///
     /// Starts the simulator in-process on the `demo` scenario (three node groups, about
     /// 12 nodes and 150 pods, a PodDisruptionBudget that blocks a drain, a workload that
-    /// crash-loops on the new version), writes a kubeconfig and prints how to use it.
+    /// crash-loops on the new version), writes a kubeconfig, and opens the read-only
+    /// cockpit on it. From another terminal, act on the cluster with kubectl and watch
+    /// the cockpit follow:
+    ///
+    ///   export KUBECONFIG=$PWD/upshift-sim.kubeconfig
+    ///   kubectl drain --ignore-daemonsets --delete-emptydir-data NODE
+    ///   kubectl scale -n shop deployment/web --replicas=80
+    ///
+    /// With --serve-only (or when stdout is not a terminal) it only serves the cluster
+    /// and prints how to reach it.
     Demo(DemoArgs),
 
     /// The read-only cockpit: watch a cluster's nodes, pods and components live
@@ -94,6 +103,10 @@ pub struct DemoArgs {
     /// Where to write the kubeconfig for kubectl
     #[arg(long, default_value = "upshift-sim.kubeconfig", value_name = "PATH")]
     pub kubeconfig: PathBuf,
+
+    /// Serve the demo cluster for kubectl without opening the cockpit
+    #[arg(long)]
+    pub serve_only: bool,
 }
 
 #[derive(Subcommand, Debug)]

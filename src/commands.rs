@@ -101,11 +101,53 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 pub async fn demo(args: DemoArgs) -> Result<()> {
+    use std::io::IsTerminal;
     check_speed(args.speed)?;
     let scenario = Scenario::load("demo").map_err(|e| eyre!("{e}"))?;
-    println!("The rehearsal cockpit is not built yet: for now `upshift demo` serves the demo cluster for kubectl.");
-    println!();
-    run(scenario, args.speed, args.port, &args.kubeconfig, None).await
+    if args.serve_only || !std::io::stdout().is_terminal() {
+        if !args.serve_only {
+            println!("stdout is not a terminal: serving the demo cluster without the cockpit.");
+            println!();
+        }
+        return run(scenario, args.speed, args.port, &args.kubeconfig, None).await;
+    }
+    let mut cfg = SimConfig::new(scenario);
+    cfg.speed = args.speed;
+    cfg.port = args.port;
+    let sim = Simulator::start(cfg).await?;
+    let kc = absolute(&args.kubeconfig);
+    sim.write_kubeconfig(&kc).wrap_err_with(|| {
+        format!(
+            "writing the kubeconfig to {} (choose another path with --kubeconfig)",
+            kc.display()
+        )
+    })?;
+    let client = sim.client("viewer").await?;
+    let connection = upshift::cluster::Connection {
+        context: "viewer".into(),
+        cluster: sim.world().lock().cluster.name.clone(),
+        server: sim.url(),
+        user: "viewer".into(),
+    };
+    let clock = sim.world().lock().clock.clone();
+    let cockpit = upshift::cockpit::Cockpit::new(connection, true, clock.now());
+    let reader = upshift::cluster::ClusterReader::new(client);
+    let result = upshift::app::run(reader, cockpit, move || clock.now()).await;
+    let counts = sim.request_counts();
+    sim.shutdown().await;
+    let _ = std::fs::remove_file(&kc);
+    result.wrap_err("running the cockpit")?;
+    println!("{}", summary_of_demo(&counts));
+    Ok(())
+}
+
+fn summary_of_demo(counts: &upshift::sim::api::RequestCounts) -> String {
+    format!(
+        "The demo cluster is stopped. The cockpit (identity \"viewer\") sent {} mutating requests; \
+         kubectl as \"lead\" sent {}.",
+        counts.mutating("viewer"),
+        counts.mutating("lead")
+    )
 }
 
 fn check_speed(speed: f64) -> Result<()> {
@@ -159,5 +201,7 @@ pub async fn watch(args: WatchArgs) -> Result<()> {
         return Ok(());
     }
     let cockpit = upshift::cockpit::Cockpit::new(connection, true, jiff::Timestamp::now());
-    upshift::app::run(reader, cockpit).await.wrap_err("running the cockpit")
+    upshift::app::run(reader, cockpit, jiff::Timestamp::now)
+        .await
+        .wrap_err("running the cockpit")
 }
