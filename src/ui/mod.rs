@@ -1,13 +1,30 @@
 //! The cockpit's screen: `draw` is a pure function of the cockpit's state; keys
 //! change the view through the keymap.
+//!
+//! Wide terminals show every pane at once; narrow ones give the focused pane the room
+//! and fold the others to one-line summaries. Lists draw only their visible rows.
+
+pub mod components;
+pub mod detail;
+pub mod errors;
+pub mod header;
+pub mod health;
+pub mod help;
+pub mod keymap;
+pub mod list;
+pub mod log;
+pub mod nodes;
+pub mod theme;
+pub mod unscheduled;
+pub mod view;
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
 
 use crate::cockpit::Cockpit;
-
-/// What the screen shows besides the data: focus, selection, filter, overlays.
-#[derive(Clone, Debug, Default)]
-pub struct View {}
+pub use view::{Detail, ListState, Overlay, Pane, Prompt, PromptKind, View};
 
 /// What a key asks of the loop beyond changing the view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,15 +32,124 @@ pub enum Intent {
     Quit,
 }
 
+/// The smallest body (below the header, above the footer) that shows every pane at once.
+pub const GRID_MIN: (u16, u16) = (120, 30);
+
+/// Draws the whole screen. The loop calls `cockpit.refresh()` first.
 pub fn draw(frame: &mut Frame, cockpit: &Cockpit) {
-    let _ = (frame, cockpit);
+    let area = frame.area();
+    let header_h = header::height(cockpit).min(area.height);
+    let footer_h = u16::from(area.height > header_h);
+    let [top, body, bottom] = Layout::vertical([
+        Constraint::Length(header_h),
+        Constraint::Fill(1),
+        Constraint::Length(footer_h),
+    ])
+    .areas(area);
+    let buf = frame.buffer_mut();
+    header::draw(buf, top, cockpit);
+    if body.width >= GRID_MIN.0 && body.height >= GRID_MIN.1 {
+        draw_grid(buf, body, cockpit);
+    } else {
+        draw_stack(buf, body, cockpit);
+    }
+    header::draw_footer(buf, bottom, cockpit);
+    match &cockpit.view.overlay {
+        Some(Overlay::Help { scroll }) => help::draw(frame, body, *scroll, &cockpit.view),
+        Some(Overlay::Detail { target, scroll }) => detail::draw(frame, body, cockpit, target, *scroll),
+        None => {}
+    }
 }
 
 /// Changes the view for a key; returns what the loop must do besides.
 pub fn handle_key(cockpit: &mut Cockpit, key: crossterm::event::KeyEvent) -> Option<Intent> {
-    let _ = cockpit;
-    match key.code {
-        crossterm::event::KeyCode::Char('q') => Some(Intent::Quit),
-        _ => None,
+    keymap::dispatch(cockpit, key)
+}
+
+/// Draws one pane in full.
+pub fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, pane: Pane, full: bool) {
+    match pane {
+        Pane::Nodes => nodes::draw(buf, area, c, full),
+        Pane::Health => health::draw(buf, area, c, full),
+        Pane::Pending => unscheduled::draw(buf, area, c, full),
+        Pane::Errors => errors::draw(buf, area, c, full),
+        Pane::Components => components::draw(buf, area, c, full),
+        Pane::Events => log::draw(buf, area, c, full),
+    }
+}
+
+/// A pane folded to one line.
+pub fn summary(c: &Cockpit, pane: Pane) -> Line<'static> {
+    let mut spans = vec![
+        Span::styled(format!(" {} ", pane.digit()), theme::key()),
+        Span::styled(format!("{:<20}", pane.title()), theme::title()),
+    ];
+    spans.extend(match pane {
+        Pane::Nodes => nodes::summary(c),
+        Pane::Health => health::summary(c),
+        Pane::Pending => unscheduled::summary(c),
+        Pane::Errors => errors::summary(c),
+        Pane::Components => components::summary(c),
+        Pane::Events => log::summary(c),
+    });
+    Line::from(spans)
+}
+
+/// Every pane at once: nodes and health above, pending, errors and components in the
+/// middle, the event log below.
+fn draw_grid(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+    use Constraint::{Fill, Percentage};
+    let [top, middle, bottom] = Layout::vertical([Percentage(40), Percentage(30), Fill(1)]).areas(area);
+    let [nodes, health] = Layout::horizontal([Percentage(60), Fill(1)]).areas(top);
+    let [pending, errors, components] = Layout::horizontal([Fill(1), Fill(1), Fill(1)]).areas(middle);
+    for (pane, rect) in [
+        (Pane::Nodes, nodes),
+        (Pane::Health, health),
+        (Pane::Pending, pending),
+        (Pane::Errors, errors),
+        (Pane::Components, components),
+        (Pane::Events, bottom),
+    ] {
+        draw_pane(buf, rect, c, pane, true);
+    }
+}
+
+/// The focused pane gets the room; the others one line each, in their usual order.
+/// Below 8 rows only the focused pane is left.
+fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+    let focus = c.view.focus;
+    if area.height < 8 {
+        draw_pane(buf, area, c, focus, false);
+        return;
+    }
+    let rows = Layout::vertical(Pane::ALL.map(|p| {
+        if p == focus {
+            Constraint::Fill(1)
+        } else {
+            Constraint::Length(1)
+        }
+    }))
+    .split(area);
+    for (pane, rect) in Pane::ALL.into_iter().zip(rows.iter()) {
+        if pane == focus {
+            draw_pane(buf, *rect, c, pane, false);
+        } else if rect.height > 0 {
+            list::line(buf, *rect, rect.y, &summary(c, pane));
+        }
+    }
+}
+
+/// How many lines the open overlay has (measured on keys, to clamp its scrolling).
+pub fn overlay_len(c: &Cockpit) -> usize {
+    match &c.view.overlay {
+        Some(Overlay::Help { .. }) => help::lines().len(),
+        Some(Overlay::Detail { target, .. }) => {
+            let width = match c.view.overlay_width.get() {
+                0 => 80,
+                w => w,
+            };
+            detail::lines(c, target, width).len()
+        }
+        None => 0,
     }
 }

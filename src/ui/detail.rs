@@ -1,0 +1,417 @@
+//! The detail overlay of one node or pod: everything the model knows about it, the
+//! pods on a node, and the log entries about it. The only place that looks through
+//! every pod while drawing, and only while it is open.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+use super::list::age;
+use super::log::{clock, level_word};
+use super::theme;
+use super::view::Detail;
+use crate::cockpit::Cockpit;
+use crate::model::pod::{OwnerKind, Phase};
+use crate::model::signals::scheduler_reasons;
+use crate::model::{NodeInfo, PodInfo};
+
+/// `  label      value`
+fn field(label: &str, value: impl Into<String>, style: ratatui::style::Style) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("  {label:<11}"), theme::dim()),
+        Span::styled(value.into(), style),
+    ])
+}
+
+fn section(title: String) -> Line<'static> {
+    Line::styled(title, theme::title())
+}
+
+/// `text` cut into lines of at most `width` characters, at spaces where it can be.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split(' ') {
+        let mut word = word;
+        loop {
+            let n = word.chars().count();
+            let gap = usize::from(len > 0);
+            if len + gap + n <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                len += gap + n;
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line));
+                len = 0;
+                continue;
+            }
+            // a word longer than a line: cut it
+            let cut = word.char_indices().nth(width).map_or(word.len(), |(i, _)| i);
+            out.push(word[..cut].to_string());
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if len > 0 || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+/// Lines of `text` wrapped to `width` after an indent of `indent` spaces.
+fn wrapped(text: &str, indent: usize, width: u16, style: ratatui::style::Style) -> Vec<Line<'static>> {
+    let pad = " ".repeat(indent);
+    wrap(text, usize::from(width).saturating_sub(indent))
+        .into_iter()
+        .map(|l| Line::styled(format!("{pad}{l}"), style))
+        .collect()
+}
+
+/// The lines of a detail for a content `width`, measured by the keys and drawn by `draw`.
+pub fn lines(c: &Cockpit, target: &Detail, width: u16) -> Vec<Line<'static>> {
+    match target {
+        Detail::Node(name) => match c.model.nodes.items.get(name) {
+            Some(n) => node_lines(c, n, width),
+            None => vec![Line::styled(
+                format!("node {name} is no longer in the cluster"),
+                theme::dim(),
+            )],
+        },
+        Detail::Pod(key) => match c.model.pods.items.get(key) {
+            Some(p) => pod_lines(c, p, width),
+            None => vec![Line::styled(
+                format!("pod {key} is no longer in the cluster"),
+                theme::dim(),
+            )],
+        },
+    }
+}
+
+fn title(target: &Detail) -> String {
+    match target {
+        Detail::Node(name) => format!(" node {name} "),
+        Detail::Pod(key) => format!(" pod {key} "),
+    }
+}
+
+fn quantity(cpu_millis: u64, memory: u64, max_pods: u32) -> String {
+    let cpu = if cpu_millis.is_multiple_of(1000) {
+        format!("{} cpu", cpu_millis / 1000)
+    } else {
+        format!("{cpu_millis}m cpu")
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let gib = memory as f64 / f64::from(1u32 << 30);
+    format!("{cpu}, {gib:.1}Gi memory, {max_pods} pods max")
+}
+
+fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
+    let row = c.signals.nodes.rows.iter().find(|r| r.name == n.name);
+    let mut out = Vec::new();
+    let state = row.map_or(
+        if n.ready == crate::model::node::Tri::True {
+            "Ready"
+        } else {
+            "NotReady"
+        },
+        |r| r.state(),
+    );
+    let mut state_line = field("state", state, theme::node_state(state));
+    if let Some(r) = row {
+        let extra: Vec<&str> = [
+            (r.cordoned && state != "Cordoned", "cordoned"),
+            (r.draining && state != "Draining", "draining"),
+            (r.new, "new"),
+        ]
+        .into_iter()
+        .filter_map(|(on, w)| on.then_some(w))
+        .collect();
+        if !extra.is_empty() {
+            state_line.push_span(Span::styled(format!(" ({})", extra.join(", ")), theme::warn()));
+        }
+    }
+    out.push(state_line);
+    out.push(field("group", n.group.to_string(), theme::plain()));
+    let target = c.signals.nodes.target.as_deref();
+    let old = row.is_some_and(|r| r.old);
+    let mut version = field(
+        "version",
+        n.kubelet.to_string(),
+        if old { theme::warn() } else { theme::plain() },
+    );
+    if let Some(t) = target {
+        let note = if old {
+            format!("  old: the control plane is on {t}")
+        } else {
+            format!("  target {t}")
+        };
+        version.push_span(Span::styled(note, if old { theme::warn() } else { theme::dim() }));
+    }
+    out.push(version);
+    out.push(field("zone", n.zone.to_string(), theme::plain()));
+    out.push(field("instance", n.instance_type.to_string(), theme::plain()));
+    out.push(field(
+        "capacity",
+        quantity(n.cpu_millis, n.memory, n.max_pods),
+        theme::plain(),
+    ));
+    if let Some(id) = &n.provider_id {
+        out.push(field("provider", id.clone(), theme::plain()));
+    }
+    out.push(field("age", age(c.now, n.created), theme::plain()));
+    if n.deleting {
+        out.push(field(
+            "deleting",
+            "yes: the node object is being deleted",
+            theme::leaving(),
+        ));
+    }
+
+    out.push(Line::default());
+    if n.problems.is_empty() {
+        out.push(Line::from(vec![
+            Span::styled("conditions ", theme::title()),
+            Span::styled("all healthy", theme::good()),
+        ]));
+    } else {
+        out.push(section("conditions".into()));
+        for p in &n.problems {
+            out.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(
+                    format!("{}={:?}", p.condition, p.status),
+                    theme::condition(&p.condition, p.status),
+                ),
+                Span::raw(format!("  {}", p.reason)),
+                Span::styled(format!("  since {}", age(c.now, p.since)), theme::dim()),
+            ]));
+            if !p.message.is_empty() {
+                out.extend(wrapped(&p.message, 4, width, theme::dim()));
+            }
+        }
+    }
+
+    out.push(Line::default());
+    if n.taints.is_empty() {
+        out.push(Line::from(vec![
+            Span::styled("taints ", theme::title()),
+            Span::styled("none", theme::dim()),
+        ]));
+    } else {
+        out.push(section("taints".into()));
+        out.extend(n.taints.iter().map(|t| Line::raw(format!("  {t}"))));
+    }
+
+    let mut pods: Vec<&PodInfo> = c
+        .model
+        .pods
+        .items
+        .values()
+        .filter(|p| p.node.as_deref() == Some(n.name.as_str()))
+        .collect();
+    pods.sort_by(|a, b| a.namespace.cmp(&b.namespace).then_with(|| a.name.cmp(&b.name)));
+    out.push(Line::default());
+    out.push(section(format!("pods ({})", pods.len())));
+    let name_w = pods
+        .iter()
+        .map(|p| p.namespace.len() + p.name.len() + 1)
+        .max()
+        .unwrap_or(4)
+        .min(60);
+    if !pods.is_empty() {
+        out.push(Line::styled(
+            format!(
+                "  {:<name_w$}  {:<9}  {:<5}  {:>8}  STATE",
+                "POD", "PHASE", "READY", "RESTARTS"
+            ),
+            theme::heading(),
+        ));
+    }
+    for p in pods {
+        out.push(pod_row(p, name_w));
+    }
+
+    out.extend(log_lines(c, &format!("Node/{}", n.name), width));
+    out
+}
+
+fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Pending => "Pending",
+        Phase::Running => "Running",
+        Phase::Succeeded => "Succeeded",
+        Phase::Failed => "Failed",
+        Phase::Unknown => "Unknown",
+    }
+}
+
+/// What a pod is doing, in a word or two, with its style.
+fn pod_state(p: &PodInfo) -> (String, ratatui::style::Style) {
+    if let Some(e) = p.error {
+        let why = p.reason.as_deref().unwrap_or("");
+        (format!("{} {why}", e.label()).trim_end().to_string(), theme::bad())
+    } else if p.deleting {
+        ("Terminating".into(), theme::leaving())
+    } else if p.is_unscheduled() {
+        ("Unscheduled".into(), theme::bad())
+    } else if p.ready {
+        ("ok".into(), theme::good())
+    } else if p.phase == Phase::Succeeded {
+        ("Completed".into(), theme::dim())
+    } else {
+        ("not ready".into(), theme::warn())
+    }
+}
+
+fn pod_row(p: &PodInfo, name_w: usize) -> Line<'static> {
+    let (state, style) = pod_state(p);
+    let name = format!("{}/{}", p.namespace, p.name);
+    Line::from(vec![
+        Span::raw(format!(
+            "  {name:<name_w$}  {:<9}  {:<5}  {:>8}  ",
+            phase_word(p.phase),
+            if p.ready { "yes" } else { "no" },
+            p.restarts
+        )),
+        Span::styled(state, style),
+    ])
+}
+
+fn owner_word(k: OwnerKind) -> &'static str {
+    match k {
+        OwnerKind::None => "none",
+        OwnerKind::ReplicaSet => "ReplicaSet",
+        OwnerKind::DaemonSet => "DaemonSet",
+        OwnerKind::StatefulSet => "StatefulSet",
+        OwnerKind::Job => "Job",
+        OwnerKind::Node => "Node (static pod)",
+        OwnerKind::Other => "other",
+    }
+}
+
+fn pod_lines(c: &Cockpit, p: &PodInfo, width: u16) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    out.push(field("namespace", p.namespace.to_string(), theme::plain()));
+    match &p.node {
+        Some(n) => out.push(field("node", n.to_string(), theme::plain())),
+        None => out.push(field("node", "not scheduled", theme::bad())),
+    }
+    out.push(field("phase", phase_word(p.phase), theme::plain()));
+    out.push(field(
+        "ready",
+        if p.ready { "yes" } else { "no" },
+        if p.ready { theme::good() } else { theme::warn() },
+    ));
+    let owner = match &p.owner {
+        Some(o) => format!("{} {o} (workload {})", owner_word(p.owner_kind), p.workload()),
+        None => "none: lost for good if its node is drained".to_string(),
+    };
+    out.push(field(
+        "owner",
+        owner,
+        if p.owner.is_some() {
+            theme::plain()
+        } else {
+            theme::warn()
+        },
+    ));
+    out.push(field(
+        "restarts",
+        p.restarts.to_string(),
+        if p.restarts > 0 { theme::warn() } else { theme::plain() },
+    ));
+    match p.error {
+        Some(e) => {
+            out.push(field("error", e.label(), theme::bad()));
+            if let Some(r) = &p.reason {
+                let mut reason = wrapped(r, 13, width, theme::plain()).into_iter();
+                if let Some(first) = reason.next() {
+                    let text = first.to_string();
+                    out.push(field("reason", text.trim_start().to_string(), theme::plain()));
+                }
+                out.extend(reason);
+            }
+        }
+        None => {
+            out.push(field("error", "none", theme::good()));
+            if let Some(r) = &p.reason {
+                out.push(field("waiting", r.to_string(), theme::plain()));
+            }
+        }
+    }
+    if p.deleting {
+        out.push(field("deleting", "yes: terminating", theme::leaving()));
+    }
+    if p.empty_dir {
+        out.push(field(
+            "emptyDir",
+            "yes: its local data is lost when it moves",
+            theme::warn(),
+        ));
+    }
+    out.push(field("age", age(c.now, p.created), theme::plain()));
+    if p.is_unscheduled() || p.unschedulable.is_some() {
+        out.push(Line::default());
+        out.push(section("why unscheduled".into()));
+        match p.unschedulable.as_deref() {
+            Some(msg) if !msg.is_empty() => {
+                out.extend(wrapped(msg, 2, width, theme::plain()));
+                for r in scheduler_reasons(msg) {
+                    out.push(Line::styled(format!("  · {r}"), theme::bad()));
+                }
+            }
+            _ => out.push(Line::styled("  waiting for the scheduler", theme::dim())),
+        }
+    }
+    out.extend(log_lines(c, &format!("Pod/{}/{}", p.namespace, p.name), width));
+    out
+}
+
+/// The log entries about `object`, newest last.
+fn log_lines(c: &Cockpit, object: &str, width: u16) -> Vec<Line<'static>> {
+    let entries: Vec<_> = c.log.entries().iter().filter(|e| e.object == object).collect();
+    let mut out = vec![Line::default(), section(format!("log ({})", entries.len()))];
+    if entries.is_empty() {
+        out.push(Line::styled("  nothing about it in the log", theme::dim()));
+    }
+    for e in entries {
+        let mut spans = vec![
+            Span::styled(format!("  {} ", clock(e)), theme::dim()),
+            Span::styled(format!("{:<4} ", level_word(e.level)), theme::level(e.level)),
+            Span::styled(format!("{} ", e.reason), theme::level(e.level)),
+        ];
+        if e.count > 1 {
+            spans.push(Span::styled(format!("×{} ", e.count), theme::bold()));
+        }
+        out.push(Line::from(spans));
+        out.extend(wrapped(&e.message, 4, width, theme::plain()));
+    }
+    out
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, c: &Cockpit, target: &Detail, scroll: u16) {
+    let popup = area;
+    let inner_w = popup.width.saturating_sub(2);
+    c.view.overlay_width.set(inner_w);
+    let lines = lines(c, target, inner_w);
+    let block = Block::bordered().border_style(theme::focused()).title(Line::from(vec![
+        Span::styled(title(target), theme::title()),
+        Span::styled("· j/k scroll · esc back ", theme::dim()),
+    ]));
+    let inner = block.inner(popup);
+    c.view.overlay_height.set(inner.height);
+    let max = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(inner.height);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max), 0)), popup);
+}

@@ -1,0 +1,135 @@
+//! The header (where the cockpit is connected, as whom, whether it may write, how far
+//! its watches have listed, and what it cannot see) and the footer (key hints, the
+//! prompt being typed, a note).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use super::keymap::{self, Mode};
+use super::list;
+use super::theme;
+use super::view::PromptKind;
+use crate::cockpit::Cockpit;
+use crate::model::SourceState;
+
+/// The header's rows: two, and one more when the cockpit cannot see something.
+pub fn height(c: &Cockpit) -> u16 {
+    if c.signals.blind.is_empty() { 2 } else { 3 }
+}
+
+fn sep() -> Span<'static> {
+    Span::styled(" │ ", theme::dim())
+}
+
+/// `synced`, `listing pods, events…`, `failing: pods` — the state of the watches.
+fn sync_state(c: &Cockpit) -> Vec<Span<'static>> {
+    let of = |pick: fn(&SourceState) -> bool| -> Vec<&str> {
+        c.model
+            .sources
+            .iter()
+            .filter(|(_, st)| pick(st))
+            .map(|(s, _)| s.resource())
+            .collect()
+    };
+    let failing = of(|s| matches!(s, SourceState::Failing(_)));
+    let listing = of(|s| matches!(s, SourceState::Syncing));
+    let mut out = Vec::new();
+    if !failing.is_empty() {
+        out.push(Span::styled(format!("✗ failing: {}", failing.join(", ")), theme::bad()));
+    }
+    if !listing.is_empty() {
+        if !out.is_empty() {
+            out.push(sep());
+        }
+        out.push(Span::styled(
+            format!("◌ listing {}…", listing.join(", ")),
+            theme::warn(),
+        ));
+    }
+    if out.is_empty() {
+        out.push(Span::styled("● synced", theme::good()));
+    }
+    out
+}
+
+pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+    let conn = &c.connection;
+    let mut first = vec![Span::styled(" upshift ", theme::brand())];
+    if c.read_only {
+        first.push(Span::styled(" READ-ONLY ", theme::badge()));
+    }
+    first.push(sep());
+    first.push(Span::styled("cluster ", theme::dim()));
+    first.push(Span::styled(conn.cluster.clone(), theme::bold()));
+    first.push(sep());
+    first.extend(sync_state(c));
+    first.push(sep());
+    first.push(Span::styled("control plane ", theme::dim()));
+    match &c.model.server_version {
+        Some(v) => first.push(Span::raw(v.clone())),
+        None => first.push(Span::styled("?", theme::dim())),
+    }
+    list::line(buf, area, area.y, &Line::from(first));
+
+    let second = Line::from(vec![
+        Span::styled(" as ", theme::dim()),
+        Span::raw(conn.user.clone()),
+        Span::styled(" · context ", theme::dim()),
+        Span::raw(conn.context.clone()),
+        Span::styled(" · server ", theme::dim()),
+        Span::raw(conn.server.clone()),
+    ]);
+    list::line(buf, area, area.y + 1, &second);
+
+    if !c.signals.blind.is_empty() {
+        let blind = &c.signals.blind;
+        let full = blind
+            .iter()
+            .map(|(what, why)| format!("cannot see {what}: {why}"))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        // when the reasons do not fit, at least every blind spot is named
+        let text = if full.chars().count() + 3 <= usize::from(area.width) {
+            full
+        } else {
+            let what: Vec<&str> = blind.iter().map(|(w, _)| w.as_str()).collect();
+            format!(
+                "cannot see {}: forbidden for this identity (the event log says why)",
+                what.join(", ")
+            )
+        };
+        let line = Line::from(vec![Span::styled(format!(" ⚠ {text}"), theme::blind())]);
+        list::line(buf, area, area.y + 2, &line);
+    }
+}
+
+pub fn draw_footer(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+    if area.height == 0 {
+        return;
+    }
+    let mode = Mode::of(&c.view);
+    let mut spans = Vec::new();
+    if let Some(p) = &c.view.prompt {
+        let lead = match p.kind {
+            PromptKind::Filter => "/",
+            PromptKind::Command => ":",
+        };
+        spans.push(Span::styled(format!(" {lead}"), theme::key()));
+        spans.push(Span::styled(format!("{}▏", p.text), theme::bold()));
+        spans.push(Span::raw("  "));
+    } else if let Some(m) = &c.view.message {
+        spans.push(Span::styled(format!(" {m} "), theme::warn()));
+        spans.push(Span::raw(" "));
+    } else {
+        spans.push(Span::raw(" "));
+    }
+    for (i, (key, what)) in keymap::hints(mode).enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("  "));
+        }
+        spans.push(Span::styled(key, theme::key()));
+        spans.push(Span::styled(format!(" {what}"), theme::dim()));
+    }
+    list::line(buf, area, area.y, &Line::from(spans));
+}

@@ -1,0 +1,105 @@
+//! The help overlay, generated from the keymap table (the same table that dispatches
+//! keys), plus the pane names `:` knows and what the colours mean.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+
+use super::keymap::{Context, KEYMAP};
+use super::theme;
+use super::view::Pane;
+
+/// The help's lines: every binding, grouped by when it applies.
+pub fn lines() -> Vec<Line<'static>> {
+    let pane_w = Pane::ALL.iter().map(|p| p.name().len() + 3).max().unwrap_or(8);
+    let label_w = KEYMAP
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(pane_w)
+        + 2;
+    let mut out = Vec::new();
+    for context in Context::ALL {
+        let bindings: Vec<_> = KEYMAP.iter().filter(|b| b.context == context).collect();
+        if bindings.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(Line::default());
+        }
+        out.push(Line::styled(context.heading().to_string(), theme::title()));
+        for b in bindings {
+            out.push(Line::from(vec![
+                Span::styled(format!("  {:<label_w$}", b.label), theme::key()),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    out.push(Line::default());
+    out.push(Line::styled("panes", theme::title()));
+    for p in Pane::ALL {
+        out.push(Line::from(vec![
+            Span::styled(
+                format!("  {:<label_w$}", format!("{} :{}", p.digit(), p.name())),
+                theme::key(),
+            ),
+            Span::raw(p.title()),
+        ]));
+    }
+    out.push(Line::default());
+    out.push(Line::styled("colours", theme::title()));
+    out.push(Line::from(vec![
+        Span::raw("  "),
+        Span::styled("Ready", theme::node_state("Ready")),
+        Span::raw("  "),
+        Span::styled("NotReady", theme::node_state("NotReady")),
+        Span::raw("  "),
+        Span::styled("Cordoned", theme::node_state("Cordoned")),
+        Span::raw("  "),
+        Span::styled("Draining", theme::node_state("Draining")),
+        Span::raw("  "),
+        Span::styled("Terminating", theme::node_state("Terminating")),
+        Span::raw("  "),
+        Span::styled("old", theme::warn()),
+        Span::raw(" = kubelet below the control plane's version"),
+    ]));
+    out.push(Line::from(vec![
+        Span::raw("  counts that should be zero are "),
+        Span::styled("red", theme::count(1)),
+        Span::raw(" when they are not; event times are UTC"),
+    ]));
+    out
+}
+
+/// A rectangle of at most `w`×`h` in the middle of `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, scroll: u16, view: &super::View) {
+    let lines = lines();
+    let height = u16::try_from(lines.len()).unwrap_or(u16::MAX).saturating_add(2);
+    let width = lines.iter().map(Line::width).max().unwrap_or(20);
+    let width = u16::try_from(width).unwrap_or(u16::MAX).saturating_add(4);
+    let popup = centered(area, width, height);
+    let block = Block::bordered().border_style(theme::focused()).title(Line::from(vec![
+        Span::styled(" help ", theme::title()),
+        Span::styled("· esc closes ", theme::dim()),
+    ]));
+    let inner = block.inner(popup);
+    view.overlay_height.set(inner.height);
+    let max = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(inner.height);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max), 0)), popup);
+}

@@ -1,0 +1,136 @@
+//! The unscheduled-pods pane: how many pods wait for a node (prominent, with its
+//! trend), the scheduler's reasons with how many pods give each, and the pods.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+
+use super::list;
+use super::theme;
+use super::view::{Detail, Pane};
+use crate::cockpit::Cockpit;
+use crate::model::Source;
+
+pub fn len(c: &Cockpit) -> usize {
+    c.signals.unscheduled.pods.len()
+}
+
+pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+    c.signals
+        .unscheduled
+        .pods
+        .get(i)
+        .is_some_and(|(pod, why)| list::contains_ci(pod, needle) || list::contains_ci(why, needle))
+}
+
+pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
+    c.signals
+        .unscheduled
+        .pods
+        .get(i)
+        .map(|(pod, _)| Detail::Pod(pod.clone()))
+}
+
+/// `3 unscheduled · Insufficient cpu 3 · node(s) were unschedulable 1`
+pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+    let u = &c.signals.unscheduled;
+    let mut out = vec![Span::styled(format!("{} unscheduled", u.count), theme::count(u.count))];
+    if u.count > 0 {
+        out.push(Span::styled(
+            format!(" · oldest {}", list::age(c.now, u.oldest)),
+            theme::dim(),
+        ));
+    }
+    for (reason, n) in u.reasons.iter().take(3) {
+        out.push(Span::styled(" · ", theme::dim()));
+        out.push(Span::raw(format!("{reason} {n}")));
+    }
+    if let Some(note) = list::source_note(c, Source::Pods) {
+        out.push(Span::styled(" · ", theme::dim()));
+        out.extend(note.spans);
+    }
+    out
+}
+
+pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+    let u = &c.signals.unscheduled;
+    let inner = list::frame(
+        buf,
+        area,
+        c,
+        Pane::Pending,
+        full,
+        vec![list::note(format!("{}", u.count))],
+    );
+    if inner.height == 0 || inner.width == 0 {
+        c.view.set_height(Pane::Pending, 0);
+        return;
+    }
+    // the count, big and red when not zero, then its trend
+    let mut head = vec![Span::styled(
+        format!(" {} ", u.count),
+        if u.count > 0 {
+            theme::badge().bg(ratatui::style::Color::Red)
+        } else {
+            theme::good()
+        },
+    )];
+    head.push(Span::styled(" pods unscheduled", theme::bold()));
+    if u.count > 0 {
+        head.push(Span::styled(
+            format!(" · oldest {}", list::age(c.now, u.oldest)),
+            theme::dim(),
+        ));
+    }
+    let head = Line::from(head);
+    list::line(buf, inner, inner.y, &head);
+    let used = u16::try_from(head.width()).unwrap_or(u16::MAX).saturating_add(2);
+    if inner.width > used + 8 {
+        let spark = Rect {
+            x: inner.x + used,
+            y: inner.y,
+            width: (inner.width - used).min(60),
+            height: 1,
+        };
+        list::spark(buf, spark, &c.series.unscheduled, theme::bad());
+    }
+    // the reasons: at most a third of the room
+    let room = inner.height.saturating_sub(1);
+    let reasons_h = u16::try_from(u.reasons.len()).unwrap_or(u16::MAX).min(room / 3).min(8);
+    let cols = list::columns(inner, [Constraint::Length(6), Constraint::Fill(1)]);
+    for (y, (reason, n)) in (inner.y + 1..inner.y + 1 + reasons_h).zip(&u.reasons) {
+        list::put_right(buf, cols[0], y, &n.to_string(), theme::count(*n));
+        list::put(buf, cols[1], y, reason, theme::plain());
+    }
+    let rows_area = list::rest(inner, 1 + reasons_h);
+    let rows_h = rows_area.height.saturating_sub(1);
+    c.view.set_height(Pane::Pending, rows_h);
+    if rows_area.height == 0 {
+        return;
+    }
+    let w = list::window(c, Pane::Pending, usize::from(rows_h));
+    if w.total == 0 {
+        let filtered = !c.view.list(Pane::Pending).filter.is_empty();
+        list::empty_note(buf, rows_area, c, Source::Pods, filtered, "every pod has a node");
+        return;
+    }
+    let pod_w = u.pods.iter().map(|(p, _)| p.len()).max().unwrap_or(3).clamp(3, 56);
+    let pod_w = u16::try_from(pod_w).unwrap_or(56).min(rows_area.width * 2 / 3);
+    let cols = list::columns(rows_area, [Constraint::Length(pod_w), Constraint::Fill(1)]);
+    list::headings(buf, &cols, rows_area.y, ["POD", "WHY"]);
+    let focused = c.view.focus == Pane::Pending;
+    for (y, (pos, &i)) in (rows_area.y + 1..rows_area.bottom()).zip(w.rows.iter().enumerate()) {
+        let Some((pod, why)) = u.pods.get(i) else { continue };
+        list::put(buf, cols[0], y, pod, theme::plain());
+        let why = if why.is_empty() {
+            "waiting for the scheduler"
+        } else {
+            why
+        };
+        list::put(buf, cols[1], y, why, theme::dim());
+        if focused && w.offset + pos == w.selected {
+            list::highlight(buf, rows_area, y);
+        }
+    }
+    list::scroll_note(buf, area, &w);
+}

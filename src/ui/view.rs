@@ -1,0 +1,267 @@
+//! What the screen shows besides the data: which pane has the focus, each list's
+//! selection, scroll and filter, the prompt being typed and the open overlay.
+
+use std::cell::Cell;
+
+/// The six panes, in the order of their digit keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Pane {
+    #[default]
+    Nodes,
+    Health,
+    Pending,
+    Errors,
+    Components,
+    Events,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Nodes,
+        Pane::Health,
+        Pane::Pending,
+        Pane::Errors,
+        Pane::Components,
+        Pane::Events,
+    ];
+
+    /// The name `:` jumps to.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pane::Nodes => "nodes",
+            Pane::Health => "health",
+            Pane::Pending => "pending",
+            Pane::Errors => "errors",
+            Pane::Components => "components",
+            Pane::Events => "events",
+        }
+    }
+
+    /// What the pane shows, for its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Nodes => "node state",
+            Pane::Health => "node health",
+            Pane::Pending => "unscheduled pods",
+            Pane::Errors => "pod errors",
+            Pane::Components => "critical components",
+            Pane::Events => "event log",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Pane::Nodes => 0,
+            Pane::Health => 1,
+            Pane::Pending => 2,
+            Pane::Errors => 3,
+            Pane::Components => 4,
+            Pane::Events => 5,
+        }
+    }
+
+    /// The digit key that focuses it.
+    pub fn digit(self) -> char {
+        match self {
+            Pane::Nodes => '1',
+            Pane::Health => '2',
+            Pane::Pending => '3',
+            Pane::Errors => '4',
+            Pane::Components => '5',
+            Pane::Events => '6',
+        }
+    }
+
+    pub fn from_index(i: usize) -> Pane {
+        Pane::ALL[i % Pane::ALL.len()]
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::from_index(self.index() + 1)
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::from_index(self.index() + Pane::ALL.len() - 1)
+    }
+
+    /// The pane a `:` command names: its name, a few aliases, or an unambiguous prefix.
+    pub fn find(name: &str) -> Option<Pane> {
+        let name = name.trim().to_ascii_lowercase();
+        if name.is_empty() {
+            return None;
+        }
+        let alias = match name.as_str() {
+            "no" | "node" | "state" => Some(Pane::Nodes),
+            "unscheduled" | "pods" | "po" | "pod" | "sched" => Some(Pane::Pending),
+            "error" | "err" => Some(Pane::Errors),
+            "log" | "ev" | "event" => Some(Pane::Events),
+            "comp" | "pdb" | "pdbs" | "critical" => Some(Pane::Components),
+            _ => None,
+        };
+        if alias.is_some() {
+            return alias;
+        }
+        let mut hits = Pane::ALL.into_iter().filter(|p| p.name().starts_with(&name));
+        match (hits.next(), hits.next()) {
+            (Some(p), None) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// One pane's list: what is selected, where it is scrolled to, what it is filtered by.
+#[derive(Clone, Debug, Default)]
+pub struct ListState {
+    /// Index into the filtered list.
+    pub selected: usize,
+    /// The first row shown.
+    pub offset: usize,
+    /// Case-insensitive text the rows must contain; empty shows all.
+    pub filter: String,
+    /// Stay on the newest entry (the event log, until the user scrolls up).
+    pub follow: bool,
+}
+
+/// What a prompt in the footer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `/`: filters the focused list as it is typed.
+    Filter,
+    /// `:`: jumps to a pane by name.
+    Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
+/// What a detail overlay is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// A node, by name.
+    Node(String),
+    /// A pod, by `namespace/name`.
+    Pod(String),
+}
+
+/// An overlay drawn above the panes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    Help { scroll: u16 },
+    Detail { target: Detail, scroll: u16 },
+}
+
+/// What the screen shows besides the data: focus, selection, filter, overlays.
+#[derive(Clone, Debug)]
+pub struct View {
+    pub focus: Pane,
+    /// One per pane, in `Pane::index` order.
+    pub lists: [ListState; 6],
+    pub prompt: Option<Prompt>,
+    pub overlay: Option<Overlay>,
+    /// A one-off note for the footer (an unknown `:` command), cleared by the next key.
+    pub message: Option<String>,
+    /// How many list rows each pane had when last drawn, so that keys can page and keep
+    /// the selection in view. The only thing `draw` writes; it changes nothing drawn.
+    pub(crate) heights: [Cell<u16>; 6],
+    /// How many rows of content the open overlay showed when last drawn (for paging it).
+    pub(crate) overlay_height: Cell<u16>,
+    /// How wide the open overlay's content was when last drawn (long text wraps to it).
+    pub(crate) overlay_width: Cell<u16>,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        let mut lists: [ListState; 6] = Default::default();
+        lists[Pane::Events.index()].follow = true;
+        View {
+            focus: Pane::default(),
+            lists,
+            prompt: None,
+            overlay: None,
+            message: None,
+            heights: Default::default(),
+            overlay_height: Cell::new(0),
+            overlay_width: Cell::new(0),
+        }
+    }
+}
+
+impl View {
+    pub fn list(&self, pane: Pane) -> &ListState {
+        &self.lists[pane.index()]
+    }
+
+    pub fn list_mut(&mut self, pane: Pane) -> &mut ListState {
+        &mut self.lists[pane.index()]
+    }
+
+    /// The rows a page of the pane holds (as last drawn; a guess before the first frame).
+    pub fn page(&self, pane: Pane) -> usize {
+        match self.heights[pane.index()].get() {
+            0 => 10,
+            h => usize::from(h),
+        }
+    }
+
+    pub(crate) fn set_height(&self, pane: Pane, rows: u16) {
+        self.heights[pane.index()].set(rows);
+    }
+}
+
+/// The first row to show so that `selected` is visible in `height` rows, moving as
+/// little as possible from `offset`, and not leaving the last page half empty.
+pub fn scroll_to(offset: usize, selected: usize, height: usize, total: usize) -> usize {
+    if height == 0 || total == 0 {
+        return 0;
+    }
+    let mut o = offset.min(total.saturating_sub(height));
+    if selected < o {
+        o = selected;
+    } else if selected >= o + height {
+        o = selected + 1 - height;
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panes_cycle_both_ways() {
+        assert_eq!(Pane::Events.next(), Pane::Nodes);
+        assert_eq!(Pane::Nodes.prev(), Pane::Events);
+        for p in Pane::ALL {
+            assert_eq!(Pane::from_index(p.index()), p);
+            assert_eq!(p.next().prev(), p);
+        }
+    }
+
+    #[test]
+    fn panes_are_found_by_name_alias_and_prefix() {
+        assert_eq!(Pane::find("nodes"), Some(Pane::Nodes));
+        assert_eq!(Pane::find(" Pending "), Some(Pane::Pending));
+        assert_eq!(Pane::find("comp"), Some(Pane::Components));
+        assert_eq!(Pane::find("ev"), Some(Pane::Events));
+        assert_eq!(Pane::find("he"), Some(Pane::Health));
+        assert_eq!(Pane::find("e"), None, "errors and events are both 'e'");
+        assert_eq!(Pane::find("nope"), None);
+        assert_eq!(Pane::find(""), None);
+    }
+
+    #[test]
+    fn scrolling_keeps_the_selection_in_view() {
+        assert_eq!(scroll_to(0, 0, 10, 100), 0);
+        assert_eq!(scroll_to(0, 9, 10, 100), 0);
+        assert_eq!(scroll_to(0, 10, 10, 100), 1);
+        assert_eq!(scroll_to(50, 45, 10, 100), 45);
+        assert_eq!(scroll_to(50, 55, 10, 100), 50);
+        // the list shrank: no half-empty page
+        assert_eq!(scroll_to(90, 5, 10, 12), 2);
+        assert_eq!(scroll_to(3, 0, 0, 12), 0);
+        assert_eq!(scroll_to(3, 0, 10, 0), 0);
+    }
+}
