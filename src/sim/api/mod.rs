@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod kinds;
 pub mod patch;
 pub mod resources;
+mod scale;
 pub mod selector;
 pub mod status;
 pub mod table;
@@ -371,6 +372,9 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
     use handlers::serve as s;
+    if target.sub.as_deref() == Some("scale") {
+        return scale::serve(&app, &target, verb, body);
+    }
     match target.res.which {
         Which::Namespace => s::<Namespace, Namespace>(&app, &r, &target, verb, body).await,
         Which::Node => s::<Node, Node>(&app, &r, &target, verb, body).await,

@@ -32,7 +32,7 @@ pub struct Resource {
     pub short_names: &'static [&'static str],
     pub categories: &'static [&'static str],
     pub verbs: &'static [&'static str],
-    /// Subresources served: "status", "eviction".
+    /// Subresources served: "status", "eviction", "scale".
     pub subresources: &'static [&'static str],
     pub which: Which,
 }
@@ -134,7 +134,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["deploy"],
         categories: &["all"],
         verbs: RW,
-        subresources: &["status"],
+        subresources: &["status", "scale"],
         which: Which::Deployment,
     },
     Resource {
@@ -310,6 +310,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                 "eviction" => json!({
                     "name": format!("{}/eviction", r.plural), "singularName": "", "namespaced": r.namespaced,
                     "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"],
+                }),
+                "scale" => json!({
+                    "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
                 }),
                 _ => json!({
                     "name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced,
