@@ -90,6 +90,19 @@ def main():
 
     def measure(argv):
         """Runs a client to completion; returns (seconds, peak RSS MiB, stdout)."""
+        took, peak, out, status = run_child(argv)
+        if status != 0:
+            raise SystemExit(f"{argv[0]} failed with status {status}")
+        return took, peak, out
+
+    def measure_any(argv):
+        """As measure, for a command whose exit code carries a verdict (preflight: 1 = blockers)."""
+        took, peak, out, status = run_child(argv)
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise SystemExit(f"{argv[0]} failed with status {status}")
+        return took, peak, out
+
+    def run_child(argv):
         out_path = os.path.join(tmp, "stdout")
         with open(out_path, "wb") as sink:
             t0 = time.monotonic()
@@ -98,9 +111,7 @@ def main():
             took = time.monotonic() - t0
         with open(out_path, "rb") as f:
             out = f.read()
-        if status != 0:
-            raise SystemExit(f"{argv[0]} failed with status {status}")
-        return took, usage.ru_maxrss / 1024, out
+        return took, usage.ru_maxrss / 1024, out, status
 
     for _ in range(args.runs):
         took, peak, out = measure([binary, "--log-file", os.path.join(tmp, "watch.log"), "watch", "--headless",
@@ -109,6 +120,14 @@ def main():
         print(f"upshift watch --headless (viewer): model complete in {line['synced_after_ms']/1000:.1f} s "
               f"({took:.1f} s process), {line['pods_total']} pods and {line['nodes']['total']} nodes, "
               f"peak memory {peak:.0f} MiB")
+
+    for _ in range(args.runs):
+        took, peak, out = measure_any([binary, "--log-file", os.path.join(tmp, "preflight.log"), "preflight",
+                                       "--kubeconfig", kubeconfig, "--context", "viewer", "--target", "1.31",
+                                       "--format", "json"])
+        doc = json.loads(out)
+        print(f"upshift preflight --target 1.31 (viewer): {took:.1f} s, {len(doc['findings'])} findings "
+              f"({doc['blockers']} blockers), peak memory {peak:.0f} MiB")
 
     kubectl = shutil.which("kubectl")
     if args.no_kubectl:
