@@ -1016,7 +1016,8 @@ fn enter_opens_the_selected_row_and_esc_goes_back() {
         &c.view.overlay,
         Some(Overlay::Detail { target: Detail::Node(n), .. }) if *n == host("ip-10-0-2-21")
     ));
-    let text = screen(&mut c, 120, 40);
+    let text = screen(&mut c, 80, 24);
+    insta::assert_snapshot!("node_detail_not_ready_80x24", text);
     assert!(text.contains("NodeStatusUnknown"), "{text}");
     assert!(text.contains("NodeNotReady"), "the log entry about the node: {text}");
     press(&mut c, KeyCode::Esc);

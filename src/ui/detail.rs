@@ -211,6 +211,9 @@ fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
         out.extend(n.taints.iter().map(|t| Line::raw(format!("  {t}"))));
     }
 
+    // what happened to it comes before the (possibly long) list of its pods
+    out.extend(log_lines(c, &format!("Node/{}", n.name), width));
+
     let mut pods: Vec<&PodInfo> = c
         .model
         .pods
@@ -239,8 +242,6 @@ fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
     for p in pods {
         out.push(pod_row(p, name_w));
     }
-
-    out.extend(log_lines(c, &format!("Node/{}", n.name), width));
     out
 }
 
