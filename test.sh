@@ -14,6 +14,14 @@ if ! command -v kubectl >/dev/null 2>&1; then
     || echo "test.sh: kubectl could not be installed; the kubectl tests will say SKIPPED"
 fi
 
+# moto: an independent AWS emulator that tests/cloud_moto.rs runs upshift's AWS
+# client against, on loopback.
+if ! python3 -c "import moto.server, flask" >/dev/null 2>&1; then
+  echo "test.sh: installing moto[server] for the cloud tests"
+  python3 -m pip install -q 'moto[server]==5.2.5' >/dev/null 2>&1 \
+    || echo "test.sh: moto could not be installed; the moto tests will say SKIPPED"
+fi
+
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 echo "== cargo fmt --check"

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod cloud;
 pub mod cluster;
 pub mod cockpit;
 pub mod headless;

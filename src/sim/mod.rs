@@ -4,6 +4,7 @@
 //! server with `upshift sim serve`.
 
 pub mod api;
+pub mod aws;
 pub mod clock;
 pub mod kubeconfig;
 pub mod quantity;
@@ -84,7 +85,9 @@ pub struct Simulator {
     ca_pem: String,
     tokens: Tokens,
     cluster_name: String,
+    aws_addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
+    aws_shutdown: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -167,6 +170,14 @@ impl Simulator {
         let router = axum::Router::new().fallback(api::handle).with_state(app.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(serve_tls(listener, tls.acceptor, router, rx));
+        let (aws_listener, aws_addr) = bind_aws().await?;
+        let aws_app = Arc::new(aws::AwsApp {
+            world: app.world.clone(),
+            k8s_url: format!("https://{addr}"),
+            ca_pem: tls.ca_pem.clone(),
+        });
+        let (aws_tx, aws_rx) = oneshot::channel::<()>();
+        let aws_server = tokio::spawn(aws::serve(aws_listener, aws_app, aws_rx));
         let ticker_world = app.world.clone();
         let ticker = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_millis(20));
@@ -182,8 +193,10 @@ impl Simulator {
             ca_pem: tls.ca_pem,
             tokens,
             cluster_name,
+            aws_addr,
             shutdown: Some(tx),
-            tasks: vec![server, ticker],
+            aws_shutdown: Some(aws_tx),
+            tasks: vec![server, ticker, aws_server],
         })
     }
 
@@ -194,6 +207,46 @@ impl Simulator {
     /// `https://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the simulated AWS endpoint (EKS, Auto Scaling,
+    /// CloudWatch), for an SDK endpoint override.
+    pub fn aws_url(&self) -> String {
+        format!("http://{}", self.aws_addr)
+    }
+
+    /// The region and cluster name the simulated AWS endpoint answers for.
+    pub fn aws_region(&self) -> String {
+        self.app.world.lock().cluster.region.clone()
+    }
+
+    pub fn cluster_name(&self) -> &str {
+        &self.cluster_name
+    }
+
+    /// Shell lines that point the AWS CLI and SDKs at the simulated endpoint with
+    /// dummy credentials (`export AWS_ENDPOINT_URL=…`), for `sim serve` to write.
+    pub fn aws_env(&self) -> String {
+        format!(
+            "export AWS_ENDPOINT_URL={}\nexport AWS_REGION={}\nexport AWS_ACCESS_KEY_ID=upshift-sim\nexport AWS_SECRET_ACCESS_KEY=upshift-sim\nexport AWS_EC2_METADATA_DISABLED=true\n",
+            self.aws_url(),
+            self.aws_region()
+        )
+    }
+
+    /// Writes [`Simulator::aws_env`] to `path` (mode 0600).
+    pub fn write_aws_env(&self, path: &Path) -> std::io::Result<()> {
+        kubeconfig::write(path, &self.aws_env())
+    }
+
+    /// Refuses the next `n` AWS requests with a throttling error (fault injection).
+    pub fn throttle_aws(&self, n: u32) {
+        self.app.world.lock().aws.faults.throttle_next = n;
+    }
+
+    /// AWS requests served, by operation name.
+    pub fn aws_request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.app.world.lock().aws.requests.clone()
     }
 
     /// The certificate authority (PEM) that signed the server's certificate.
@@ -259,6 +312,9 @@ impl Simulator {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(tx) = self.aws_shutdown.take() {
+            let _ = tx.send(());
+        }
         for t in self.tasks.drain(..) {
             t.abort();
             let _ = t.await;
@@ -308,9 +364,23 @@ async fn serve_tls(
     connections.abort_all();
 }
 
+/// A free loopback port for the AWS endpoint.
+async fn bind_aws() -> Result<(TcpListener, SocketAddr), SimError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|source| SimError::Bind { port: 0, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { port: 0, source })?;
+    Ok((listener, addr))
+}
+
 impl Drop for Simulator {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(tx) = self.aws_shutdown.take() {
             let _ = tx.send(());
         }
         for t in &self.tasks {

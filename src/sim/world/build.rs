@@ -131,6 +131,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
     w.now = started;
     w.reconcile();
     w.compact();
+    super::eks::start(&mut w);
     Ok(w)
 }
 

@@ -2,14 +2,19 @@
 //! controllers need, a timer queue on the virtual clock, and the single write path
 //! (`put`/`remove`) through which the API and every simulated controller change it.
 
+pub mod addons;
 mod build;
 mod daemonset;
 mod deployment;
 mod disruption;
+pub mod eks;
 mod events;
 mod gc;
+pub mod insights;
 mod kubelet;
+pub mod metrics;
 mod nodes;
+pub mod refresh;
 mod replicaset;
 mod scheduler;
 #[cfg(test)]
@@ -119,6 +124,19 @@ pub enum Timer {
     NodeJoin { instance: String },
     /// A terminating instance is gone: its node is deleted.
     InstanceGone { instance: String },
+    /// Something on the cloud side (EKS updates, instance refreshes, metrics).
+    Aws(AwsTimer),
+}
+
+/// Timers of the simulated cloud side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AwsTimer {
+    /// A control-plane version update finishes.
+    ClusterUpdateDone { id: String },
+    /// Node group updates, add-on updates and instance refreshes move on.
+    Step,
+    /// CloudWatch takes a sample and evaluates alarms.
+    Sample,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -145,6 +163,8 @@ pub struct World {
     rv: u64,
     pub cluster: ClusterState,
     pub groups: Vec<NodeGroupState>,
+    /// The cloud side: EKS updates, add-ons, Auto Scaling, CloudWatch.
+    pub aws: eks::AwsState,
 
     pub namespaces: Table<Namespace>,
     pub nodes: Table<Node>,
@@ -224,6 +244,7 @@ impl World {
             rv: 1,
             cluster,
             groups: Vec::new(),
+            aws: Default::default(),
             namespaces: Table::new(WATCH_HISTORY),
             nodes: Table::new(WATCH_HISTORY),
             pods: Table::new(WATCH_HISTORY),
@@ -345,6 +366,7 @@ impl World {
             Timer::PodGone { key, uid } => kubelet::gone(self, &key, &uid),
             Timer::NodeJoin { instance } => nodes::join(self, &instance),
             Timer::InstanceGone { instance } => nodes::instance_gone(self, &instance),
+            Timer::Aws(t) => eks::fire(self, t),
         }
     }
 
