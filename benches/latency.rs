@@ -63,7 +63,10 @@ async fn main() {
     let sim = Simulator::start(SimConfig::new(Scenario::load(scenario).expect("built-in scenario")))
         .await
         .expect("simulator starts");
-    println!("latency: scenario {scenario} serving after {:.1} s", t0.elapsed().as_secs_f64());
+    println!(
+        "latency: scenario {scenario} serving after {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let (tx, mut rx) = mpsc::channel(256);
     let reader = ClusterReader::new(sim.client("viewer").await.expect("viewer client"));
     let _watches = reader.start(tx);
@@ -109,7 +112,10 @@ async fn main() {
                     }
                 }
             }
-            assert!(asked.elapsed() < Duration::from_secs(30), "the change never reached the screen");
+            assert!(
+                asked.elapsed() < Duration::from_secs(30),
+                "the change never reached the screen"
+            );
         }
     }
     seen.sort_by(f64::total_cmp);

@@ -5,7 +5,9 @@
 
 use crate::cluster::Connection;
 use crate::model::node::NodeInfo;
-use crate::model::{ClusterModel, Delta, EventLog, Level, LogEntry, SeriesSet, Signals, Source, SourceState, Timestamp};
+use crate::model::{
+    ClusterModel, Delta, EventLog, Level, LogEntry, SeriesSet, Signals, Source, SourceState, Timestamp,
+};
 use crate::ui::View;
 
 /// How many entries the event log keeps.

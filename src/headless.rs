@@ -84,7 +84,12 @@ pub async fn run(
     }
 }
 
-fn write_line(out: &mut impl Write, c: &Cockpit, started: Instant, synced_after_ms: Option<u128>) -> std::io::Result<()> {
+fn write_line(
+    out: &mut impl Write,
+    c: &Cockpit,
+    started: Instant,
+    synced_after_ms: Option<u128>,
+) -> std::io::Result<()> {
     let line = Line {
         at: jiff::Timestamp::now().to_string(),
         context: &c.connection.context,

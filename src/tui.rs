@@ -25,7 +25,11 @@ impl Tui {
             hook(info);
         }));
         crossterm::terminal::enable_raw_mode()?;
-        crossterm::execute!(stdout(), crossterm::terminal::EnterAlternateScreen, crossterm::cursor::Hide)?;
+        crossterm::execute!(
+            stdout(),
+            crossterm::terminal::EnterAlternateScreen,
+            crossterm::cursor::Hide
+        )?;
         let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
         Ok(Tui { terminal })
     }

@@ -209,23 +209,36 @@ async fn kubectl_scales_a_deployment_through_its_scale_subresource() {
     let out = k.ok(&["scale", "-n", "shop", "deployment/web", "--replicas=20"]).await;
     assert!(out.contains("scaled"), "{out}");
     let replicas = k
-        .ok(&["get", "-n", "shop", "deployment", "web", "-o", "jsonpath={.spec.replicas}"])
+        .ok(&[
+            "get",
+            "-n",
+            "shop",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
         .await;
     assert_eq!(replicas.trim(), "20");
     // the ReplicaSet follows: 20 pods of web exist
     common::eventually(&sim, Duration::from_secs(2), 100, "web has 20 pods", || async {
         let w = sim.world();
         let w = w.lock();
-        let n = w
-            .pods
-            .items()
-            .keys()
-            .filter(|k| k.starts_with("shop/web-"))
-            .count();
+        let n = w.pods.items().keys().filter(|k| k.starts_with("shop/web-")).count();
         (n == 20).then_some(())
     })
     .await;
-    let denied = k.run(&["--context", "viewer", "scale", "-n", "shop", "deployment/web", "--replicas=1"]).await;
+    let denied = k
+        .run(&[
+            "--context",
+            "viewer",
+            "scale",
+            "-n",
+            "shop",
+            "deployment/web",
+            "--replicas=1",
+        ])
+        .await;
     assert!(!denied.status.success());
     assert!(String::from_utf8_lossy(&denied.stderr).contains("forbidden"));
 }

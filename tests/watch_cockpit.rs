@@ -67,7 +67,8 @@ impl Eyes {
     }
 
     async fn synced(&mut self, sim: &Simulator) {
-        self.until(sim, Duration::ZERO, "every watch listed", |c| c.model.synced()).await;
+        self.until(sim, Duration::ZERO, "every watch listed", |c| c.model.synced())
+            .await;
     }
 }
 
@@ -105,8 +106,10 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
     let sim = common::start("demo").await;
     let mut eyes = Eyes::open(&sim, "viewer").await;
     eyes.synced(&sim).await;
-    eyes.until(&sim, Duration::ZERO, "the server version", |c| c.model.server_version.is_some())
-        .await;
+    eyes.until(&sim, Duration::ZERO, "the server version", |c| {
+        c.model.server_version.is_some()
+    })
+    .await;
     let (nodes, pods) = {
         let w = sim.world();
         let w = w.lock();
@@ -120,7 +123,11 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
     assert_eq!(groups, ["apps", "batch", "system"]);
     assert_eq!(s.nodes.target.as_deref(), Some("1.30"));
     assert_eq!(s.nodes.old, 0, "every node is on the control plane's minor");
-    assert!(s.components.missing.is_empty(), "all four critical components found: {:?}", s.components);
+    assert!(
+        s.components.missing.is_empty(),
+        "all four critical components found: {:?}",
+        s.components
+    );
     let names: Vec<String> = s.components.items.iter().map(|c| c.key()).collect();
     for want in [
         "kube-system/coredns",
@@ -147,7 +154,14 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
     })
     .await;
     assert_eq!(eyes.cockpit.signals.nodes.cordoned, 1);
-    let apps = eyes.cockpit.signals.nodes.groups.iter().find(|g| g.name == "apps").unwrap();
+    let apps = eyes
+        .cockpit
+        .signals
+        .nodes
+        .groups
+        .iter()
+        .find(|g| g.name == "apps")
+        .unwrap();
     assert_eq!(apps.cordoned, 1);
     assert!(
         eyes.cockpit
@@ -162,7 +176,10 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
     assert_eq!(counts.mutating("viewer"), 0, "the viewer wrote: {counts:?}");
     let viewer = counts.0.get("viewer").expect("the viewer made requests");
     assert!(viewer.get("list").is_some_and(|r| r.contains_key("pods")), "{viewer:?}");
-    assert!(viewer.get("watch").is_some_and(|r| r.contains_key("nodes")), "{viewer:?}");
+    assert!(
+        viewer.get("watch").is_some_and(|r| r.contains_key("nodes")),
+        "{viewer:?}"
+    );
 }
 
 #[tokio::test]
@@ -172,7 +189,11 @@ async fn unschedulable_pods_are_counted_with_the_schedulers_reason() {
     eyes.synced(&sim).await;
     let deployments: Api<Deployment> = Api::namespaced(sim.client("lead").await.unwrap(), "shop");
     deployments
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 400}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 400}})),
+        )
         .await
         .unwrap();
     eyes.until(&sim, Duration::from_secs(2), "pods that fit nowhere", |c| {
@@ -187,11 +208,17 @@ async fn unschedulable_pods_are_counted_with_the_schedulers_reason() {
 
     // back to a size that fits: the count falls to zero
     deployments
-        .patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 16}})))
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 16}})),
+        )
         .await
         .unwrap();
-    eyes.until(&sim, Duration::from_secs(5), "no unscheduled pods", |c| c.signals.unscheduled.count == 0)
-        .await;
+    eyes.until(&sim, Duration::from_secs(5), "no unscheduled pods", |c| {
+        c.signals.unscheduled.count == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -261,7 +288,9 @@ async fn dropped_and_expired_watches_recover_without_losing_state() {
         (p.metadata.namespace.clone().unwrap(), p.metadata.name.clone().unwrap())
     };
     let pods: Api<Pod> = Api::namespaced(lead.clone(), &victim.0);
-    pods.delete(&victim.1, &DeleteParams::default().grace_period(0)).await.unwrap();
+    pods.delete(&victim.1, &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
     sim.compact();
     sim.drop_watches();
     let key = format!("{}/{}", victim.0, victim.1);
@@ -270,7 +299,10 @@ async fn dropped_and_expired_watches_recover_without_losing_state() {
         let w = w.lock();
         !c.model.pods.items.contains_key(&key)
             && c.model.pods.len() == w.pods.len()
-            && w.pods.items().keys().all(|k| c.model.pods.items.contains_key(k.as_str()))
+            && w.pods
+                .items()
+                .keys()
+                .all(|k| c.model.pods.items.contains_key(k.as_str()))
     })
     .await;
     assert!(eyes.cockpit.model.synced());
@@ -294,7 +326,11 @@ async fn a_restricted_identity_is_told_what_it_cannot_see() {
     assert!(s.blind[0].1.contains("forbidden"), "{:?}", s.blind);
     assert_eq!(s.nodes.total, sim.world().lock().nodes.len(), "nodes are still seen");
     assert!(
-        eyes.cockpit.log.entries().iter().any(|e| e.reason == "CannotSee" && e.message.contains("pods")),
+        eyes.cockpit
+            .log
+            .entries()
+            .iter()
+            .any(|e| e.reason == "CannotSee" && e.message.contains("pods")),
         "the log says what cannot be seen"
     );
 }

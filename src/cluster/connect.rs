@@ -25,7 +25,11 @@ pub enum ConnectError {
     #[error("no kubeconfig found: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config")]
     NoKubeconfig,
     #[error("the kubeconfig {path} has no context {context:?}; it has: {known} (choose one with --context)")]
-    NoContext { path: String, context: String, known: String },
+    NoContext {
+        path: String,
+        context: String,
+        known: String,
+    },
     #[error("the kubeconfig {path} names no current-context: choose one with --context (it has: {known})")]
     NoCurrentContext { path: String, known: String },
     #[error("using context {context:?} of {path}: {source}")]
@@ -54,13 +58,21 @@ pub async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<(kube::Client, Connection), ConnectError> {
-    let path = kubeconfig.map(Path::to_path_buf).or_else(default_kubeconfig).ok_or(ConnectError::NoKubeconfig)?;
+    let path = kubeconfig
+        .map(Path::to_path_buf)
+        .or_else(default_kubeconfig)
+        .ok_or(ConnectError::NoKubeconfig)?;
     let shown = path.display().to_string();
     let kc = Kubeconfig::read_from(&path).map_err(|source| ConnectError::Read {
         path: shown.clone(),
         source,
     })?;
-    let known = kc.contexts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let known = kc
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let name = match context.map(str::to_string).or_else(|| kc.current_context.clone()) {
         Some(n) => n,
         None => return Err(ConnectError::NoCurrentContext { path: shown, known }),

@@ -5,5 +5,5 @@
 pub mod connect;
 pub mod watch;
 
-pub use connect::{Connection, ConnectError, connect};
+pub use connect::{ConnectError, Connection, connect};
 pub use watch::ClusterReader;

@@ -34,7 +34,13 @@ const KNOWN: &[(Category, &[&str])] = &[
     ),
     (
         Category::Ingress,
-        &["ingress-nginx", "aws-load-balancer-controller", "traefik", "contour", "haproxy-ingress"],
+        &[
+            "ingress-nginx",
+            "aws-load-balancer-controller",
+            "traefik",
+            "contour",
+            "haproxy-ingress",
+        ],
     ),
     (Category::Autoscaling, &["cluster-autoscaler", "karpenter"]),
 ];
@@ -50,7 +56,10 @@ pub fn categorise(name: &str, images: &[String]) -> Option<Category> {
             is_named(name, n)
                 || images.iter().any(|i| {
                     let path = i.split('@').next().unwrap_or(i);
-                    let path = path.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or(path, |(p, _)| p);
+                    let path = path
+                        .rsplit_once(':')
+                        .filter(|(_, t)| !t.contains('/'))
+                        .map_or(path, |(p, _)| p);
                     path.split('/').any(|part| is_named(part, n))
                 })
         });

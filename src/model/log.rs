@@ -97,11 +97,7 @@ impl EventLog {
         if entry.at.is_none() {
             entry.at = self.now;
         }
-        let pos = self
-            .entries
-            .iter()
-            .rposition(|e| e.at <= entry.at)
-            .map_or(0, |p| p + 1);
+        let pos = self.entries.iter().rposition(|e| e.at <= entry.at).map_or(0, |p| p + 1);
         if pos == 0 && self.entries.len() >= self.capacity {
             return; // older than everything kept
         }

@@ -177,7 +177,9 @@ impl<T> Table<T> {
                 vec![key]
             }
             Change::InitDone => {
-                let Some(seen) = self.relisting.take() else { return Vec::new() };
+                let Some(seen) = self.relisting.take() else {
+                    return Vec::new();
+                };
                 let gone: Vec<String> = self.items.keys().filter(|k| !seen.contains(*k)).cloned().collect();
                 for k in &gone {
                     self.items.remove(k);
@@ -263,9 +265,13 @@ impl ClusterModel {
                             "WatchFailing",
                             format!("watch on {} failing, retrying: {why}", source.resource()),
                         )),
-                        SourceState::Synced if matches!(old, Some(SourceState::Failing(_))) => log.push(
-                            LogEntry::local(Level::Info, "WatchRecovered", format!("watch on {} recovered", source.resource())),
-                        ),
+                        SourceState::Synced if matches!(old, Some(SourceState::Failing(_))) => {
+                            log.push(LogEntry::local(
+                                Level::Info,
+                                "WatchRecovered",
+                                format!("watch on {} recovered", source.resource()),
+                            ))
+                        }
                         _ => {}
                     }
                 }
@@ -287,7 +293,9 @@ impl ClusterModel {
 
     /// Every watch has listed what it may see (forbidden ones count as done).
     pub fn synced(&self) -> bool {
-        self.sources.values().all(|s| matches!(s, SourceState::Synced | SourceState::Forbidden(_)))
+        self.sources
+            .values()
+            .all(|s| matches!(s, SourceState::Synced | SourceState::Forbidden(_)))
     }
 
     /// The control plane's minor version, else the newest kubelet's.

@@ -123,7 +123,13 @@ impl PodInfo {
         let unschedulable = conditions
             .iter()
             .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-            .map(|c| c.message.clone().or_else(|| c.reason.clone()).unwrap_or_default().into_boxed_str());
+            .map(|c| {
+                c.message
+                    .clone()
+                    .or_else(|| c.reason.clone())
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            });
         let statuses = status
             .and_then(|s| s.init_container_statuses.as_deref())
             .unwrap_or_default()
@@ -155,7 +161,10 @@ impl PodInfo {
                     r if r.is_empty() || NORMAL_WAITING.contains(&r) => None,
                     _ => Some(ErrorKind::Other),
                 };
-                (kind, w.message.clone().filter(|m| !m.is_empty()).or(Some(r.to_string())))
+                (
+                    kind,
+                    w.message.clone().filter(|m| !m.is_empty()).or(Some(r.to_string())),
+                )
             } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
                 let r = t.reason.as_deref().unwrap_or("");
                 let kind = match r {

@@ -86,7 +86,9 @@ impl SeriesSet {
         self.unscheduled.push(s.unscheduled.count as u64);
         self.pod_errors.push(s.errors.pods as u64);
         // restarts of pods that went away make the total drop: that is not negative activity
-        let delta = self.last_restarts.map_or(0, |last| s.errors.restarts.saturating_sub(last));
+        let delta = self
+            .last_restarts
+            .map_or(0, |last| s.errors.restarts.saturating_sub(last));
         self.restarts.push(delta);
         self.last_restarts = Some(s.errors.restarts);
     }

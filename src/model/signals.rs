@@ -390,10 +390,15 @@ fn unscheduled_pods(mut pods: Vec<&PodInfo>) -> Unscheduled {
 fn components(m: &ClusterModel) -> Components {
     let mut items: Vec<ComponentInfo> = m.components.items.values().cloned().collect();
     items.sort_by(|a, b| a.category.cmp(&b.category).then_with(|| a.key().cmp(&b.key())));
-    let missing = [Category::Dns, Category::PodNetworking, Category::Ingress, Category::Autoscaling]
-        .into_iter()
-        .filter(|c| !items.iter().any(|i| i.category == *c))
-        .collect();
+    let missing = [
+        Category::Dns,
+        Category::PodNetworking,
+        Category::Ingress,
+        Category::Autoscaling,
+    ]
+    .into_iter()
+    .filter(|c| !items.iter().any(|i| i.category == *c))
+    .collect();
     let mut blocking_pdbs: Vec<PdbInfo> = m.pdbs.items.values().filter(|p| p.blocks()).cloned().collect();
     blocking_pdbs.sort_by_key(PdbInfo::key);
     Components {

@@ -54,9 +54,7 @@ impl Identity {
     /// Whether RBAC lets it use `verb` on `resource` (in `namespace`, or cluster-wide).
     pub fn allows(&self, verb: &str, resource: &str, namespace: Option<&str>) -> bool {
         let base = resource.split('/').next().unwrap_or(resource);
-        self.may(verb)
-            && !self.hidden.contains(&base)
-            && (namespace.is_some() || !self.namespaced_only.contains(&base))
+        self.may(verb) && !self.hidden.contains(&base) && (namespace.is_some() || !self.namespaced_only.contains(&base))
     }
 }
 
