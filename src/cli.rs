@@ -36,7 +36,7 @@ pub enum Command {
     ///
     ///   export KUBECONFIG=$PWD/upshift-sim.kubeconfig
     ///   kubectl drain --ignore-daemonsets --delete-emptydir-data NODE
-    ///   kubectl scale -n shop deployment/web --replicas=80
+    ///   kubectl patch -n shop deployment web -p '{"spec":{"replicas":80}}'
     ///
     /// With --serve-only (or when stdout is not a terminal) it only serves the cluster
     /// and prints how to reach it.
@@ -61,9 +61,63 @@ pub enum Command {
     ///   upshift watch --headless | jq .unscheduled.count
     Watch(WatchArgs),
 
+    /// The research phase: what will break or block an upgrade to a target version
+    ///
+    /// Reads the cluster once, read-only, and reports findings, each with a
+    /// severity (blocker, warning, info), the resources it concerns, why it matters
+    /// and what to do: removed APIs still in use (Helm releases, last-applied
+    /// annotations, managedFields — with how sure each finding is), critical
+    /// components (DNS, pod networking, ingress, cluster autoscaling) against the
+    /// target, kubelet version skew, drain blockers (budgets that allow no
+    /// disruption, single replicas, pods without a controller, node-local data,
+    /// tolerate-everything workloads), and whether the cluster can absorb a batch.
+    /// See docs/preflight.md for every check and its sources.
+    ///
+    /// Exit code: 0 no blockers, 1 blockers found, 2 could not run.
+    ///
+    /// Examples:
+    ///   upshift preflight --target 1.31
+    ///   upshift preflight --context prod-eu --target 1.31 --format markdown > preflight.md
+    ///   upshift preflight --kubeconfig upshift-sim.kubeconfig --context viewer --target 1.31 --format json
+    Preflight(PreflightArgs),
+
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct PreflightArgs {
+    /// The Kubernetes minor version to upgrade to, e.g. 1.31
+    #[arg(long, value_name = "VERSION")]
+    pub target: String,
+
+    /// Kubeconfig context (default: the current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Extra API removals (same shape as assets/preflight/removed-apis.yaml)
+    #[arg(long, value_name = "FILE")]
+    pub apis: Option<PathBuf>,
+
+    /// Nodes drained at once per node group, for the capacity check
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub batch: usize,
 }
 
 #[derive(Args, Debug)]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use upshift::cli::{DemoArgs, ServeArgs, WatchArgs};
+use upshift::cli::{DemoArgs, Format, PreflightArgs, ServeArgs, WatchArgs};
 use upshift::sim::scenario::Scenario;
 use upshift::sim::{SimConfig, Simulator};
 
@@ -185,7 +185,10 @@ pub fn check(name_or_path: &str) -> Result<()> {
 
 pub async fn watch(args: WatchArgs) -> Result<()> {
     if !(args.interval > 0.0 && args.interval <= 3600.0) {
-        return Err(eyre!("--interval {}: must be between 0 and 3600 seconds", args.interval));
+        return Err(eyre!(
+            "--interval {}: must be between 0 and 3600 seconds",
+            args.interval
+        ));
     }
     let (client, connection) = upshift::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     tracing::info!(context = %connection.context, server = %connection.server, "watching");
@@ -204,4 +207,42 @@ pub async fn watch(args: WatchArgs) -> Result<()> {
     upshift::app::run(reader, cockpit, jiff::Timestamp::now)
         .await
         .wrap_err("running the cockpit")
+}
+
+/// Runs preflight; returns the exit code (0 no blockers, 1 blockers).
+pub async fn preflight(args: PreflightArgs) -> Result<i32> {
+    use upshift::preflight;
+    if preflight::parse_minor(&args.target).is_none() {
+        return Err(eyre!(
+            "--target {:?}: give a Kubernetes minor version such as 1.31",
+            args.target
+        ));
+    }
+    let target = args.target.trim_start_matches('v').to_string();
+    let tables = preflight::tables::Tables::load(args.apis.as_deref())?;
+    let (client, connection) = upshift::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let started = std::time::Instant::now();
+    let snapshot = preflight::gather::gather(&client).await.wrap_err_with(|| {
+        format!(
+            "reading the cluster of context {:?} ({})",
+            connection.context, connection.server
+        )
+    })?;
+    let (findings, checks) = preflight::run(&snapshot, &target, &tables, args.batch);
+    let report = preflight::Report {
+        context: connection.context,
+        server: connection.server,
+        current: snapshot.current_minor(),
+        target,
+        findings,
+        checks,
+        took_ms: started.elapsed().as_millis(),
+    };
+    let out = match args.format {
+        Format::Text => preflight::render::text(&report, &snapshot.unreadable),
+        Format::Json => preflight::render::json(&report, &snapshot.unreadable),
+        Format::Markdown => preflight::render::markdown(&report, &snapshot.unreadable),
+    };
+    println!("{out}");
+    Ok(report.exit_code())
 }

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod cockpit;
 pub mod headless;
 pub mod model;
+pub mod preflight;
 pub mod sim;
 pub mod tui;
 pub mod ui;

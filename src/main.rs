@@ -59,6 +59,18 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
             Command::Watch(args) => commands::watch(args).await,
+            Command::Preflight(args) => {
+                // exit codes say what preflight found: 0 nothing blocking, 1 blockers, 2 could not run
+                let code = match commands::preflight(args).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("Error: {e:#}");
+                        2
+                    }
+                };
+                drop(_guard);
+                std::process::exit(code)
+            }
             Command::Sim(SimCommand::Serve(args)) => commands::serve(args).await,
             Command::Sim(SimCommand::Scenarios) => commands::scenarios(),
             Command::Sim(SimCommand::Check { scenario }) => commands::check(&scenario),

@@ -100,6 +100,9 @@ pub struct Scenario {
     pub workloads: Vec<WorkloadSpec>,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Objects seeded as they are (see `world::objects` for the kinds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<serde_json::Value>,
 }
 
 fn one() -> u64 {
@@ -536,6 +539,7 @@ pub fn instance_capacity(instance_type: &str) -> Option<Capacity> {
 
 const DEMO: &str = include_str!("../../assets/scenarios/demo.yaml");
 const LARGE: &str = include_str!("../../assets/scenarios/large.yaml");
+const PREFLIGHT: &str = include_str!("../../assets/scenarios/preflight.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -624,6 +628,11 @@ impl Scenario {
                 "cluster.version".into(),
                 format!("{cp} is not a Kubernetes version EKS runs (1.20 to 1.40)"),
             ));
+        }
+        for (i, o) in self.objects.iter().enumerate() {
+            if let Err(message) = super::world::objects::decode(o) {
+                return Err(err("objects", Some(i), None, format!("objects[{i}]"), message));
+            }
         }
         if self.node_groups.is_empty() {
             return Err(err(
@@ -842,7 +851,7 @@ impl Scenario {
     }
 
     pub fn builtin_names() -> &'static [&'static str] {
-        &["demo", "large"]
+        &["demo", "large", "preflight"]
     }
 
     /// A built-in scenario by name.
@@ -850,6 +859,7 @@ impl Scenario {
         let text = match name {
             "demo" => DEMO,
             "large" => LARGE,
+            "preflight" => PREFLIGHT,
             _ => return None,
         };
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
@@ -860,6 +870,7 @@ impl Scenario {
         let text = match name_or_path {
             "demo" => return Scenario::from_yaml(DEMO, "built-in scenario \"demo\""),
             "large" => return Scenario::from_yaml(LARGE, "built-in scenario \"large\""),
+            "preflight" => return Scenario::from_yaml(PREFLIGHT, "built-in scenario \"preflight\""),
             path => std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
                 path: path.to_string(),
                 error: e.to_string(),
@@ -920,7 +931,7 @@ mod tests {
         assert_eq!(nodes, 5000);
         assert!((145_000..=155_000).contains(&pods), "large pods {pods}");
         assert!(Scenario::builtin("nope").is_none());
-        assert_eq!(Scenario::builtin_names(), &["demo", "large"]);
+        assert_eq!(Scenario::builtin_names(), &["demo", "large", "preflight"]);
     }
 
     #[test]

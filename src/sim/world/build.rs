@@ -119,6 +119,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             add_workload(&mut w, &s, wl, &name, &mut placer, &names);
         }
     }
+    super::objects::add(&mut w, &s.objects)?;
     // controllers compute every status once; then history starts fresh
     let keys: Vec<String> = w.deployments.items().keys().cloned().collect();
     w.dirty.deployments.extend(keys);

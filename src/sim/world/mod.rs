@@ -14,6 +14,7 @@ pub mod insights;
 mod kubelet;
 pub mod metrics;
 mod nodes;
+pub mod objects;
 pub mod refresh;
 mod replicaset;
 mod scheduler;
