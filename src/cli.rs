@@ -79,6 +79,7 @@ pub enum Command {
     ///   upshift preflight --target 1.31
     ///   upshift preflight --context prod-eu --target 1.31 --format markdown > preflight.md
     ///   upshift preflight --kubeconfig upshift-sim.kubeconfig --context viewer --target 1.31 --format json
+    ///   upshift preflight --target 1.31 --cluster prod-eu --region eu-west-1   # with EKS's view
     Preflight(PreflightArgs),
 
     /// The simulated EKS cluster: serve it, list or check scenarios
@@ -118,6 +119,20 @@ pub struct PreflightArgs {
     /// Nodes drained at once per node group, for the capacity check
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub batch: usize,
+
+    /// EKS cluster name: also ask EKS for add-on versions, node groups and Upgrade
+    /// Insights (AWS credentials from the standard chain; AWS_ENDPOINT_URL is honoured,
+    /// e.g. the simulator's, see `upshift sim serve`)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// AWS region of the cluster (default: from the AWS configuration)
+    #[arg(long, value_name = "REGION", requires = "cluster")]
+    pub region: Option<String>,
+
+    /// AWS profile (default: AWS_PROFILE, else the default profile)
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub profile: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -11,6 +11,20 @@ fn absolute(path: &Path) -> std::path::PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// `upshift-sim.kubeconfig` → `upshift-sim.aws.env`, beside it.
+fn aws_env_path(kubeconfig: &Path) -> std::path::PathBuf {
+    kubeconfig.with_extension("aws.env")
+}
+
+/// The minor after the simulated control plane's, for the examples printed.
+fn next_minor(sim: &Simulator) -> String {
+    let v = sim.world().lock().cluster.version.clone();
+    match upshift::preflight::parse_minor(&v) {
+        Some((major, minor)) => format!("{major}.{}", minor + 1),
+        None => v,
+    }
+}
+
 fn summary(sim: &Simulator) -> String {
     let world = sim.world();
     let w = world.lock();
@@ -40,6 +54,9 @@ async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, count
             kc.display()
         )
     })?;
+    let aws_env = aws_env_path(&kc);
+    sim.write_aws_env(&aws_env)
+        .wrap_err_with(|| format!("writing the AWS environment file {}", aws_env.display()))?;
     let url = sim.url();
     println!("upshift simulator: scenario \"{name}\" ({description})");
     println!("  {}", summary(&sim));
@@ -48,8 +65,14 @@ async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, count
         started.elapsed().as_secs_f64()
     );
     println!(
-        "  kubeconfig  {}   contexts: lead (read-write, current), viewer (read-only)",
+        "  kubeconfig  {}   contexts: lead (read-write, current), viewer (read-only), restricted",
         kc.display()
+    );
+    println!(
+        "  AWS         {}   (EKS, Auto Scaling, CloudWatch; region {}; settings in {})",
+        sim.aws_url(),
+        sim.aws_region(),
+        aws_env.display()
     );
     println!("  speed       {speed}x real time");
     println!();
@@ -58,7 +81,13 @@ async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, count
     println!("  kubectl get nodes -L eks.amazonaws.com/nodegroup");
     println!("  kubectl get pods -A");
     println!("  kubectl --context viewer delete pod -n default debug-shell   # refused: read-only");
-    println!("  curl -s {url}/sim/requests                                  # requests by identity and verb");
+    println!("  curl -sk {url}/sim/requests                                 # requests by identity and verb");
+    println!(
+        "  . {}; upshift preflight --target {} --cluster {}",
+        aws_env.display(),
+        next_minor(&sim),
+        sim.cluster_name()
+    );
     println!();
     println!("Ctrl-C stops the simulator.");
     tracing::info!(%url, kubeconfig = %kc.display(), "simulator serving");
@@ -66,6 +95,7 @@ async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, count
     let counts = sim.request_counts();
     sim.shutdown().await;
     let _ = std::fs::remove_file(&kc);
+    let _ = std::fs::remove_file(&aws_env);
     println!();
     println!("Stopped. Requests served, by identity and verb:");
     for (who, verbs) in &counts.0 {
@@ -228,7 +258,27 @@ pub async fn preflight(args: PreflightArgs) -> Result<i32> {
             connection.context, connection.server
         )
     })?;
-    let (findings, checks) = preflight::run(&snapshot, &target, &tables, args.batch);
+    let eks = match &args.cluster {
+        Some(name) => {
+            let opts = upshift::cloud::AwsOptions {
+                region: args.region.clone(),
+                profile: args.profile.clone(),
+                ..Default::default()
+            };
+            let cloud = upshift::cloud::AwsCloud::connect(&opts).await?;
+            Some(
+                preflight::eks::gather(&cloud, name, &target)
+                    .await
+                    .wrap_err_with(|| format!("asking EKS about cluster {name}"))?,
+            )
+        }
+        None => None,
+    };
+    let mut unreadable = snapshot.unreadable.clone();
+    if let Some(e) = &eks {
+        unreadable.extend(e.unreadable.iter().cloned());
+    }
+    let (findings, checks) = preflight::run(&snapshot, &target, &tables, args.batch, eks.as_ref());
     let report = preflight::Report {
         context: connection.context,
         server: connection.server,
@@ -239,9 +289,9 @@ pub async fn preflight(args: PreflightArgs) -> Result<i32> {
         took_ms: started.elapsed().as_millis(),
     };
     let out = match args.format {
-        Format::Text => preflight::render::text(&report, &snapshot.unreadable),
-        Format::Json => preflight::render::json(&report, &snapshot.unreadable),
-        Format::Markdown => preflight::render::markdown(&report, &snapshot.unreadable),
+        Format::Text => preflight::render::text(&report, &unreadable),
+        Format::Json => preflight::render::json(&report, &unreadable),
+        Format::Markdown => preflight::render::markdown(&report, &unreadable),
     };
     println!("{out}");
     Ok(report.exit_code())

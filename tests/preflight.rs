@@ -16,7 +16,7 @@ async fn findings(sim: &Simulator, target: &str) -> Vec<Finding> {
     let client = sim.client("viewer").await.unwrap();
     let snapshot = gather(&client).await.expect("gathers");
     let tables = Tables::load(None).unwrap();
-    run(&snapshot, target, &tables, 1).0
+    run(&snapshot, target, &tables, 1, None).0
 }
 
 fn find<'a>(all: &'a [Finding], check: Check, needle: &str) -> Vec<&'a Finding> {
@@ -227,4 +227,58 @@ async fn the_command_speaks_text_json_and_markdown_with_exit_codes() {
     assert!(String::from_utf8_lossy(&no_ctx.stderr).contains("no context \"nope\""));
 
     assert_eq!(sim.request_counts().mutating("viewer"), 0, "preflight only reads");
+}
+
+#[tokio::test]
+async fn eks_adds_its_view_through_the_cloud_client() {
+    use upshift::cloud::{AwsCloud, AwsOptions};
+    let sim = common::start("demo").await;
+    let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
+        .await
+        .expect("cloud client");
+    let facts = upshift::preflight::eks::gather(&cloud, sim.cluster_name(), "1.31")
+        .await
+        .expect("EKS answers");
+    assert_eq!(facts.cluster.version, "1.30");
+    assert_eq!(facts.nodegroups.len(), 2, "two managed groups; batch is self-managed");
+    assert!(facts.unreadable.is_empty(), "{:?}", facts.unreadable);
+    let client = sim.client("viewer").await.unwrap();
+    let snapshot = gather(&client).await.unwrap();
+    let (all, runs) = run(&snapshot, "1.31", &Tables::load(None).unwrap(), 1, Some(&facts));
+    let coredns = find(&all, Check::Eks, "Add-on coredns");
+    assert_eq!(
+        coredns.len(),
+        1,
+        "{:#?}",
+        all.iter().map(|f| &f.title).collect::<Vec<_>>()
+    );
+    assert_eq!(coredns[0].severity, Severity::Warning);
+    assert!(
+        coredns[0].action.contains("v1.11"),
+        "names the version to move to: {}",
+        coredns[0].action
+    );
+    assert!(
+        find(&all, Check::Eks, "Add-on kube-proxy")[0]
+            .action
+            .contains("after the node groups")
+    );
+    let vpc = find(&all, Check::Eks, "Add-on vpc-cni");
+    assert_eq!(vpc[0].severity, Severity::Info, "compatible, not the default");
+    assert!(
+        find(&all, Check::Eks, "EKS insight")
+            .iter()
+            .all(|f| f.confidence == Some(Confidence::Medium))
+    );
+    let eks_run = runs.iter().find(|r| r.check == Check::Eks).unwrap();
+    assert!(eks_run.complete && eks_run.examined.contains("2 managed node groups"));
+    // a cluster EKS does not know: the error names the cluster and region
+    let missing = upshift::preflight::eks::gather(&cloud, "nope", "1.31")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("nope") && missing.contains(&sim.aws_region()),
+        "{missing}"
+    );
 }

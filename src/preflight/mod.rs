@@ -7,6 +7,7 @@ pub mod apis;
 pub mod capacity;
 pub mod components;
 pub mod drain;
+pub mod eks;
 pub mod gather;
 pub mod render;
 pub mod skew;
@@ -57,16 +58,18 @@ pub enum Check {
     Skew,
     DrainBlockers,
     Capacity,
+    Eks,
 }
 
 impl Check {
-    pub const ALL: [Check; 6] = [
+    pub const ALL: [Check; 7] = [
         Check::Version,
         Check::RemovedApis,
         Check::Components,
         Check::Skew,
         Check::DrainBlockers,
         Check::Capacity,
+        Check::Eks,
     ];
 
     pub fn title(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Check {
             Check::Skew => "Version skew",
             Check::DrainBlockers => "Drain blockers",
             Check::Capacity => "Capacity to absorb a batch",
+            Check::Eks => "EKS (add-ons, insights)",
         }
     }
 }
@@ -154,6 +158,7 @@ pub fn run(
     target: &str,
     tables: &tables::Tables,
     batch: usize,
+    eks: Option<&eks::EksFacts>,
 ) -> (Vec<Finding>, Vec<CheckRun>) {
     let mut findings = Vec::new();
     let mut runs = Vec::new();
@@ -179,6 +184,18 @@ pub fn run(
     let (f, r) = capacity::check(snapshot, batch);
     findings.extend(f);
     runs.push(r);
+    match eks {
+        Some(facts) => {
+            let (f, r) = eks::check(facts, target);
+            findings.extend(f);
+            runs.push(r);
+        }
+        None => runs.push(CheckRun {
+            check: Check::Eks,
+            examined: "not run: give --cluster NAME (and the AWS region) to ask EKS".into(),
+            complete: false,
+        }),
+    }
     findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.check.cmp(&b.check)));
     (findings, runs)
 }
