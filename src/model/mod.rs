@@ -155,8 +155,9 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    /// Applies one change; returns the keys that a finished relist removed.
-    pub fn apply(&mut self, change: Change<T>) -> Vec<String> {
+    /// Applies one change; returns what left the table: the value an upsert
+    /// replaced, the deleted one, or those a finished relist did not see again.
+    pub fn apply(&mut self, change: Change<T>) -> Vec<(String, T)> {
         match change {
             Change::InitStart => {
                 self.relisting = Some(HashSet::new());
@@ -166,25 +167,25 @@ impl<T> Table<T> {
                 if let Some(seen) = &mut self.relisting {
                     seen.insert(key.clone());
                 }
-                self.items.insert(key, value);
-                Vec::new()
+                match self.items.insert(key.clone(), value) {
+                    Some(old) => vec![(key, old)],
+                    None => Vec::new(),
+                }
             }
             Change::Delete(key) => {
                 if let Some(seen) = &mut self.relisting {
                     seen.remove(&key);
                 }
-                self.items.remove(&key);
-                vec![key]
+                self.items.remove(&key).map(|old| (key, old)).into_iter().collect()
             }
             Change::InitDone => {
                 let Some(seen) = self.relisting.take() else {
                     return Vec::new();
                 };
                 let gone: Vec<String> = self.items.keys().filter(|k| !seen.contains(*k)).cloned().collect();
-                for k in &gone {
-                    self.items.remove(k);
-                }
-                gone
+                gone.into_iter()
+                    .filter_map(|k| self.items.remove(&k).map(|old| (k, old)))
+                    .collect()
             }
         }
     }
@@ -198,11 +199,70 @@ impl<T> Table<T> {
     }
 }
 
+/// What is bound to one node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodePods {
+    pub pods: u32,
+    /// Pods (not of a DaemonSet) being deleted or evicted: the node is draining.
+    pub leaving: u32,
+}
+
+/// Aggregates over all pods, kept up to date change by change, so that the
+/// signals never walk 150,000 pods.
+#[derive(Debug, Default)]
+pub struct PodIndex {
+    pub by_node: HashMap<Arc<str>, NodePods>,
+    /// Keys of pods waiting for a node.
+    pub unscheduled: HashSet<String>,
+    /// Keys of pods in an error state.
+    pub errors: HashSet<String>,
+    /// Container restarts summed over all pods.
+    pub restarts: u64,
+}
+
+impl PodIndex {
+    fn leaving(p: &PodInfo) -> bool {
+        p.deleting && p.owner_kind != pod::OwnerKind::DaemonSet
+    }
+
+    fn add(&mut self, key: &str, p: &PodInfo) {
+        if let Some(n) = &p.node {
+            let e = self.by_node.entry(n.clone()).or_default();
+            e.pods += 1;
+            e.leaving += u32::from(Self::leaving(p));
+        }
+        if p.is_unscheduled() {
+            self.unscheduled.insert(key.to_string());
+        }
+        if p.error.is_some() {
+            self.errors.insert(key.to_string());
+        }
+        self.restarts += u64::from(p.restarts);
+    }
+
+    fn remove(&mut self, key: &str, p: &PodInfo) {
+        if let Some(n) = &p.node
+            && let Some(e) = self.by_node.get_mut(n)
+        {
+            e.pods = e.pods.saturating_sub(1);
+            e.leaving = e.leaving.saturating_sub(u32::from(Self::leaving(p)));
+            if e.pods == 0 {
+                self.by_node.remove(n);
+            }
+        }
+        self.unscheduled.remove(key);
+        self.errors.remove(key);
+        self.restarts = self.restarts.saturating_sub(u64::from(p.restarts));
+    }
+}
+
 /// The cluster as the cockpit knows it.
 #[derive(Debug)]
 pub struct ClusterModel {
     pub nodes: Table<NodeInfo>,
     pub pods: Table<PodInfo>,
+    /// Aggregates over `pods`.
+    pub pod_index: PodIndex,
     pub pdbs: Table<PdbInfo>,
     pub components: Table<ComponentInfo>,
     pub sources: BTreeMap<Source, SourceState>,
@@ -219,6 +279,7 @@ impl ClusterModel {
         ClusterModel {
             nodes: Table::default(),
             pods: Table::default(),
+            pod_index: PodIndex::default(),
             pdbs: Table::default(),
             components: Table::default(),
             sources: Source::ALL.iter().map(|s| (*s, SourceState::Syncing)).collect(),
@@ -235,9 +296,22 @@ impl ClusterModel {
             Delta::Nodes(changes) => changes.into_iter().for_each(|c| {
                 self.nodes.apply(c);
             }),
-            Delta::Pods(changes) => changes.into_iter().for_each(|c| {
-                self.pods.apply(c);
-            }),
+            Delta::Pods(changes) => {
+                for c in changes {
+                    let upserted = match &c {
+                        Change::Upsert(k, _) => Some(k.clone()),
+                        _ => None,
+                    };
+                    for (k, old) in self.pods.apply(c) {
+                        self.pod_index.remove(&k, &old);
+                    }
+                    if let Some(k) = upserted
+                        && let Some(new) = self.pods.items.get(&k)
+                    {
+                        self.pod_index.add(&k, new);
+                    }
+                }
+            }
             Delta::Pdbs(changes) => changes.into_iter().for_each(|c| {
                 self.pdbs.apply(c);
             }),
@@ -308,5 +382,105 @@ impl ClusterModel {
                 .filter(|m| !m.is_empty())
                 .max_by_key(|m| minor_key(m))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::pod::{ErrorKind, OwnerKind, Phase};
+
+    fn pod(name: &str, node: Option<&str>, error: Option<ErrorKind>, restarts: u32, deleting: bool) -> PodInfo {
+        PodInfo {
+            namespace: Arc::from("ns"),
+            name: name.to_string(),
+            node: node.map(Arc::from),
+            phase: if node.is_some() { Phase::Running } else { Phase::Pending },
+            owner_kind: OwnerKind::ReplicaSet,
+            owner: Some(Arc::from("web-abcde")),
+            ready: error.is_none(),
+            deleting,
+            restarts,
+            error,
+            reason: None,
+            unschedulable: None,
+            empty_dir: false,
+            created: None,
+        }
+    }
+
+    /// The index rebuilt from scratch, to compare with the one kept change by change.
+    fn rebuilt(m: &ClusterModel) -> PodIndex {
+        let mut ix = PodIndex::default();
+        for (k, p) in &m.pods.items {
+            ix.add(k, p);
+        }
+        ix
+    }
+
+    fn same(a: &PodIndex, b: &PodIndex) -> bool {
+        a.by_node == b.by_node && a.unscheduled == b.unscheduled && a.errors == b.errors && a.restarts == b.restarts
+    }
+
+    #[test]
+    fn the_pod_index_follows_upserts_deletes_and_relists() {
+        let mut m = ClusterModel::new(Timestamp::UNIX_EPOCH);
+        let mut log = EventLog::new(10);
+        let up = |k: &str, p: PodInfo| Change::Upsert(format!("ns/{k}"), p);
+        m.apply(
+            Delta::Pods(vec![
+                Change::InitStart,
+                up("a", pod("a", Some("n1"), None, 0, false)),
+                up("b", pod("b", None, None, 0, false)),
+                up("c", pod("c", Some("n2"), Some(ErrorKind::CrashLoopBackOff), 4, false)),
+                Change::InitDone,
+            ]),
+            &mut log,
+        );
+        assert!(same(&m.pod_index, &rebuilt(&m)));
+        assert_eq!(m.pod_index.restarts, 4);
+        assert_eq!(m.pod_index.unscheduled.len(), 1);
+        // b gets a node; c restarts more; a is being evicted; then c is deleted
+        m.apply(
+            Delta::Pods(vec![
+                up("b", pod("b", Some("n1"), None, 0, false)),
+                up("c", pod("c", Some("n2"), Some(ErrorKind::CrashLoopBackOff), 9, false)),
+                up("a", pod("a", Some("n1"), None, 0, true)),
+            ]),
+            &mut log,
+        );
+        assert!(same(&m.pod_index, &rebuilt(&m)));
+        assert_eq!(
+            m.pod_index.by_node[&Arc::<str>::from("n1")],
+            NodePods { pods: 2, leaving: 1 }
+        );
+        assert_eq!(m.pod_index.restarts, 9);
+        assert!(m.pod_index.unscheduled.is_empty());
+        m.apply(Delta::Pods(vec![Change::Delete("ns/c".into())]), &mut log);
+        assert!(same(&m.pod_index, &rebuilt(&m)));
+        assert!(
+            !m.pod_index.by_node.contains_key("n2"),
+            "an empty node leaves the index"
+        );
+        // a relist that no longer sees a: a leaves the index too
+        m.apply(
+            Delta::Pods(vec![
+                Change::InitStart,
+                up("b", pod("b", Some("n1"), Some(ErrorKind::OOMKilled), 1, false)),
+                Change::InitDone,
+            ]),
+            &mut log,
+        );
+        assert!(same(&m.pod_index, &rebuilt(&m)));
+        assert_eq!(m.pods.len(), 1);
+        assert_eq!(
+            m.pod_index.by_node[&Arc::<str>::from("n1")],
+            NodePods { pods: 1, leaving: 0 }
+        );
+        assert_eq!(m.pod_index.errors.len(), 1);
+        let s = Signals::compute(&m);
+        assert_eq!(s.errors.pods, 1);
+        assert_eq!(s.errors.by_kind.get("OOMKilled"), Some(&1));
+        assert_eq!(s.errors.restarts, 1);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::component::{Category, ComponentInfo, PdbInfo};
 use super::node::{NodeInfo, Tri};
-use super::pod::{ErrorKind, OwnerKind, PodInfo};
+use super::pod::{ErrorKind, PodInfo};
 use super::{ClusterModel, Source, SourceState, Timestamp, minor_key};
 
 /// How many rows of detail a signal keeps (counts always cover everything).
@@ -179,28 +179,19 @@ pub struct Signals {
     pub blind: Vec<(String, String)>,
 }
 
-/// Per node: pods bound to it, and whether any (not of a DaemonSet) is being evicted.
-#[derive(Default)]
-struct OnNode {
-    pods: u32,
-    leaving: bool,
-}
-
 impl Signals {
+    /// Computes every signal from the model. It walks the nodes, the pods that are
+    /// unscheduled or in error, and the small tables; never all pods (their
+    /// aggregates are kept by the model as changes arrive).
     pub fn compute(m: &ClusterModel) -> Signals {
-        let mut on_node: HashMap<&str, OnNode> = HashMap::with_capacity(m.nodes.len());
-        let mut unscheduled = Vec::new();
-        let mut errors = PodErrors::default();
+        let ix = &m.pod_index;
+        let unscheduled: Vec<&PodInfo> = ix.unscheduled.iter().filter_map(|k| m.pods.items.get(k)).collect();
+        let mut errors = PodErrors {
+            restarts: ix.restarts,
+            ..PodErrors::default()
+        };
         let mut offenders: HashMap<(String, ErrorKind), Offender> = HashMap::new();
-        for p in m.pods.items.values() {
-            if let Some(n) = &p.node {
-                let e = on_node.entry(n).or_default();
-                e.pods += 1;
-                e.leaving |= p.deleting && p.owner_kind != OwnerKind::DaemonSet;
-            } else if p.is_unscheduled() {
-                unscheduled.push(p);
-            }
-            errors.restarts += u64::from(p.restarts);
+        for p in ix.errors.iter().filter_map(|k| m.pods.items.get(k)) {
             if let Some(kind) = p.error {
                 errors.pods += 1;
                 *errors.by_kind.entry(kind.label().to_string()).or_default() += 1;
@@ -227,7 +218,7 @@ impl Signals {
         errors.top = top;
 
         let target = m.target_minor();
-        let nodes = node_state(m, &on_node, target);
+        let nodes = node_state(m, target);
         Signals {
             synced: m.synced(),
             pods_total: m.pods.len(),
@@ -253,14 +244,14 @@ impl Signals {
     }
 }
 
-fn node_state(m: &ClusterModel, on_node: &HashMap<&str, OnNode>, target: Option<String>) -> NodeState {
+fn node_state(m: &ClusterModel, target: Option<String>) -> NodeState {
     let target_key = target.as_deref().map(minor_key);
     let mut rows: Vec<NodeRow> = m
         .nodes
         .items
         .values()
         .map(|n| {
-            let here = on_node.get(n.name.as_str());
+            let here = m.pod_index.by_node.get(n.name.as_str());
             NodeRow {
                 name: n.name.clone(),
                 group: n.group.to_string(),
@@ -270,7 +261,7 @@ fn node_state(m: &ClusterModel, on_node: &HashMap<&str, OnNode>, target: Option<
                 instance_type: n.instance_type.to_string(),
                 ready: n.ready == Tri::True,
                 cordoned: n.unschedulable,
-                draining: n.unschedulable && here.is_some_and(|h| h.leaving),
+                draining: n.unschedulable && here.is_some_and(|h| h.leaving > 0),
                 terminating: n.terminating(),
                 new: n.created.is_some_and(|c| c > m.started),
                 old: target_key.is_some_and(|t| minor_key(&n.minor) < t),
