@@ -9,6 +9,7 @@ pub mod cockpit;
 pub mod headless;
 pub mod model;
 pub mod preflight;
+pub mod rollout;
 pub mod sim;
 pub mod tui;
 pub mod ui;

@@ -1,0 +1,1 @@
+//! The rollout plan: what will be upgraded, in which order, with which gates.
