@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Event;
 
 use super::Timestamp;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Level {
     Info,
     Warning,
