@@ -224,8 +224,9 @@ impl Snapshot {
     }
 }
 
-/// Lists every object of a kind, 500 at a time.
-async fn list_all<K>(api: Api<K>) -> Result<Vec<K>, kube::Error>
+/// Lists every object of a kind, 500 at a time, keeping only what `keep` takes
+/// from each (so 150,000 pods never sit in memory as whole objects).
+async fn list_all<K, T>(api: Api<K>, mut keep: impl FnMut(&K) -> T) -> Result<Vec<T>, kube::Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -233,7 +234,7 @@ where
     let mut lp = ListParams::default().limit(500);
     loop {
         let page = api.list(&lp).await?;
-        out.extend(page.items);
+        out.extend(page.items.iter().map(&mut keep));
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
             _ => return Ok(out),
@@ -448,15 +449,15 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         server_version: client.apiserver_version().await?.git_version,
         ..Snapshot::default()
     };
-    match list_all(Api::<Node>::all(client.clone())).await {
-        Ok(nodes) => s.nodes = nodes.iter().map(node_facts).collect(),
+    match list_all(Api::<Node>::all(client.clone()), node_facts).await {
+        Ok(nodes) => s.nodes = nodes,
         Err(e) => s.note("nodes", &e),
     }
-    match list_all(Api::<Pod>::all(client.clone())).await {
-        Ok(pods) => s.pods = pods.iter().map(pod_facts).collect(),
+    match list_all(Api::<Pod>::all(client.clone()), pod_facts).await {
+        Ok(pods) => s.pods = pods,
         Err(e) => s.note("pods", &e),
     }
-    match list_all(Api::<Deployment>::all(client.clone())).await {
+    match list_all(Api::<Deployment>::all(client.clone()), Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref();
@@ -472,7 +473,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("deployments", &e),
     }
-    match list_all(Api::<StatefulSet>::all(client.clone())).await {
+    match list_all(Api::<StatefulSet>::all(client.clone()), Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref();
@@ -488,7 +489,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("statefulsets", &e),
     }
-    match list_all(Api::<DaemonSet>::all(client.clone())).await {
+    match list_all(Api::<DaemonSet>::all(client.clone()), Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref().and_then(|s| s.template.spec.as_ref());
@@ -498,7 +499,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("daemonsets", &e),
     }
-    match list_all(Api::<PodDisruptionBudget>::all(client.clone())).await {
+    match list_all(Api::<PodDisruptionBudget>::all(client.clone()), Clone::clone).await {
         Ok(items) => {
             for p in &items {
                 let st = p.status.as_ref();
