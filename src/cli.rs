@@ -82,6 +82,29 @@ pub enum Command {
     ///   upshift preflight --target 1.31 --cluster prod-eu --region eu-west-1   # with EKS's view
     Preflight(PreflightArgs),
 
+    /// Write a rollout plan (YAML) for review, or check one against the cluster
+    ///
+    /// Discovers the cluster read-only: the control plane's version, the node groups
+    /// (managed and self-managed, from the nodes' labels and, with --cluster, from
+    /// EKS) and, with --cluster, the EKS add-ons with the version EKS defaults to on
+    /// the target. Writes the steps in a safe order, with a comment on every field:
+    /// preflight, control plane, vpc-cni, coredns, other add-ons, node groups
+    /// (system first), kube-proxy, postflight; and the gates and drain settings.
+    /// Edit it, then `upshift plan check` it and run it with `upshift drive`.
+    /// See docs/plan.md for every field.
+    ///
+    /// Examples:
+    ///   upshift plan --target 1.31 -o plan.yaml
+    ///   upshift plan --context prod-eu --target 1.31 --cluster prod-eu --region eu-west-1 -o plan.yaml
+    ///   upshift plan --target 1.31 --environment pre-production --batch 2 --self-managed instance-refresh
+    ///   upshift plan check plan.yaml                   # exit 0 valid, 1 invalid, 2 could not check
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        verbatim_doc_comment
+    )]
+    Plan(PlanArgs),
+
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
@@ -228,4 +251,95 @@ pub struct ServeArgs {
     /// Also write the request counts as JSON to this file on exit
     #[arg(long, value_name = "PATH")]
     pub counts_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub check: Option<PlanCommand>,
+
+    /// The Kubernetes minor version to upgrade to: one after the control plane's, e.g. 1.31
+    #[arg(long, value_name = "VERSION", required = true)]
+    pub target: Option<String>,
+
+    /// Kubeconfig context (default: the current context); recorded in the plan
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// EKS cluster name: also ask EKS for the control plane, managed node groups and
+    /// add-ons (AWS credentials from the standard chain; AWS_ENDPOINT_URL is honoured)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// AWS region of the cluster (default: from the AWS configuration)
+    #[arg(long, value_name = "REGION", requires = "cluster")]
+    pub region: Option<String>,
+
+    /// AWS profile (default: AWS_PROFILE, else the default profile)
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub profile: Option<String>,
+
+    /// production asks for the cluster's name to be typed before the first action
+    #[arg(long, value_enum, default_value_t = crate::rollout::plan::Environment::Production)]
+    pub environment: crate::rollout::plan::Environment,
+
+    /// Nodes replaced at once in each node group (capped at the group's size)
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+
+    /// How self-managed node groups are upgraded: replace (upshift drains and
+    /// terminates batch by batch) or instance-refresh (the Auto Scaling group's)
+    #[arg(long, value_name = "STRATEGY", default_value = "replace", value_parser = ["replace", "instance-refresh"])]
+    pub self_managed: String,
+
+    /// Write the plan to this file instead of stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PlanCommand {
+    /// Load a plan and check it against the live cluster; print a summary
+    ///
+    /// Every problem names the file, line and field, and what to do. Connects through
+    /// --context, else the plan's cluster.context, else the current context; asks EKS
+    /// when --cluster is given or the plan names a region.
+    ///
+    /// Exit code: 0 valid, 1 invalid, 2 could not check.
+    Check(PlanCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PlanCheckArgs {
+    /// The plan file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Kubeconfig context (default: the plan's, else the current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// EKS cluster name (default: the plan's, when it names a region)
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// AWS region (default: the plan's, else from the AWS configuration)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile (default: AWS_PROFILE, else the default profile)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Only the file: skip the checks against the live cluster
+    #[arg(long)]
+    pub offline: bool,
 }

@@ -296,3 +296,138 @@ pub async fn preflight(args: PreflightArgs) -> Result<i32> {
     println!("{out}");
     Ok(report.exit_code())
 }
+
+/// `upshift plan` writes a plan (returns 0); `upshift plan check` returns 0 when the
+/// plan is valid against the cluster and 1 when it is not.
+pub async fn plan(args: upshift::cli::PlanArgs) -> Result<i32> {
+    use upshift::rollout::plan::{self, Plan, ProposeOptions, Strategy};
+    if let Some(upshift::cli::PlanCommand::Check(c)) = args.check {
+        let loaded = match Plan::load(&c.file) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(1);
+            }
+        };
+        if c.offline {
+            println!(
+                "{}: valid (the file alone; not checked against a cluster)",
+                c.file.display()
+            );
+            print!("{}", loaded.summary());
+            return Ok(0);
+        }
+        let context = c.context.clone().or_else(|| loaded.cluster.context.clone());
+        let (client, connection) = upshift::cluster::connect(c.kubeconfig.as_deref(), context.as_deref()).await?;
+        let eks_cluster = c
+            .cluster
+            .clone()
+            .or_else(|| loaded.cluster.region.as_ref().map(|_| loaded.cluster.name.clone()));
+        let region = c.region.clone().or_else(|| loaded.cluster.region.clone());
+        let cloud = match &eks_cluster {
+            Some(_) => Some(
+                upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions {
+                    region,
+                    profile: c.profile.clone(),
+                    ..Default::default()
+                })
+                .await?,
+            ),
+            None => None,
+        };
+        let eks = cloud
+            .as_ref()
+            .zip(eks_cluster.as_deref())
+            .map(|(cl, n)| (cl as &dyn upshift::cloud::Cloud, n));
+        let live = plan::discover(&client, &connection.cluster, eks, &loaded.target)
+            .await
+            .wrap_err_with(|| format!("reading the cluster of context {:?}", connection.context))?;
+        if let Err(e) = loaded.validate(&live) {
+            eprintln!("{e}");
+            return Ok(1);
+        }
+        println!(
+            "{}: valid against context {:?} (control plane {}{})",
+            c.file.display(),
+            connection.context,
+            live.control_plane,
+            if live.addons.is_some() { ", with EKS's view" } else { "" }
+        );
+        print!("{}", loaded.summary());
+        for (what, why) in &live.unreadable {
+            println!("  not checked: {what}: {why}");
+        }
+        return Ok(0);
+    }
+    let target = args.target.clone().unwrap_or_default();
+    let Some((major, minor)) = upshift::preflight::parse_minor(&target) else {
+        return Err(eyre!(
+            "--target {target:?}: give a Kubernetes minor version such as 1.31"
+        ));
+    };
+    let target = format!("{major}.{minor}");
+    let (client, connection) = upshift::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let cloud = match &args.cluster {
+        Some(_) => Some(
+            upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions {
+                region: args.region.clone(),
+                profile: args.profile.clone(),
+                ..Default::default()
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    let eks = cloud
+        .as_ref()
+        .zip(args.cluster.as_deref())
+        .map(|(cl, n)| (cl as &dyn upshift::cloud::Cloud, n));
+    let live = plan::discover(&client, &connection.cluster, eks, &target)
+        .await
+        .wrap_err_with(|| format!("reading the cluster of context {:?}", connection.context))?;
+    let next = upshift::preflight::parse_minor(&live.control_plane).map(|(a, b)| format!("{a}.{}", b + 1));
+    if target != live.control_plane && Some(&target) != next.as_ref() {
+        return Err(eyre!(
+            "--target {target}: the control plane runs {}; EKS upgrades one minor at a time, so plan --target {} first",
+            live.control_plane,
+            next.unwrap_or_default()
+        ));
+    }
+    let region = match (&args.region, &cloud) {
+        (Some(r), _) => Some(r.clone()),
+        (None, Some(c)) => Some(c.region().to_string()).filter(|r| !r.is_empty()),
+        (None, None) => None,
+    };
+    let opts = ProposeOptions {
+        target,
+        environment: args.environment,
+        context: Some(connection.context.clone()),
+        region,
+        batch_size: args.batch,
+        self_managed: if args.self_managed == "instance-refresh" {
+            Strategy::InstanceRefresh
+        } else {
+            Strategy::Replace
+        },
+    };
+    let proposed = plan::propose(&live, &opts);
+    let yaml = proposed.to_yaml(Some(&live));
+    for (what, why) in &live.unreadable {
+        eprintln!("warning: could not read {what}: {why}");
+    }
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &yaml).wrap_err_with(|| format!("writing the plan to {}", path.display()))?;
+            eprintln!(
+                "Wrote {} ({} steps, {} → {}). Review it, then: upshift plan check {}",
+                path.display(),
+                proposed.steps.len(),
+                proposed.from,
+                proposed.target,
+                path.display()
+            );
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(0)
+}

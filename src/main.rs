@@ -71,6 +71,18 @@ fn main() -> Result<()> {
                 drop(_guard);
                 std::process::exit(code)
             }
+            Command::Plan(args) => {
+                // exit codes: 0 written or valid, 1 the plan is invalid, 2 could not run
+                let code = match commands::plan(args).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("Error: {e:#}");
+                        2
+                    }
+                };
+                drop(_guard);
+                std::process::exit(code)
+            }
             Command::Sim(SimCommand::Serve(args)) => commands::serve(args).await,
             Command::Sim(SimCommand::Scenarios) => commands::scenarios(),
             Command::Sim(SimCommand::Check { scenario }) => commands::check(&scenario),

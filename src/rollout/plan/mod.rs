@@ -1,0 +1,299 @@
+//! The rollout plan: which cluster, from which minor to which, with which gates,
+//! and the ordered steps the drive executes (preflight, control plane, add-ons,
+//! node groups in batches, postflight). `discover` reads what is live, `propose`
+//! turns it into a plan, `to_yaml` writes it for review with comments, and
+//! `Plan::load` + `Plan::validate` read it back with errors that name the line.
+
+mod discover;
+mod load;
+mod write;
+
+use serde::{Deserialize, Serialize};
+
+pub use discover::{DiscoverError, discover};
+pub use load::PlanError;
+pub use write::{ProposeOptions, propose};
+
+/// The `apiVersion` of plan files this build reads and writes.
+pub const API_VERSION: &str = "upshift.dev/v1";
+/// The `kind` of plan files.
+pub const KIND: &str = "Plan";
+
+/// A rollout plan, as loaded from a file or proposed from discovery.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub cluster: ClusterRef,
+    /// The control plane's minor when the plan was written, e.g. `1.30`.
+    pub from: String,
+    /// The minor to upgrade to, e.g. `1.31`.
+    pub target: String,
+    pub gates: Gates,
+    pub drain: Drain,
+    pub steps: Vec<Step>,
+    /// The file and text it was loaded from, to point errors at lines.
+    pub origin: Option<Origin>,
+}
+
+/// Plans are equal when what they say is equal, wherever they were read from.
+impl PartialEq for Plan {
+    fn eq(&self, other: &Plan) -> bool {
+        self.cluster == other.cluster
+            && self.from == other.from
+            && self.target == other.target
+            && self.gates == other.gates
+            && self.drain == other.drain
+            && self.steps == other.steps
+    }
+}
+
+/// Where a plan was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub text: String,
+}
+
+/// Which cluster the plan is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterRef {
+    /// The EKS cluster's name (or the kubeconfig cluster's, without EKS).
+    pub name: String,
+    /// AWS region; present when the plan was made with EKS's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The kubeconfig context the plan was made through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    pub environment: Environment,
+}
+
+/// Production clusters ask for the cluster's name to be typed before the first action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Environment {
+    Production,
+    PreProduction,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Production => "production",
+            Environment::PreProduction => "pre-production",
+        }
+    }
+}
+
+/// What must hold before every step and between node batches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Gates {
+    /// How long the criteria must hold before the gate turns green.
+    pub settle_seconds: u64,
+    pub max_unscheduled_pods: u32,
+    /// Pods in error beyond the count taken before the step.
+    pub max_pod_errors_above_baseline: u32,
+    pub all_nodes_ready: bool,
+    /// DNS, pod networking, ingress and autoscaling have their replicas available.
+    pub components_available: bool,
+    /// CloudWatch alarm names that must not be in ALARM.
+    pub alarms: Vec<String>,
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates {
+            settle_seconds: 60,
+            max_unscheduled_pods: 0,
+            max_pod_errors_above_baseline: 0,
+            all_nodes_ready: true,
+            components_available: true,
+            alarms: Vec::new(),
+        }
+    }
+}
+
+/// How nodes are drained.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Drain {
+    /// After this long, the cockpit names the pod holding a drain up and asks what to do.
+    pub pod_timeout_seconds: u64,
+    /// Wait between two attempts to evict a pod a PodDisruptionBudget protects.
+    pub eviction_retry_seconds: u64,
+    /// Evict pods with emptyDir volumes (their data is lost); false: stop and ask.
+    pub delete_empty_dir_data: bool,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain {
+            pod_timeout_seconds: 900,
+            eviction_retry_seconds: 5,
+            delete_empty_dir_data: true,
+        }
+    }
+}
+
+/// One step of the rollout, in the order the drive executes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Read-only research again, right before the first action.
+    Preflight,
+    /// The EKS control plane to the target minor.
+    ControlPlane,
+    /// An EKS add-on to a version offered for the target.
+    Addon { name: String, version: String },
+    /// A node group's nodes to the target, batch by batch.
+    Nodegroup(NodegroupStep),
+    /// Read-only checks after the last step.
+    Postflight,
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::Preflight => StepKind::Preflight,
+            Step::ControlPlane => StepKind::ControlPlane,
+            Step::Addon { .. } => StepKind::Addon,
+            Step::Nodegroup(_) => StepKind::Nodegroup,
+            Step::Postflight => StepKind::Postflight,
+        }
+    }
+
+    /// A short label: `addon vpc-cni`, `nodegroup batch`, `control-plane`.
+    pub fn label(&self) -> String {
+        match self {
+            Step::Addon { name, .. } => format!("addon {name}"),
+            Step::Nodegroup(g) => format!("nodegroup {}", g.name),
+            other => other.kind().as_str().to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Preflight,
+    ControlPlane,
+    Addon,
+    Nodegroup,
+    Postflight,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Preflight => "preflight",
+            StepKind::ControlPlane => "control-plane",
+            StepKind::Addon => "addon",
+            StepKind::Nodegroup => "nodegroup",
+            StepKind::Postflight => "postflight",
+        }
+    }
+}
+
+/// A node group step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodegroupStep {
+    pub name: String,
+    pub group_type: GroupType,
+    pub strategy: Strategy,
+    /// Nodes replaced at once (1..=the group's size).
+    pub batch_size: u32,
+    /// Go on to the next batch on its own while the gate is green.
+    pub auto_continue: bool,
+}
+
+/// Who manages a node group's instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupType {
+    /// An EKS managed node group.
+    Managed,
+    /// An Auto Scaling group of our own (eksctl unmanaged, Terraform, …).
+    SelfManaged,
+}
+
+impl GroupType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupType::Managed => "managed",
+            GroupType::SelfManaged => "self-managed",
+        }
+    }
+
+    /// The strategies that can upgrade a group of this type.
+    pub fn strategies(self) -> &'static [Strategy] {
+        match self {
+            GroupType::Managed => &[Strategy::EksUpdate],
+            GroupType::SelfManaged => &[Strategy::Replace, Strategy::InstanceRefresh],
+        }
+    }
+}
+
+/// How a node group's nodes are replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// EKS's UpdateNodegroupVersion (managed groups).
+    EksUpdate,
+    /// The Auto Scaling group's instance refresh (self-managed groups).
+    InstanceRefresh,
+    /// upshift cordons, drains and terminates batch by batch, waiting for
+    /// replacements (self-managed groups).
+    Replace,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::EksUpdate => "eks-update",
+            Strategy::InstanceRefresh => "instance-refresh",
+            Strategy::Replace => "replace",
+        }
+    }
+}
+
+/// What discovery sees of the cluster now: what a plan is validated against.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Live {
+    /// The cluster's name (EKS's, else the kubeconfig's).
+    pub cluster: String,
+    /// The control plane's minor, e.g. `1.30`.
+    pub control_plane: String,
+    pub groups: Vec<LiveGroup>,
+    /// Installed EKS add-ons; None when EKS was not asked.
+    pub addons: Option<Vec<LiveAddon>>,
+    /// What could not be read, with why.
+    pub unreadable: Vec<(String, String)>,
+}
+
+impl Live {
+    pub fn group(&self, name: &str) -> Option<&LiveGroup> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+}
+
+/// A node group as discovery sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveGroup {
+    pub name: String,
+    pub group_type: GroupType,
+    /// Nodes in the group (EKS's desired size when no node is registered).
+    pub size: u32,
+    /// Nodes per kubelet minor, e.g. `{"1.30": 3}`.
+    pub minors: std::collections::BTreeMap<String, u32>,
+}
+
+/// An installed EKS add-on and what EKS offers for the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveAddon {
+    pub name: String,
+    pub version: String,
+    /// Versions offered for the target minor, newest first.
+    pub offered: Vec<String>,
+    /// EKS's default for the target.
+    pub default: Option<String>,
+}

@@ -1,0 +1,342 @@
+//! Proposing a plan from what discovery saw, and writing it as YAML for review,
+//! each field with a comment that says what it does.
+
+use std::fmt::Write as _;
+
+use super::{
+    API_VERSION, ClusterRef, Drain, Environment, Gates, GroupType, KIND, Live, LiveGroup, NodegroupStep, Plan, Step,
+    Strategy,
+};
+
+/// Choices for a proposed plan that discovery cannot make.
+#[derive(Clone, Debug)]
+pub struct ProposeOptions {
+    pub target: String,
+    pub environment: Environment,
+    /// The kubeconfig context, recorded so that `plan check` and the drive use the same.
+    pub context: Option<String>,
+    /// AWS region, when EKS was asked.
+    pub region: Option<String>,
+    /// Nodes per batch (capped at each group's size).
+    pub batch_size: u32,
+    /// How self-managed groups are upgraded.
+    pub self_managed: Strategy,
+}
+
+/// Add-ons updated right after the control plane, in this order; the others follow
+/// by name, and kube-proxy comes after the node groups.
+const EARLY_ADDONS: [&str; 2] = ["vpc-cni", "coredns"];
+const AFTER_NODES_ADDON: &str = "kube-proxy";
+
+/// Whether a group looks like it hosts the cluster's own components.
+fn system_like(g: &LiveGroup) -> bool {
+    ["system", "core", "infra", "platform"]
+        .iter()
+        .any(|w| g.name.to_ascii_lowercase().contains(w))
+}
+
+/// The plan for `live`: preflight, control plane, vpc-cni, coredns, other add-ons,
+/// node groups (system-like first, then managed, then self-managed), kube-proxy,
+/// postflight. Add-ons already on EKS's default for the target get no step.
+pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
+    let mut steps = vec![Step::Preflight, Step::ControlPlane];
+    let addon_step = |a: &super::LiveAddon| {
+        let version = a.default.clone().or_else(|| a.offered.first().cloned())?;
+        (version != a.version).then(|| Step::Addon {
+            name: a.name.clone(),
+            version,
+        })
+    };
+    let addons = live.addons.as_deref().unwrap_or_default();
+    for name in EARLY_ADDONS {
+        steps.extend(addons.iter().filter(|a| a.name == name).filter_map(addon_step));
+    }
+    let mut others: Vec<_> = addons
+        .iter()
+        .filter(|a| !EARLY_ADDONS.contains(&a.name.as_str()) && a.name != AFTER_NODES_ADDON)
+        .collect();
+    others.sort_by(|a, b| a.name.cmp(&b.name));
+    steps.extend(others.into_iter().filter_map(addon_step));
+    let mut groups: Vec<&LiveGroup> = live.groups.iter().filter(|g| g.size > 0).collect();
+    groups.sort_by_key(|g| (!system_like(g), g.group_type == GroupType::SelfManaged, g.name.clone()));
+    for g in groups {
+        steps.push(Step::Nodegroup(NodegroupStep {
+            name: g.name.clone(),
+            group_type: g.group_type,
+            strategy: match g.group_type {
+                GroupType::Managed => Strategy::EksUpdate,
+                GroupType::SelfManaged => opts.self_managed,
+            },
+            batch_size: opts.batch_size.clamp(1, g.size),
+            auto_continue: false,
+        }));
+    }
+    steps.extend(
+        addons
+            .iter()
+            .filter(|a| a.name == AFTER_NODES_ADDON)
+            .filter_map(addon_step),
+    );
+    steps.push(Step::Postflight);
+    Plan {
+        cluster: ClusterRef {
+            name: live.cluster.clone(),
+            region: opts.region.clone(),
+            context: opts.context.clone(),
+            environment: opts.environment,
+        },
+        from: live.control_plane.clone(),
+        target: opts.target.clone(),
+        gates: Gates::default(),
+        drain: Drain::default(),
+        steps,
+        origin: None,
+    }
+}
+
+/// A YAML scalar: plain when that reads back as the same string, else quoted.
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    }
+}
+
+fn group_nodes(g: &LiveGroup) -> String {
+    let minors: Vec<String> = g.minors.iter().map(|(m, n)| format!("{n} on {m}")).collect();
+    if minors.is_empty() {
+        format!("{} nodes", g.size)
+    } else {
+        format!("{} nodes: {}", g.size, minors.join(", "))
+    }
+}
+
+impl Plan {
+    /// The plan as YAML with comments; `live` (what discovery saw) adds facts to them.
+    pub fn to_yaml(&self, live: Option<&Live>) -> String {
+        let mut y = String::new();
+        let w = &mut y;
+        let c = &self.cluster;
+        let _ = writeln!(
+            w,
+            "# upshift rollout plan: {} from {} to {}.",
+            c.name, self.from, self.target
+        );
+        let _ = writeln!(
+            w,
+            "# Review it, change what you need, check it with `upshift plan check FILE`, then run it with `upshift drive FILE`."
+        );
+        let _ = writeln!(w, "# Every field is described in docs/plan.md.");
+        let _ = writeln!(w, "apiVersion: {API_VERSION}");
+        let _ = writeln!(w, "kind: {KIND}");
+        let _ = writeln!(w, "cluster:");
+        let _ = writeln!(
+            w,
+            "  # the EKS cluster (with a region) or the kubeconfig's cluster name"
+        );
+        let _ = writeln!(w, "  name: {}", scalar(&c.name));
+        if let Some(r) = &c.region {
+            let _ = writeln!(
+                w,
+                "  # AWS region: EKS is asked for the control plane, add-ons and node groups"
+            );
+            let _ = writeln!(w, "  region: {}", scalar(r));
+        }
+        if let Some(ctx) = &c.context {
+            let _ = writeln!(w, "  # kubeconfig context the drive connects through");
+            let _ = writeln!(w, "  context: {}", scalar(ctx));
+        }
+        let _ = writeln!(
+            w,
+            "  # production: the drive asks for the cluster's name to be typed before the first action; or pre-production"
+        );
+        let _ = writeln!(w, "  environment: {}", c.environment.as_str());
+        let _ = writeln!(
+            w,
+            "# the control plane's minor when this plan was written; the drive refuses the plan if the cluster moved"
+        );
+        let _ = writeln!(w, "from: {}", scalar(&self.from));
+        let _ = writeln!(w, "# one minor after `from`: EKS upgrades one minor at a time");
+        let _ = writeln!(w, "target: {}", scalar(&self.target));
+        let g = &self.gates;
+        let _ = writeln!(
+            w,
+            "# checked before every step and between node batches; a red gate passes only with a typed reason"
+        );
+        let _ = writeln!(w, "gates:");
+        let _ = writeln!(w, "  # how long every criterion must hold before the gate turns green");
+        let _ = writeln!(w, "  settleSeconds: {}", g.settle_seconds);
+        let _ = writeln!(w, "  # pods Pending without a node");
+        let _ = writeln!(w, "  maxUnscheduledPods: {}", g.max_unscheduled_pods);
+        let _ = writeln!(
+            w,
+            "  # pods in error (CrashLoopBackOff, ImagePullBackOff, OOMKilled, …) beyond the count before the step"
+        );
+        let _ = writeln!(w, "  maxPodErrorsAboveBaseline: {}", g.max_pod_errors_above_baseline);
+        let _ = writeln!(w, "  allNodesReady: {}", g.all_nodes_ready);
+        let _ = writeln!(
+            w,
+            "  # DNS, pod networking, ingress and cluster autoscaling have their replicas available"
+        );
+        let _ = writeln!(w, "  componentsAvailable: {}", g.components_available);
+        let _ = writeln!(w, "  # CloudWatch alarm names that must not be in ALARM");
+        if g.alarms.is_empty() {
+            let _ = writeln!(w, "  alarms: []");
+        } else {
+            let _ = writeln!(w, "  alarms:");
+            for a in &g.alarms {
+                let _ = writeln!(w, "    - {}", scalar(a));
+            }
+        }
+        let d = &self.drain;
+        let _ = writeln!(w, "drain:");
+        let _ = writeln!(
+            w,
+            "  # after this long the cockpit names the pod (and PodDisruptionBudget) holding a node, and asks"
+        );
+        let _ = writeln!(w, "  podTimeoutSeconds: {}", d.pod_timeout_seconds);
+        let _ = writeln!(w, "  # wait between two evictions refused by a PodDisruptionBudget");
+        let _ = writeln!(w, "  evictionRetrySeconds: {}", d.eviction_retry_seconds);
+        let _ = writeln!(
+            w,
+            "  # evict pods with emptyDir volumes (their data is lost); false: stop and ask"
+        );
+        let _ = writeln!(w, "  deleteEmptyDirData: {}", d.delete_empty_dir_data);
+        let _ = writeln!(
+            w,
+            "# executed in this order; each step reads the real state first and does only what is left"
+        );
+        let _ = writeln!(w, "steps:");
+        for step in &self.steps {
+            self.write_step(w, step, live);
+        }
+        if live.is_some_and(|l| l.addons.is_none()) {
+            let _ = writeln!(
+                w,
+                "# EKS add-ons were not looked up: run `upshift plan` with --cluster NAME [--region R] to plan their updates"
+            );
+        }
+        y
+    }
+
+    fn write_step(&self, w: &mut String, step: &Step, live: Option<&Live>) {
+        match step {
+            Step::Preflight => {
+                let _ = writeln!(
+                    w,
+                    "  # read-only checks right before the first action: removed APIs, skew, drain blockers, EKS state"
+                );
+                let _ = writeln!(w, "  - kind: preflight");
+            }
+            Step::ControlPlane => {
+                let _ = writeln!(
+                    w,
+                    "  # EKS control plane {} → {} (UpdateClusterVersion, about 10 minutes; it cannot be rolled back)",
+                    self.from, self.target
+                );
+                let _ = writeln!(w, "  - kind: control-plane");
+            }
+            Step::Addon { name, version } => {
+                let installed = live
+                    .and_then(|l| l.addons.as_ref())
+                    .and_then(|a| a.iter().find(|a| &a.name == name));
+                let why = match name.as_str() {
+                    "kube-proxy" => {
+                        "after the nodes: EKS advises kube-proxy on the nodes' minor, so it follows their upgrade"
+                    }
+                    "vpc-cni" => "first: pod networking for the new nodes",
+                    "coredns" => "before the nodes, so DNS runs the target's version as pods move",
+                    _ => "after the control plane, before the nodes",
+                };
+                match installed {
+                    Some(a) => {
+                        let _ = writeln!(w, "  # EKS add-on {name} {} → {version}; {why}", a.version);
+                    }
+                    None => {
+                        let _ = writeln!(w, "  # EKS add-on {name} → {version}; {why}");
+                    }
+                }
+                let _ = writeln!(w, "  - kind: addon");
+                let _ = writeln!(w, "    name: {}", scalar(name));
+                let _ = writeln!(w, "    version: {}", scalar(version));
+            }
+            Step::Nodegroup(g) => {
+                let facts = live
+                    .and_then(|l| l.group(&g.name))
+                    .map(|lg| format!(" ({})", group_nodes(lg)))
+                    .unwrap_or_default();
+                let how = match g.strategy {
+                    Strategy::EksUpdate => "EKS's node group update replaces the nodes (UpdateNodegroupVersion)",
+                    Strategy::InstanceRefresh => "the Auto Scaling group's instance refresh replaces the nodes",
+                    Strategy::Replace => {
+                        "upshift cordons, drains and terminates nodes batch by batch; the Auto Scaling group replaces them"
+                    }
+                };
+                let _ = writeln!(w, "  # node group {}{facts}: {how}", g.name);
+                let _ = writeln!(w, "  - kind: nodegroup");
+                let _ = writeln!(w, "    name: {}", scalar(&g.name));
+                let strategies: Vec<&str> = g.group_type.strategies().iter().map(|s| s.as_str()).collect();
+                let _ = writeln!(w, "    type: {}", g.group_type.as_str());
+                let _ = match g.group_type {
+                    GroupType::Managed => writeln!(w, "    # eks-update: the only strategy for a managed group"),
+                    GroupType::SelfManaged => writeln!(w, "    # {}", strategies.join(" or ")),
+                };
+                let _ = writeln!(w, "    strategy: {}", g.strategy.as_str());
+                let _ = writeln!(
+                    w,
+                    "    # nodes replaced at once, 1 to the group's size; a gate between batches"
+                );
+                let _ = writeln!(w, "    batchSize: {}", g.batch_size);
+                let _ = writeln!(
+                    w,
+                    "    # true: go on to the next batch by itself while the gate is green"
+                );
+                let _ = writeln!(w, "    autoContinue: {}", g.auto_continue);
+            }
+            Step::Postflight => {
+                let _ = writeln!(
+                    w,
+                    "  # read-only checks at the end: every node on the target, components healthy"
+                );
+                let _ = writeln!(w, "  - kind: postflight");
+            }
+        }
+    }
+
+    /// A few lines for `plan check`: the cluster, the versions and each step.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "cluster {} ({}), {} → {}, {} steps:",
+            self.cluster.name,
+            self.cluster.environment.as_str(),
+            self.from,
+            self.target,
+            self.steps.len()
+        );
+        for (i, step) in self.steps.iter().enumerate() {
+            let detail = match step {
+                Step::Addon { version, .. } => format!(" to {version}"),
+                Step::Nodegroup(g) => format!(
+                    " ({}, {}, batches of {}{})",
+                    g.group_type.as_str(),
+                    g.strategy.as_str(),
+                    g.batch_size,
+                    if g.auto_continue { ", auto-continue" } else { "" }
+                ),
+                _ => String::new(),
+            };
+            let _ = writeln!(s, "  {:>2}. {}{detail}", i + 1, step.label());
+        }
+        s
+    }
+}
