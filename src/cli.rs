@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "upshift drives a Kubernetes version upgrade of an EKS cluster step by step: \
 research, control plane, add-ons, node groups, with health gates in between. \
 It ships a simulated EKS cluster so that anyone can rehearse an upgrade without a cloud account.",
-    after_help = "Start here:\n  upshift demo                      rehearse on the built-in simulated cluster\n  upshift sim serve --scenario demo serve the simulator for kubectl and other tools\n\nLogs go to a file (see --log-file), never to the terminal."
+    after_help = "Start here:\n  upshift demo                        rehearse on the built-in simulated cluster\n  upshift preflight --target 1.31     what will break or block the upgrade\n  upshift plan --target 1.31 -o p.yaml  a rollout plan for review\n  upshift watch                       the read-only cockpit on the current context\n  upshift sim serve --scenario demo   serve the simulator for kubectl and other tools\n\nLogs go to a file (see --log-file), never to the terminal."
 )]
 pub struct Cli {
     /// Where to write the log (default: $XDG_STATE_HOME/upshift/upshift.log,
@@ -40,6 +40,7 @@ pub enum Command {
     ///
     /// With --serve-only (or when stdout is not a terminal) it only serves the cluster
     /// and prints how to reach it.
+    #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
 
     /// The read-only cockpit: watch a cluster's nodes, pods and components live
@@ -59,6 +60,7 @@ pub enum Command {
     ///   upshift watch --context prod-eu --kubeconfig ./kubeconfig
     ///   upshift watch --kubeconfig upshift-sim.kubeconfig --context viewer
     ///   upshift watch --headless | jq .unscheduled.count
+    #[command(verbatim_doc_comment)]
     Watch(WatchArgs),
 
     /// The research phase: what will break or block an upgrade to a target version
@@ -80,6 +82,7 @@ pub enum Command {
     ///   upshift preflight --context prod-eu --target 1.31 --format markdown > preflight.md
     ///   upshift preflight --kubeconfig upshift-sim.kubeconfig --context viewer --target 1.31 --format json
     ///   upshift preflight --target 1.31 --cluster prod-eu --region eu-west-1   # with EKS's view
+    #[command(verbatim_doc_comment)]
     Preflight(PreflightArgs),
 
     /// Write a rollout plan (YAML) for review, or check one against the cluster
@@ -217,6 +220,7 @@ pub enum SimCommand {
     ///   upshift sim serve
     ///   upshift sim serve --scenario large --port 8080
     ///   upshift sim serve --scenario ./my-cluster.yaml --speed 60
+    #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
 
     /// List the built-in scenarios
