@@ -46,6 +46,11 @@ async fn the_seeded_cluster_gives_each_finding_and_no_false_blockers() {
         helm.iter()
             .any(|f| f.title.contains("batch/v1beta1") && f.action.contains("batch/v1"))
     );
+    // a release kept in a Secret (Helm's default driver) is read too; PSP has no replacement
+    let psp = find(&all, Check::RemovedApis, "Helm release payments/payments");
+    assert_eq!(psp.len(), 1, "{titles:#?}");
+    assert_eq!(psp[0].severity, Severity::Blocker);
+    assert!(psp[0].action.contains("No replacement") && psp[0].action.contains("Pod Security Admission"));
     // the superseded revision's Ingress and the release on policy/v1 are not findings
     assert!(!titles.iter().any(|t| t.contains("extensions/v1beta1")), "{titles:#?}");
     assert!(!titles.iter().any(|t| t.contains("monitoring/metrics")), "{titles:#?}");
@@ -182,8 +187,12 @@ async fn the_command_speaks_text_json_and_markdown_with_exit_codes() {
         "{out}"
     );
     assert!(
-        out.contains("could not read secrets"),
+        out.contains("could not read statefulsets"),
         "says what it could not read: {out}"
+    );
+    assert!(
+        !out.contains("could not read secrets"),
+        "Helm releases in Secrets are read: {out}"
     );
 
     let json = run(args("--target 1.25 --format json --context viewer")).await.unwrap();
@@ -191,7 +200,7 @@ async fn the_command_speaks_text_json_and_markdown_with_exit_codes() {
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON document");
     assert_eq!(doc["current"], "1.24");
     assert_eq!(doc["target"], "1.25");
-    assert_eq!(doc["blockers"], 4);
+    assert_eq!(doc["blockers"], 5);
     let findings = doc["findings"].as_array().unwrap();
     assert!(
         findings

@@ -12,12 +12,14 @@ use super::tables::Removal;
 use super::{Check, CheckRun, Confidence, Finding, Severity};
 use crate::model::minor_key;
 
-fn removed<'a>(removals: &'a [Removal], api_version: &str, kind: &str, target: &str) -> Option<&'a Removal> {
+/// The removal (and its index in the table) of `kind` in `api_version`, if the
+/// target no longer serves it: removed in this step, or already gone (then whatever
+/// still sends it fails today).
+fn removed<'a>(removals: &'a [Removal], api_version: &str, kind: &str, target: &str) -> Option<(usize, &'a Removal)> {
     let t = minor_key(target);
-    // removed by the target: in this step, or already gone (then whatever still sends it fails today)
-    removals
-        .iter()
-        .find(|r| r.api_version == api_version && r.kinds.iter().any(|k| k == kind) && minor_key(&r.removed_in) <= t)
+    removals.iter().enumerate().find(|(_, r)| {
+        r.api_version == api_version && r.kinds.iter().any(|k| k == kind) && minor_key(&r.removed_in) <= t
+    })
 }
 
 fn replacement(r: &Removal) -> String {
@@ -68,26 +70,21 @@ fn object_confidence(o: &ObjectEvidence, old: &str) -> Option<(Confidence, Vec<S
 
 pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) -> (Vec<Finding>, CheckRun) {
     let mut findings = Vec::new();
-    // Helm: one finding per release and API
-    let mut by_release: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+    // Helm: one finding per release and removal (one apiVersion of some kinds)
+    let mut by_release: BTreeMap<(String, usize), Vec<String>> = BTreeMap::new();
     for rel in &s.helm {
         for res in &rel.resources {
-            if let Some(r) = removed(removals, &res.api_version, &res.kind, target) {
+            if let Some((i, _)) = removed(removals, &res.api_version, &res.kind, target) {
                 by_release
-                    .entry((
-                        format!("{}/{}", rel.namespace, rel.name),
-                        r.api_version.clone(),
-                        r.removed_in.clone(),
-                    ))
+                    .entry((format!("{}/{}", rel.namespace, rel.name), i))
                     .or_default()
                     .push(format!("{} {}", res.kind, res.name));
             }
         }
     }
-    for ((release, api, removed_in), resources) in by_release {
-        let r = removals
-            .iter()
-            .find(|r| r.api_version == api && r.removed_in == removed_in);
+    for ((release, i), resources) in by_release {
+        let r = &removals[i];
+        let (api, removed_in) = (&r.api_version, &r.removed_in);
         let rel = s.helm.iter().find(|h| format!("{}/{}", h.namespace, h.name) == release);
         findings.push(Finding {
             check: Check::RemovedApis,
@@ -101,7 +98,7 @@ pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) ->
             ),
             action: format!(
                 "{} Update the chart (or its values) and upgrade the release before the control plane; for releases already stuck, helm's mapkubeapis plugin rewrites the stored manifest.",
-                r.map(replacement).unwrap_or_default()
+                replacement(r)
             ),
             evidence: vec![format!("Helm release record {release}: {}", resources.join(", "))],
         });
@@ -120,7 +117,7 @@ pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) ->
                 continue;
             }
             done.push(v);
-            let Some(r) = removed(removals, v, &o.kind, target) else {
+            let Some((_, r)) = removed(removals, v, &o.kind, target) else {
                 continue;
             };
             let Some((confidence, evidence)) = object_confidence(o, v) else {

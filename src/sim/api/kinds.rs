@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
@@ -125,6 +125,16 @@ impl Fields for Deployment {}
 impl Fields for DaemonSet {}
 impl Fields for PodDisruptionBudget {}
 impl Fields for ConfigMap {}
+
+impl Fields for Secret {
+    const FIELDS: &'static [&'static str] = &["type"];
+    fn field(&self, name: &str) -> Option<String> {
+        match name {
+            "type" => Some(self.type_.clone().unwrap_or_else(|| "Opaque".into())),
+            _ => None,
+        }
+    }
+}
 impl Fields for Lease {}
 
 /// The form in which a stored kind `S` travels over one API path.

@@ -23,7 +23,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use parking_lot::Mutex;
@@ -384,6 +384,7 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
         Which::ReplicaSet => s::<ReplicaSet, ReplicaSet>(&app, &r, &target, verb, body).await,
         Which::DaemonSet => s::<DaemonSet, DaemonSet>(&app, &r, &target, verb, body).await,
         Which::ConfigMap => s::<ConfigMap, ConfigMap>(&app, &r, &target, verb, body).await,
+        Which::Secret => s::<Secret, Secret>(&app, &r, &target, verb, body).await,
         Which::Lease => s::<Lease, Lease>(&app, &r, &target, verb, body).await,
         Which::AccessReview => handlers::access_review(&r, verb, body),
         Which::SelfReview => handlers::self_review(&r, verb),

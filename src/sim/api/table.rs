@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, PodSpec, Secret};
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
@@ -438,6 +438,22 @@ impl TablePrint for ConfigMap {
             + self.binary_data.as_ref().map(BTreeMap::len).unwrap_or(0);
         vec![
             name(&self.metadata),
+            json!(n),
+            json!(age(self.metadata.creation_timestamp.as_ref(), now)),
+        ]
+    }
+}
+
+impl TablePrint for Secret {
+    fn columns() -> Vec<Column> {
+        vec![NAME, col("Type", "string", 0), col("Data", "integer", 0), AGE]
+    }
+    fn cells(&self, now: Timestamp) -> Vec<Value> {
+        let n = self.data.as_ref().map(BTreeMap::len).unwrap_or(0)
+            + self.string_data.as_ref().map(BTreeMap::len).unwrap_or(0);
+        vec![
+            name(&self.metadata),
+            json!(self.type_.clone().unwrap_or_else(|| "Opaque".into())),
             json!(n),
             json!(age(self.metadata.creation_timestamp.as_ref(), now)),
         ]

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use super::{Stored, World, controller_of};
@@ -94,6 +94,7 @@ pub fn delete_namespace(w: &mut World, ns: &str) {
     clear::<Pod>(w, ns);
     clear::<PodDisruptionBudget>(w, ns);
     clear::<ConfigMap>(w, ns);
+    clear::<Secret>(w, ns);
     clear::<Lease>(w, ns);
     clear::<Event>(w, ns);
     w.remove::<Namespace>(ns);

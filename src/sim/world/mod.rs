@@ -28,7 +28,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use rand::rngs::SmallRng;
@@ -176,6 +176,7 @@ pub struct World {
     pub replicasets: Table<ReplicaSet>,
     pub daemonsets: Table<DaemonSet>,
     pub configmaps: Table<ConfigMap>,
+    pub secrets: Table<Secret>,
     pub leases: Table<Lease>,
 
     pub idx: Index,
@@ -234,6 +235,7 @@ stored!(Deployment, deployments, deployment::deployment_changed);
 stored!(ReplicaSet, replicasets, replicaset::replicaset_changed);
 stored!(DaemonSet, daemonsets, daemonset::daemonset_changed);
 stored!(ConfigMap, configmaps);
+stored!(Secret, secrets);
 stored!(Lease, leases);
 
 impl World {
@@ -255,6 +257,7 @@ impl World {
             replicasets: Table::new(WATCH_HISTORY),
             daemonsets: Table::new(WATCH_HISTORY),
             configmaps: Table::new(WATCH_HISTORY),
+            secrets: Table::new(WATCH_HISTORY),
             leases: Table::new(WATCH_HISTORY),
             idx: Index::default(),
             dirty: Dirty::default(),
@@ -317,6 +320,7 @@ impl World {
         self.replicasets.compact(rv);
         self.daemonsets.compact(rv);
         self.configmaps.compact(rv);
+        self.secrets.compact(rv);
         self.leases.compact(rv);
     }
 

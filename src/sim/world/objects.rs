@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -15,6 +15,7 @@ use super::World;
 /// The kinds a scenario may seed, with the apiVersion the simulator stores them in.
 pub const KINDS: &[(&str, &str)] = &[
     ("ConfigMap", "v1"),
+    ("Secret", "v1"),
     ("Deployment", "apps/v1"),
     ("DaemonSet", "apps/v1"),
     ("PodDisruptionBudget", "policy/v1"),
@@ -23,6 +24,7 @@ pub const KINDS: &[(&str, &str)] = &[
 /// A seeded object, decoded into its typed form.
 pub enum Seeded {
     ConfigMap(ConfigMap),
+    Secret(Secret),
     Deployment(Deployment),
     DaemonSet(DaemonSet),
     Pdb(PodDisruptionBudget),
@@ -32,6 +34,7 @@ impl Seeded {
     fn meta_mut(&mut self) -> &mut ObjectMeta {
         match self {
             Seeded::ConfigMap(o) => &mut o.metadata,
+            Seeded::Secret(o) => &mut o.metadata,
             Seeded::Deployment(o) => &mut o.metadata,
             Seeded::DaemonSet(o) => &mut o.metadata,
             Seeded::Pdb(o) => &mut o.metadata,
@@ -63,6 +66,7 @@ pub fn decode(obj: &Value) -> Result<Seeded, String> {
     let typed = |e: serde_json::Error| format!("is not a valid {kind}: {e}");
     Ok(match kind {
         "ConfigMap" => Seeded::ConfigMap(serde_json::from_value(obj).map_err(typed)?),
+        "Secret" => Seeded::Secret(serde_json::from_value(obj).map_err(typed)?),
         "Deployment" => Seeded::Deployment(serde_json::from_value(obj).map_err(typed)?),
         "DaemonSet" => Seeded::DaemonSet(serde_json::from_value(obj).map_err(typed)?),
         _ => Seeded::Pdb(serde_json::from_value(obj).map_err(typed)?),
@@ -95,6 +99,9 @@ pub fn add(w: &mut World, objects: &[Value]) -> Result<(), String> {
         }
         match seeded {
             Seeded::ConfigMap(o) => {
+                w.put(o);
+            }
+            Seeded::Secret(o) => {
                 w.put(o);
             }
             Seeded::Deployment(o) => {
