@@ -5,3 +5,4 @@
 pub mod journal;
 pub mod lock;
 pub mod plan;
+pub mod steps;
