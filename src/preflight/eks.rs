@@ -158,6 +158,19 @@ pub fn check(f: &EksFacts, target: &str) -> (Vec<Finding>, CheckRun) {
         }
     }
     for g in &f.nodegroups {
+        if !g.version.is_empty() && g.version != c.version {
+            out.push(finding(
+                Severity::Info,
+                format!(
+                    "Managed node group {} is on {} (AMI release {}), the control plane on {}",
+                    g.name, g.version, g.release_version, c.version
+                ),
+                vec![format!("EKS node group {}", g.name)],
+                "A node group left behind by an earlier upgrade moves further from the control plane with this one."
+                    .into(),
+                format!("Bring it to {} as part of this window (see the skew findings).", target),
+            ));
+        }
         if g.status != "ACTIVE" || !g.health_issues.is_empty() {
             out.push(finding(
                 Severity::Blocker,

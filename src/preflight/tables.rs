@@ -238,6 +238,31 @@ mod tests {
     }
 
     #[test]
+    fn a_user_file_adds_and_overrides_removals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ours.yaml");
+        std::fs::write(
+            &path,
+            "removals:\n  - {removedIn: \"1.31\", apiVersion: example.com/v1alpha1, kinds: [Widget], replacement: example.com/v1, replacementSince: \"1.28\"}\n  - {removedIn: \"1.26\", apiVersion: policy/v1beta1, kinds: [PodDisruptionBudget], replacement: policy/v1, replacementSince: \"1.21\"}\n",
+        )
+        .unwrap();
+        let t = Tables::load(Some(&path)).unwrap();
+        assert_eq!(t.removal("example.com/v1alpha1", "Widget").unwrap().removed_in, "1.31");
+        assert_eq!(
+            t.removal("policy/v1beta1", "PodDisruptionBudget").unwrap().removed_in,
+            "1.26"
+        );
+        // a broken user file is refused naming the file
+        std::fs::write(&path, "removals: [{removedIn: x}]\n").unwrap();
+        let e = Tables::load(Some(&path)).unwrap_err().to_string();
+        assert!(e.contains("ours.yaml"), "{e}");
+        let missing = Tables::load(Some(&dir.path().join("nope.yaml")))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("nope.yaml"), "{missing}");
+    }
+
+    #[test]
     fn versions_parse() {
         assert_eq!(semver("v1.11.3-eksbuild.1"), Some((1, 11, 3)));
         assert_eq!(semver("1.0.5"), Some((1, 0, 5)));
