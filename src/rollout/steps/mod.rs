@@ -12,6 +12,7 @@
 
 mod addon;
 mod control_plane;
+pub mod drain;
 mod nodegroup;
 
 use jiff::Timestamp;
@@ -22,6 +23,7 @@ use crate::rollout::plan::Step;
 
 pub use addon::reconcile as reconcile_addon;
 pub use control_plane::reconcile as reconcile_control_plane;
+pub use drain::{DrainCtx, drain_node};
 pub use nodegroup::reconcile as reconcile_nodegroup;
 
 /// The journal's `who` for what upshift does on its own (the operator's identity
