@@ -23,6 +23,16 @@ pub struct DrainCtx<'a> {
     pub now: &'a (dyn Fn() -> Timestamp + Send + Sync),
 }
 
+impl DrainCtx<'_> {
+    fn action(&mut self, step: &str, action: &str, target: &str) -> Result<(), StepError> {
+        super::journal_action(self.journal, self.who, (self.now)(), step, action, target)
+    }
+
+    fn result(&mut self, step: &str, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
+        super::journal_result(self.journal, self.who, (self.now)(), step, action, target, ok, detail)
+    }
+}
+
 fn kube_failed(what: &str, e: kube::Error) -> StepError {
     StepError::Failed {
         why: format!("{what}: {e}"),
@@ -104,30 +114,11 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
         });
     };
     if current.spec.as_ref().and_then(|s| s.unschedulable) != Some(true) {
-        let at = (ctx.now)();
-        ctx.journal.append(
-            ctx.who,
-            at,
-            What::Action {
-                step: step.into(),
-                action: "cordon".into(),
-                target: node.into(),
-            },
-        )?;
+        ctx.action(step, "cordon", node)?;
         let patch = serde_json::json!({"spec": {"unschedulable": true}});
         let result = nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await;
-        let at = (ctx.now)();
-        ctx.journal.append(
-            ctx.who,
-            at,
-            What::Result {
-                step: step.into(),
-                action: "cordon".into(),
-                target: node.into(),
-                ok: result.is_ok(),
-                detail: result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-            },
-        )?;
+        let detail = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+        ctx.result(step, "cordon", node, result.is_ok(), detail)?;
         result.map_err(|e| kube_failed(&format!("cordoning node {node}"), e))?;
     }
     let pods = Api::<Pod>::all(ctx.client.clone())
@@ -152,33 +143,13 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
         }
         let first_try = !refusal_recorded(ctx.journal, step, &key);
         if first_try {
-            let at = (ctx.now)();
-            ctx.journal.append(
-                ctx.who,
-                at,
-                What::Action {
-                    step: step.into(),
-                    action: "evict".into(),
-                    target: key.clone(),
-                },
-            )?;
+            ctx.action(step, "evict", &key)?;
         }
         let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
         match api.evict(&name, &EvictParams::default()).await {
             Ok(_) => {
                 leaving += 1;
-                let at = (ctx.now)();
-                ctx.journal.append(
-                    ctx.who,
-                    at,
-                    What::Result {
-                        step: step.into(),
-                        action: "evict".into(),
-                        target: key,
-                        ok: true,
-                        detail: String::new(),
-                    },
-                )?;
+                ctx.result(step, "evict", &key, true, String::new())?;
             }
             Err(kube::Error::Api(s)) if s.code == 429 => {
                 let budgets = budgets_of(&ctx.client, p).await;
@@ -188,18 +159,7 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
                     budgets.join("; ")
                 };
                 if first_try {
-                    let at = (ctx.now)();
-                    ctx.journal.append(
-                        ctx.who,
-                        at,
-                        What::Result {
-                            step: step.into(),
-                            action: "evict".into(),
-                            target: key.clone(),
-                            ok: false,
-                            detail: format!("refused: {why}"),
-                        },
-                    )?;
+                    ctx.result(step, "evict", &key, false, format!("refused: {why}"))?;
                 }
                 held.push(format!("pod {key} held by {why}"));
             }

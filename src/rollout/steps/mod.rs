@@ -44,37 +44,62 @@ pub struct StepCtx<'a> {
     pub now: &'a (dyn Fn() -> Timestamp + Send + Sync),
 }
 
+/// Journals an action (before it is sent): shared by every step's context.
+fn journal_action(
+    journal: &mut Journal,
+    who: &str,
+    at: Timestamp,
+    step: &str,
+    action: &str,
+    target: &str,
+) -> Result<(), StepError> {
+    journal.append(
+        who,
+        at,
+        What::Action {
+            step: step.into(),
+            action: action.into(),
+            target: target.into(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Journals how an action ended: shared by every step's context.
+#[allow(clippy::too_many_arguments)]
+fn journal_result(
+    journal: &mut Journal,
+    who: &str,
+    at: Timestamp,
+    step: &str,
+    action: &str,
+    target: &str,
+    ok: bool,
+    detail: String,
+) -> Result<(), StepError> {
+    journal.append(
+        who,
+        at,
+        What::Result {
+            step: step.into(),
+            action: action.into(),
+            target: target.into(),
+            ok,
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
 impl StepCtx<'_> {
     /// Journals an action (before it is sent).
     fn action(&mut self, step: &str, action: &str, target: &str) -> Result<(), StepError> {
-        let at = (self.now)();
-        self.journal.append(
-            self.who,
-            at,
-            What::Action {
-                step: step.into(),
-                action: action.into(),
-                target: target.into(),
-            },
-        )?;
-        Ok(())
+        journal_action(self.journal, self.who, (self.now)(), step, action, target)
     }
 
     /// Journals how an action ended.
     fn result(&mut self, step: &str, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
-        let at = (self.now)();
-        self.journal.append(
-            self.who,
-            at,
-            What::Result {
-                step: step.into(),
-                action: action.into(),
-                target: target.into(),
-                ok,
-                detail,
-            },
-        )?;
-        Ok(())
+        journal_result(self.journal, self.who, (self.now)(), step, action, target, ok, detail)
     }
 
     /// Records the step's state when it changed since the journal last said.
