@@ -49,22 +49,27 @@ fn is_named(s: &str, name: &str) -> bool {
     s == name || s.strip_prefix(name).is_some_and(|rest| rest.starts_with('-'))
 }
 
+/// Whether an image is called `wanted` in any part of its path
+/// (`registry.k8s.io/ingress-nginx/controller:v1.11.2` is called `ingress-nginx`).
+pub fn image_is_called(image: &str, wanted: &str) -> bool {
+    let path = image.split('@').next().unwrap_or(image);
+    let path = path
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .map_or(path, |(p, _)| p);
+    path.split('/').any(|part| is_named(part, wanted))
+}
+
+/// Whether a workload is called `wanted`: by its own name or an image's.
+pub fn is_called(name: &str, images: &[String], wanted: &str) -> bool {
+    is_named(name, wanted) || images.iter().any(|i| image_is_called(i, wanted))
+}
+
 /// The category of a workload, from its name and images.
 pub fn categorise(name: &str, images: &[String]) -> Option<Category> {
-    KNOWN.iter().find_map(|(category, names)| {
-        let hit = names.iter().any(|n| {
-            is_named(name, n)
-                || images.iter().any(|i| {
-                    let path = i.split('@').next().unwrap_or(i);
-                    let path = path
-                        .rsplit_once(':')
-                        .filter(|(_, t)| !t.contains('/'))
-                        .map_or(path, |(p, _)| p);
-                    path.split('/').any(|part| is_named(part, n))
-                })
-        });
-        hit.then_some(*category)
-    })
+    KNOWN
+        .iter()
+        .find_map(|(category, names)| names.iter().any(|n| is_called(name, images, n)).then_some(*category))
 }
 
 /// `registry/path/name:tag@digest` → `name`

@@ -5,22 +5,11 @@
 use super::gather::{Snapshot, WorkloadFacts};
 use super::tables::{ComponentRule, Rule, semver};
 use super::{Check, CheckRun, Finding, Severity};
-use crate::model::component::{categorise, image_tag};
+use crate::model::component::{categorise, image_is_called, image_tag, is_called};
 use crate::model::minor_key;
 
 fn matches(rule: &ComponentRule, w: &WorkloadFacts) -> bool {
-    let named = |s: &str, n: &str| s == n || s.strip_prefix(n).is_some_and(|r| r.starts_with('-'));
-    rule.matches.iter().any(|n| {
-        named(&w.name, n)
-            || w.images.iter().any(|i| {
-                let path = i.split('@').next().unwrap_or(i);
-                let path = path
-                    .rsplit_once(':')
-                    .filter(|(_, t)| !t.contains('/'))
-                    .map_or(path, |(p, _)| p);
-                path.split('/').any(|part| named(part, n))
-            })
-    })
+    rule.matches.iter().any(|n| is_called(&w.name, &w.images, n))
 }
 
 fn finding(w: &WorkloadFacts, severity: Severity, title: String, why: String, action: String, source: &str) -> Finding {
@@ -160,11 +149,7 @@ fn judge(rule: &ComponentRule, w: &WorkloadFacts, target: &str) -> Option<Findin
 }
 
 fn matches_image(rule: &ComponentRule, image: &str) -> bool {
-    let w = WorkloadFacts {
-        images: vec![image.to_string()],
-        ..WorkloadFacts::default()
-    };
-    matches(rule, &w)
+    rule.matches.iter().any(|n| image_is_called(image, n))
 }
 
 pub fn check(s: &Snapshot, target: &str, rules: &[ComponentRule]) -> (Vec<Finding>, CheckRun) {
