@@ -1,6 +1,6 @@
 //! What each command does, on top of the library.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use upshift::cli::{DemoArgs, Format, PreflightArgs, ServeArgs, WatchArgs};
@@ -12,7 +12,7 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 }
 
 /// `upshift-sim.kubeconfig` → `upshift-sim.aws.env`, beside it.
-fn aws_env_path(kubeconfig: &Path) -> std::path::PathBuf {
+fn aws_env_path(kubeconfig: &Path) -> PathBuf {
     kubeconfig.with_extension("aws.env")
 }
 
@@ -39,13 +39,11 @@ fn summary(sim: &Simulator) -> String {
     )
 }
 
-async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, counts_file: Option<&Path>) -> Result<()> {
-    let description = scenario.description.clone();
-    let name = scenario.name.clone();
+/// Starts the simulator on `scenario` and writes its kubeconfig; returns both.
+async fn start_sim(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path) -> Result<(Simulator, PathBuf)> {
     let mut cfg = SimConfig::new(scenario);
     cfg.speed = speed;
     cfg.port = port;
-    let started = std::time::Instant::now();
     let sim = Simulator::start(cfg).await?;
     let kc = absolute(kubeconfig);
     sim.write_kubeconfig(&kc).wrap_err_with(|| {
@@ -54,6 +52,14 @@ async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, count
             kc.display()
         )
     })?;
+    Ok((sim, kc))
+}
+
+async fn run(scenario: Scenario, speed: f64, port: u16, kubeconfig: &Path, counts_file: Option<&Path>) -> Result<()> {
+    let description = scenario.description.clone();
+    let name = scenario.name.clone();
+    let started = std::time::Instant::now();
+    let (sim, kc) = start_sim(scenario, speed, port, kubeconfig).await?;
     let aws_env = aws_env_path(&kc);
     sim.write_aws_env(&aws_env)
         .wrap_err_with(|| format!("writing the AWS environment file {}", aws_env.display()))?;
@@ -141,17 +147,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         }
         return run(scenario, args.speed, args.port, &args.kubeconfig, None).await;
     }
-    let mut cfg = SimConfig::new(scenario);
-    cfg.speed = args.speed;
-    cfg.port = args.port;
-    let sim = Simulator::start(cfg).await?;
-    let kc = absolute(&args.kubeconfig);
-    sim.write_kubeconfig(&kc).wrap_err_with(|| {
-        format!(
-            "writing the kubeconfig to {} (choose another path with --kubeconfig)",
-            kc.display()
-        )
-    })?;
+    let (sim, kc) = start_sim(scenario, args.speed, args.port, &args.kubeconfig).await?;
     let client = sim.client("viewer").await?;
     let connection = upshift::cluster::Connection {
         context: "viewer".into(),
