@@ -6,7 +6,7 @@
 use crate::cluster::Connection;
 use crate::model::node::NodeInfo;
 use crate::model::{
-    ClusterModel, Delta, EventLog, Level, LogEntry, SeriesSet, Signals, Source, SourceState, Timestamp,
+    ClusterModel, Delta, EventLog, Level, LogEntry, RolloutState, SeriesSet, Signals, Source, SourceState, Timestamp,
 };
 use crate::ui::View;
 
@@ -22,6 +22,9 @@ pub struct Cockpit {
     pub series: SeriesSet,
     pub log: EventLog,
     pub view: View,
+    /// The rollout being driven: the lead's own, or the one a read-only cockpit
+    /// follows through the cluster's ConfigMap. None when nothing is driven.
+    pub rollout: Option<RolloutState>,
     /// The time ages are measured against (the latest of the wall clock and the cluster's).
     pub now: Timestamp,
     /// Something changed since the last frame.
@@ -41,6 +44,7 @@ impl Cockpit {
             series: SeriesSet::new(SeriesSet::DEFAULT_CAPACITY),
             log,
             view: View::default(),
+            rollout: None,
             now,
             dirty: true,
             signals_at: u64::MAX,

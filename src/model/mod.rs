@@ -6,6 +6,7 @@ pub mod component;
 pub mod log;
 pub mod node;
 pub mod pod;
+pub mod rollout;
 pub mod series;
 pub mod signals;
 
@@ -16,6 +17,7 @@ pub use component::{Category, ComponentInfo, PdbInfo};
 pub use log::{EventLog, Level, LogEntry};
 pub use node::NodeInfo;
 pub use pod::PodInfo;
+pub use rollout::RolloutState;
 pub use series::{Series, SeriesSet};
 pub use signals::Signals;
 
