@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 
 use crate::cluster::ClusterReader;
 use crate::cockpit::Cockpit;
-use crate::model::Delta;
+use crate::model::{Delta, RolloutState};
+use crate::rollout::drive::{DriveHandle, Health};
+use crate::rollout::journal::Entry;
 use crate::tui::Tui;
 use crate::ui::{self, Intent};
 
@@ -31,13 +33,60 @@ pub fn drain(cockpit: &mut Cockpit, first: Delta, rx: &mut mpsc::Receiver<Delta>
     }
 }
 
-/// Runs the read-only cockpit on a terminal until the user quits. `now` tells the
-/// time ages are measured against: the wall clock, or a simulator's virtual clock.
+/// How often the drive is told the cluster's health, at most.
+const HEALTH_EVERY: Duration = Duration::from_millis(200);
+
+/// Sends the drive the cluster's health as the cockpit sees it, at most every
+/// [`HEALTH_EVERY`].
+fn send_health(
+    cockpit: &mut Cockpit,
+    health: Option<&tokio::sync::watch::Sender<Health>>,
+    last: &mut Option<std::time::Instant>,
+) {
+    let Some(h) = health else { return };
+    if last.is_some_and(|t| t.elapsed() < HEALTH_EVERY) {
+        return;
+    }
+    cockpit.refresh();
+    h.send_replace(Health::from_signals(&cockpit.signals));
+    *last = Some(std::time::Instant::now());
+}
+
+/// The next journal entry from the drive, or never without one.
+async fn next_entry(entries: &mut Option<mpsc::UnboundedReceiver<Entry>>) -> Option<Entry> {
+    match entries {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The drive's state once it changed, or never without a drive (or once it ended).
+async fn next_state(
+    state: &mut Option<tokio::sync::watch::Receiver<RolloutState>>,
+    ended: bool,
+) -> Option<RolloutState> {
+    match state {
+        Some(rx) if !ended => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// Runs the cockpit on a terminal until the user quits: read-only without a drive,
+/// the lead's with one (keys become the drive's commands). `now` tells the time
+/// ages are measured against: the wall clock, or a simulator's virtual clock.
 pub async fn run(
     reader: ClusterReader,
     mut cockpit: Cockpit,
     now: impl Fn() -> jiff::Timestamp,
+    drive: Option<DriveHandle>,
 ) -> std::io::Result<()> {
+    let (commands, mut states, mut entries, health) = match drive {
+        Some(d) => (Some(d.commands), Some(d.state), Some(d.entries), Some(d.health)),
+        None => (None, None, None, None),
+    };
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
     let mut tui = Tui::start()?;
@@ -46,14 +95,30 @@ pub async fn run(
     let mut frame = tokio::time::interval(FRAME);
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut health_at = None;
+    let mut ended = false;
     loop {
         tokio::select! {
             Some(delta) = rx.recv() => drain(&mut cockpit, delta, &mut rx),
+            Some(entry) = next_entry(&mut entries) => cockpit.note_journal(std::slice::from_ref(&entry)),
+            state = next_state(&mut states, ended) => match state {
+                Some(s) => {
+                    cockpit.rollout = Some(s);
+                    cockpit.dirty = true;
+                }
+                None => ended = true,
+            },
             event = keys.next() => match event {
                 Some(Ok(crossterm::event::Event::Key(key))) if key.kind != crossterm::event::KeyEventKind::Release => {
                     cockpit.dirty = true;
-                    if ui::handle_key(&mut cockpit, key) == Some(Intent::Quit) {
-                        break;
+                    match ui::handle_key(&mut cockpit, key) {
+                        Some(Intent::Quit) => break,
+                        Some(Intent::Drive(command)) => {
+                            if let Some(c) = &commands {
+                                let _ = c.send(command);
+                            }
+                        }
+                        None => {}
                     }
                 }
                 Some(Ok(crossterm::event::Event::Resize(..))) => {
@@ -64,10 +129,14 @@ pub async fn run(
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
-            _ = tick.tick() => cockpit.tick(now()),
+            _ = tick.tick() => {
+                cockpit.tick(now());
+                send_health(&mut cockpit, health.as_ref(), &mut health_at);
+            }
             _ = frame.tick() => {
                 if cockpit.dirty {
                     cockpit.refresh();
+                    send_health(&mut cockpit, health.as_ref(), &mut health_at);
                     tui.draw(|f| ui::draw(f, &cockpit))?;
                     cockpit.dirty = false;
                 }
@@ -75,4 +144,27 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Keeps a cluster model without a screen and tells the drive its health: what a
+/// headless drive (and the tests) run instead of [`run`].
+pub async fn feed_health(reader: ClusterReader, mut cockpit: Cockpit, health: tokio::sync::watch::Sender<Health>) {
+    let (tx, mut rx) = mpsc::channel(256);
+    let _watches = reader.start(tx);
+    let mut every = tokio::time::interval(HEALTH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            d = rx.recv() => match d {
+                Some(delta) => drain(&mut cockpit, delta, &mut rx),
+                None => return,
+            },
+            _ = every.tick() => {
+                cockpit.refresh();
+                if health.send(Health::from_signals(&cockpit.signals)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }

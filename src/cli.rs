@@ -26,20 +26,25 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Rehearse on the built-in simulated EKS cluster (no AWS account, no cluster needed)
+    /// Rehearse a whole upgrade on the built-in simulated EKS cluster (no AWS, no cluster)
     ///
-    /// Starts the simulator in-process on the `demo` scenario (three node groups, about
-    /// 12 nodes and 150 pods, a PodDisruptionBudget that blocks a drain, a workload that
-    /// crash-loops on the new version), writes a kubeconfig, and opens the read-only
-    /// cockpit on it. From another terminal, act on the cluster with kubectl and watch
-    /// the cockpit follow:
+    /// Starts the simulator in-process on the `demo` scenario (EKS 1.30, three node
+    /// groups, about 12 nodes and 150 pods, a PodDisruptionBudget that blocks drains,
+    /// a workload that crash-loops on 1.31), plans its upgrade to 1.31 and opens the
+    /// lead's cockpit on it, speeded up: gate by gate, the control plane, the add-ons
+    /// and every node group. It takes a few minutes of real time. The plan and the
+    /// journal are written beside the kubeconfig (upshift-demo.plan.yaml,
+    /// upshift-demo.journal.jsonl).
     ///
+    /// From another terminal, shadow the rehearsal read-only, or act with kubectl:
+    ///
+    ///   upshift watch --kubeconfig upshift-sim.kubeconfig --context viewer
     ///   export KUBECONFIG=$PWD/upshift-sim.kubeconfig
-    ///   kubectl drain --ignore-daemonsets --delete-emptydir-data NODE
-    ///   kubectl patch -n shop deployment web -p '{"spec":{"replicas":80}}'
+    ///   kubectl -n payments scale deployment ledger --replicas 3
     ///
-    /// With --serve-only (or when stdout is not a terminal) it only serves the cluster
-    /// and prints how to reach it.
+    /// Keys: Enter proceed at a green gate, o override with a reason, p pause/resume,
+    /// A abort, ? all keys. --watch-only opens the read-only cockpit without driving;
+    /// --serve-only (or stdout not a terminal) only serves the cluster.
     #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
 
@@ -62,6 +67,34 @@ pub enum Command {
     ///   upshift watch --headless | jq .unscheduled.count
     #[command(verbatim_doc_comment)]
     Watch(WatchArgs),
+
+    /// The lead's cockpit: execute a plan step by step, with a gate before each
+    ///
+    /// Takes the cluster's lease (a second cockpit is refused with the holder's name;
+    /// --take-over only once that lease has expired), then runs the plan: preflight,
+    /// control plane, add-ons, node groups batch by batch, postflight. Before every
+    /// step and between batches a gate shows its criteria (unscheduled pods, pod
+    /// errors above the baseline, nodes Ready, critical components, the plan's
+    /// CloudWatch alarms): Enter proceeds when all are green and settled; passing a
+    /// red gate takes a typed reason. A production plan asks for the cluster's name
+    /// to be typed before the first action. A drain held by a PodDisruptionBudget past
+    /// the pod timeout offers: keep waiting, skip the node, delete the pod (typed).
+    ///
+    /// Everything goes to the journal (flushed entry by entry) and to the ConfigMap
+    /// kube-system/upshift-rollout, which `upshift watch` follows read-only. Killed at
+    /// any moment, the same command resumes where it was; no action is repeated.
+    ///
+    /// Keys: Enter proceed, o override (reason), p pause/resume, A abort, r retry,
+    /// w keep waiting, s skip node, D delete pod, F force, c auto-continue, ? help.
+    ///
+    /// Examples:
+    ///   upshift plan --target 1.31 --cluster prod-eu --region eu-west-1 -o plan.yaml
+    ///   upshift plan check plan.yaml
+    ///   upshift drive plan.yaml
+    ///   upshift drive plan.yaml --journal /secure/upgrade-2026-11-25.jsonl
+    ///   upshift drive plan.yaml --take-over        # after the lead's laptop died
+    #[command(verbatim_doc_comment)]
+    Drive(DriveArgs),
 
     /// The research phase: what will break or block an upgrade to a target version
     ///
@@ -188,7 +221,7 @@ pub struct WatchArgs {
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Virtual seconds per real second (1 to 600)
-    #[arg(long, default_value_t = 10.0, value_name = "X")]
+    #[arg(long, default_value_t = 30.0, value_name = "X")]
     pub speed: f64,
 
     /// Port on 127.0.0.1 (0: any free port)
@@ -202,6 +235,50 @@ pub struct DemoArgs {
     /// Serve the demo cluster for kubectl without opening the cockpit
     #[arg(long)]
     pub serve_only: bool,
+
+    /// Open the read-only cockpit on the demo cluster, without driving an upgrade
+    #[arg(long, conflicts_with = "serve_only")]
+    pub watch_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DriveArgs {
+    /// The plan to execute (written by `upshift plan`, checked by `upshift plan check`)
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Kubeconfig context (default: the plan's, else the current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The journal: every decision, action and result, one JSON object per line,
+    /// flushed entry by entry. Running again with the same journal resumes.
+    /// Default: upshift-CLUSTER-TARGET.journal.jsonl in the current directory
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Take the cluster's lease over from another cockpit whose lease has expired
+    #[arg(long)]
+    pub take_over: bool,
+
+    /// AWS region of the cluster (default: the plan's, else the AWS configuration)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile (default: AWS_PROFILE, else the default profile)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// No screen: print where the rollout stands as it changes, one line each, and
+    /// read the lead's commands from stdin, one per line: proceed, override REASON,
+    /// confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node,
+    /// delete-pod POD, auto on|off
+    #[arg(long)]
+    pub headless: bool,
 }
 
 #[derive(Subcommand, Debug)]

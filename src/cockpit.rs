@@ -5,9 +5,11 @@
 
 use crate::cluster::Connection;
 use crate::model::node::NodeInfo;
+use crate::model::rollout::Followed;
 use crate::model::{
     ClusterModel, Delta, EventLog, Level, LogEntry, RolloutState, SeriesSet, Signals, Source, SourceState, Timestamp,
 };
+use crate::rollout::journal::{Entry, What};
 use crate::ui::View;
 
 /// How many entries the event log keeps.
@@ -27,6 +29,8 @@ pub struct Cockpit {
     pub rollout: Option<RolloutState>,
     /// The time ages are measured against (the latest of the wall clock and the cluster's).
     pub now: Timestamp,
+    /// The newest journal entry shown in the log.
+    journal_seq: u64,
     /// Something changed since the last frame.
     pub dirty: bool,
     signals_at: u64,
@@ -45,6 +49,7 @@ impl Cockpit {
             log,
             view: View::default(),
             rollout: None,
+            journal_seq: 0,
             now,
             dirty: true,
             signals_at: u64::MAX,
@@ -53,6 +58,13 @@ impl Cockpit {
 
     /// Takes in a batch of changes from the watches.
     pub fn apply(&mut self, delta: Delta) {
+        if let Delta::Rollout(followed) = delta {
+            // the lead shows its own drive's state, not what it published
+            if self.read_only {
+                self.follow(followed.map(|f| *f));
+            }
+            return;
+        }
         if let Delta::Nodes(changes) = &delta
             && self.model.sources.get(&Source::Nodes) == Some(&SourceState::Synced)
         {
@@ -93,6 +105,46 @@ impl Cockpit {
         }
     }
 
+    /// A read-only cockpit takes in the rollout a lead published.
+    fn follow(&mut self, followed: Option<Followed>) {
+        match followed {
+            Some(f) => {
+                if self.rollout.is_none() {
+                    self.log.push(LogEntry::local(
+                        Level::Info,
+                        "Following",
+                        format!("following the rollout driven by {}", f.state.lead),
+                    ));
+                }
+                self.rollout = Some(f.state);
+                self.note_journal(&f.journal);
+            }
+            None => {
+                if let Some(r) = self.rollout.take() {
+                    self.log.push(LogEntry::local(
+                        Level::Info,
+                        "Following",
+                        format!("the rollout driven by {} is no longer published", r.lead),
+                    ));
+                }
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Shows journal entries in the event log, each once (by sequence number;
+    /// entries without one are notes that are not journaled and always shown).
+    pub fn note_journal(&mut self, entries: &[Entry]) {
+        for e in entries {
+            if e.seq != 0 && e.seq <= self.journal_seq {
+                continue;
+            }
+            self.journal_seq = self.journal_seq.max(e.seq);
+            self.log.push(journal_log_entry(e));
+        }
+        self.dirty = true;
+    }
+
     /// Recomputes the signals if the model moved since they were computed.
     pub fn refresh(&mut self) {
         if self.signals_at != self.model.generation {
@@ -108,6 +160,65 @@ impl Cockpit {
         self.refresh();
         self.series.sample(&self.signals);
         self.dirty = true;
+    }
+}
+
+/// How a journal entry reads in the event log.
+pub fn journal_log_entry(e: &Entry) -> LogEntry {
+    let (level, object, reason, message) = match &e.what {
+        What::Decision {
+            step,
+            decision,
+            target,
+            reason,
+        } => {
+            let level = match decision.as_str() {
+                "override" | "skip" | "abort" | "force" | "delete-pod" | "skip-node" => Level::Warning,
+                _ => Level::Info,
+            };
+            let mut m = format!("{} decided {decision}", e.who);
+            if let Some(t) = target {
+                m.push_str(&format!(" {t}"));
+            }
+            if let Some(r) = reason {
+                m.push_str(&format!(": {r}"));
+            }
+            (level, step.clone().unwrap_or_default(), "Decision", m)
+        }
+        What::Action { step, action, target } => (Level::Info, step.clone(), "Action", format!("{action} {target}")),
+        What::Result {
+            step,
+            action,
+            target,
+            ok,
+            detail,
+        } => {
+            let (level, word) = if *ok {
+                (Level::Info, "done")
+            } else {
+                (Level::Warning, "failed")
+            };
+            let mut m = format!("{action} {target} {word}");
+            if !detail.is_empty() {
+                m.push_str(&format!(": {detail}"));
+            }
+            (level, step.clone(), "Result", m)
+        }
+        What::Step { step, state } => (Level::Info, step.clone(), "Step", format!("{step} {state}")),
+        What::Event {
+            level,
+            object,
+            reason,
+            message,
+        } => (*level, object.clone(), reason.as_str(), message.clone()),
+    };
+    LogEntry {
+        at: Some(e.at),
+        level,
+        object,
+        reason: reason.to_string(),
+        message,
+        count: 1,
     }
 }
 

@@ -1,9 +1,10 @@
 //! What each command does, on top of the library.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use upshift::cli::{DemoArgs, Format, PreflightArgs, ServeArgs, WatchArgs};
+use upshift::cli::{DemoArgs, DriveArgs, Format, PreflightArgs, ServeArgs, WatchArgs};
 use upshift::sim::scenario::Scenario;
 use upshift::sim::{SimConfig, Simulator};
 
@@ -148,6 +149,24 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         return run(scenario, args.speed, args.port, &args.kubeconfig, None).await;
     }
     let (sim, kc) = start_sim(scenario, args.speed, args.port, &args.kubeconfig).await?;
+    let result = if args.watch_only {
+        demo_watch(&sim).await
+    } else {
+        demo_drive(&sim, &kc).await
+    };
+    let counts = sim.request_counts();
+    sim.shutdown().await;
+    let _ = std::fs::remove_file(&kc);
+    let said = result?;
+    if !said.is_empty() {
+        println!("{said}");
+    }
+    println!("{}", summary_of_demo(&counts));
+    Ok(())
+}
+
+/// The read-only cockpit on the demo cluster.
+async fn demo_watch(sim: &Simulator) -> Result<String> {
     let client = sim.client("viewer").await?;
     let connection = upshift::cluster::Connection {
         context: "viewer".into(),
@@ -158,13 +177,83 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     let clock = sim.world().lock().clock.clone();
     let cockpit = upshift::cockpit::Cockpit::new(connection, true, clock.now());
     let reader = upshift::cluster::ClusterReader::new(client);
-    let result = upshift::app::run(reader, cockpit, move || clock.now()).await;
-    let counts = sim.request_counts();
-    sim.shutdown().await;
-    let _ = std::fs::remove_file(&kc);
-    result.wrap_err("running the cockpit")?;
-    println!("{}", summary_of_demo(&counts));
-    Ok(())
+    upshift::app::run(reader, cockpit, move || clock.now(), None)
+        .await
+        .wrap_err("running the cockpit")?;
+    Ok(String::new())
+}
+
+/// Plans the demo cluster's upgrade and opens the lead's cockpit on it.
+async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
+    use upshift::rollout::plan::{self, Environment, ProposeOptions, Strategy};
+    let client = sim.client("lead").await?;
+    let cloud: Arc<dyn upshift::cloud::Cloud> = Arc::new(
+        upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
+            .await?,
+    );
+    let name = sim.cluster_name().to_string();
+    let target = next_minor(sim);
+    let live = plan::discover(&client, &name, Some((cloud.as_ref(), &name)), &target)
+        .await
+        .wrap_err("reading the demo cluster")?;
+    let mut proposed = plan::propose(
+        &live,
+        &ProposeOptions {
+            target: target.clone(),
+            environment: Environment::Production,
+            context: Some("lead".into()),
+            region: Some(sim.aws_region()),
+            batch_size: 1,
+            self_managed: Strategy::Replace,
+        },
+    );
+    // a rehearsal: shorter waits than a real window's, in the simulator's virtual time
+    proposed.gates.settle_seconds = 30;
+    proposed.drain.pod_timeout_seconds = 300;
+    let dir = kc.parent().unwrap_or(Path::new("."));
+    let plan_path = dir.join("upshift-demo.plan.yaml");
+    std::fs::write(&plan_path, proposed.to_yaml(Some(&live)))
+        .wrap_err_with(|| format!("writing the demo's plan to {}", plan_path.display()))?;
+    let journal = dir.join("upshift-demo.journal.jsonl");
+    // a new simulated cluster: last rehearsal's journal does not apply to it
+    let _ = std::fs::remove_file(&journal);
+    let clock = sim.world().lock().clock.clone();
+    let rollout_clock = clock.clone();
+    let setup = upshift::rollout::drive::Setup {
+        plan: plan::Plan::load(&plan_path).map_err(|e| eyre!("{e}"))?,
+        client: client.clone(),
+        cloud,
+        journal: journal.clone(),
+        who: upshift::rollout::journal::operator_identity(),
+        now: Arc::new(move || rollout_clock.now()),
+        lease_now: Arc::new(jiff::Timestamp::now),
+        take_over: false,
+        options: Default::default(),
+    };
+    let drive = upshift::rollout::drive::prepare(setup)
+        .await
+        .map_err(|e| eyre!("{e}"))?;
+    let handle = drive.start();
+    let connection = upshift::cluster::Connection {
+        context: "lead".into(),
+        cluster: name,
+        server: sim.url(),
+        user: "lead".into(),
+    };
+    let cockpit = upshift::cockpit::Cockpit::new(connection, false, clock.now());
+    let reader = upshift::cluster::ClusterReader::new(client);
+    let state = handle.state.clone();
+    upshift::app::run(reader, cockpit, move || clock.now(), Some(handle))
+        .await
+        .wrap_err("running the cockpit")?;
+    let st = state.borrow().clone();
+    let (done, all) = st.progress();
+    Ok(format!(
+        "The rehearsal stopped {} ({done} of {all} steps done). Plan: {}; journal: {}.",
+        st.phase.name(),
+        plan_path.display(),
+        journal.display()
+    ))
 }
 
 fn summary_of_demo(counts: &upshift::sim::api::RequestCounts) -> String {
@@ -230,7 +319,7 @@ pub async fn watch(args: WatchArgs) -> Result<()> {
         return Ok(());
     }
     let cockpit = upshift::cockpit::Cockpit::new(connection, true, jiff::Timestamp::now());
-    upshift::app::run(reader, cockpit, jiff::Timestamp::now)
+    upshift::app::run(reader, cockpit, jiff::Timestamp::now, None)
         .await
         .wrap_err("running the cockpit")
 }
@@ -426,4 +515,171 @@ pub async fn plan(args: upshift::cli::PlanArgs) -> Result<i32> {
         None => print!("{yaml}"),
     }
     Ok(0)
+}
+
+/// `upshift drive PLAN`: the lead's cockpit on a real cluster and AWS.
+pub async fn drive(args: DriveArgs) -> Result<()> {
+    use upshift::rollout::plan::Plan;
+    let plan = Plan::load(&args.plan).map_err(|e| eyre!("{e}"))?;
+    let context = args.context.clone().or_else(|| plan.cluster.context.clone());
+    let (client, connection) = upshift::cluster::connect(args.kubeconfig.as_deref(), context.as_deref()).await?;
+    let cloud: Arc<dyn upshift::cloud::Cloud> = Arc::new(
+        upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions {
+            region: args.region.clone().or_else(|| plan.cluster.region.clone()),
+            profile: args.profile.clone(),
+            ..Default::default()
+        })
+        .await?,
+    );
+    let journal = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("upshift-{}-{}.journal.jsonl", plan.cluster.name, plan.target)));
+    let setup = upshift::rollout::drive::Setup {
+        plan,
+        client: client.clone(),
+        cloud,
+        journal: journal.clone(),
+        who: upshift::rollout::journal::operator_identity(),
+        now: Arc::new(jiff::Timestamp::now),
+        lease_now: Arc::new(jiff::Timestamp::now),
+        take_over: args.take_over,
+        options: Default::default(),
+    };
+    let drive = upshift::rollout::drive::prepare(setup)
+        .await
+        .map_err(|e| eyre!("{e}"))
+        .wrap_err_with(|| format!("starting the drive on context {:?}", connection.context))?;
+    eprintln!("journal: {}", journal.display());
+    let handle = drive.start();
+    let cockpit = upshift::cockpit::Cockpit::new(connection, false, jiff::Timestamp::now());
+    let reader = upshift::cluster::ClusterReader::new(client);
+    if args.headless {
+        return headless_drive(reader, cockpit, handle).await;
+    }
+    let state = handle.state.clone();
+    upshift::app::run(reader, cockpit, jiff::Timestamp::now, Some(handle))
+        .await
+        .wrap_err("running the cockpit")?;
+    let st = state.borrow().clone();
+    let (done, all) = st.progress();
+    println!(
+        "Stopped {} ({done} of {all} steps done). Run the same command again to resume; journal: {}",
+        st.phase.name(),
+        journal.display()
+    );
+    Ok(())
+}
+
+/// A line of stdin as a command for the drive.
+fn parse_command(line: &str) -> std::result::Result<upshift::model::rollout::Command, String> {
+    use upshift::model::rollout::Command;
+    let line = line.trim();
+    let (word, rest) = line.split_once(' ').map_or((line, ""), |(w, r)| (w, r.trim()));
+    Ok(match word {
+        "proceed" => Command::Proceed,
+        "override" => Command::Override { reason: rest.into() },
+        "confirm" => Command::ConfirmCluster { name: rest.into() },
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "abort" => Command::Abort,
+        "retry" => Command::Retry,
+        "force" => Command::Force { confirm: rest.into() },
+        "wait" => Command::KeepWaiting,
+        "skip-node" => Command::SkipNode,
+        "delete-pod" => Command::DeletePod { confirm: rest.into() },
+        "auto" => Command::AutoContinue(rest == "on"),
+        other => {
+            return Err(format!(
+                "unknown command {other:?}: proceed, override REASON, confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node, delete-pod POD, auto on|off"
+            ));
+        }
+    })
+}
+
+/// One line for a state: the phase, the current step, and the gate.
+fn state_line(s: &upshift::model::RolloutState) -> String {
+    use upshift::model::rollout::Phase;
+    let step = s
+        .current_step()
+        .map(|v| format!(" · {} {}: {}", v.label, v.state.as_str(), v.what))
+        .unwrap_or_default();
+    let extra = match &s.phase {
+        Phase::Gate => s
+            .gate
+            .as_ref()
+            .map(|g| {
+                let red: Vec<String> = g
+                    .criteria
+                    .iter()
+                    .filter(|c| !c.ok)
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+                    .collect();
+                if red.is_empty() {
+                    format!(" · gate {} green{}", g.title, if g.passable { ", settled" } else { "" })
+                } else {
+                    format!(" · gate {} red: {}", g.title, red.join("; "))
+                }
+            })
+            .unwrap_or_default(),
+        Phase::Held { node, pod, why, .. } => format!(" · node {node}: pod {pod} held by {why}"),
+        Phase::Failed { why, what_to_do, .. } => format!(" · {why}. {what_to_do}"),
+        Phase::Aborted { detail } => format!(" · {detail}"),
+        _ => String::new(),
+    };
+    let notice = s.notice.as_ref().map(|n| format!(" · {n}")).unwrap_or_default();
+    format!("{}{step}{extra}{notice}", s.phase.name())
+}
+
+/// The drive without a screen: state lines on stdout, commands from stdin.
+async fn headless_drive(
+    reader: upshift::cluster::ClusterReader,
+    cockpit: upshift::cockpit::Cockpit,
+    mut handle: upshift::rollout::drive::DriveHandle,
+) -> Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    let feeder = tokio::spawn(upshift::app::feed_health(reader, cockpit, handle.health.clone()));
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut last = String::new();
+    let finished = loop {
+        tokio::select! {
+            changed = handle.state.changed() => {
+                if changed.is_err() {
+                    break handle.state.borrow().clone();
+                }
+                let s = handle.state.borrow_and_update().clone();
+                let line = state_line(&s);
+                if line != last {
+                    println!("{line}");
+                    last = line;
+                }
+                if s.finished() {
+                    break s;
+                }
+            }
+            Some(e) = handle.entries.recv() => {
+                let l = upshift::cockpit::journal_log_entry(&e);
+                eprintln!("journal: {} {} {}", l.object, l.reason, l.message);
+            }
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(l)) if l.trim().is_empty() => {}
+                Ok(Some(l)) => match parse_command(&l) {
+                    Ok(c) => { let _ = handle.commands.send(c); }
+                    Err(e) => eprintln!("{e}"),
+                },
+                _ => stdin_open = false,
+            },
+        }
+    };
+    drop(handle.commands);
+    let result = handle.task.await;
+    feeder.abort();
+    match result {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(eyre!("{e}")),
+        Err(e) => return Err(eyre!("the drive stopped: {e}")),
+    }
+    println!("{}", state_line(&finished));
+    Ok(())
 }

@@ -59,6 +59,7 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Demo(args) => commands::demo(args).await,
             Command::Watch(args) => commands::watch(args).await,
+            Command::Drive(args) => commands::drive(args).await,
             Command::Preflight(args) => {
                 // exit codes say what preflight found: 0 nothing blocking, 1 blockers, 2 could not run
                 let code = match commands::preflight(args).await {

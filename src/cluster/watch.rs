@@ -129,7 +129,8 @@ impl ClusterReader {
                 |d, _| ComponentInfo::from_daemonset(d),
                 Delta::Components,
             ),
-            tokio::spawn(follow_version(self.clone(), tx)),
+            tokio::spawn(follow_version(self.clone(), tx.clone())),
+            tokio::spawn(follow_rollout(c.clone(), tx)),
         ];
         Watches { tasks }
     }
@@ -146,6 +147,33 @@ async fn follow_version(reader: ClusterReader, tx: mpsc::Sender<Delta>) {
             Err(e) => tracing::debug!("asking the API server's version: {e}"),
         }
         tokio::time::sleep(VERSION_EVERY).await;
+    }
+}
+
+/// Follows the ConfigMap a driving cockpit publishes its rollout to (a watch on that
+/// one object, by a field selector on its name).
+async fn follow_rollout(client: kube::Client, tx: mpsc::Sender<Delta>) {
+    use crate::model::rollout::{CONFIGMAP, Followed};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let api: Api<ConfigMap> = Api::namespaced(client, crate::rollout::lock::NAMESPACE);
+    let config = watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP}"));
+    let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
+    while let Some(item) = stream.next().await {
+        let delta = match item {
+            Ok(watcher::Event::InitApply(cm) | watcher::Event::Apply(cm)) => {
+                let read = crate::rollout::drive::publish::read(&cm);
+                Delta::Rollout(read.map(|(state, journal)| Box::new(Followed { state, journal })))
+            }
+            Ok(watcher::Event::Delete(_)) => Delta::Rollout(None),
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!("watching the rollout's ConfigMap: {e}");
+                continue;
+            }
+        };
+        if tx.send(delta).await.is_err() {
+            return;
+        }
     }
 }
 

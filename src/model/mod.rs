@@ -138,6 +138,8 @@ pub enum Delta {
     Events(Vec<Change<LogEntry>>),
     Source(Source, SourceState),
     ServerVersion(String),
+    /// The rollout a lead publishes (None: the ConfigMap is gone or unreadable).
+    Rollout(Option<Box<rollout::Followed>>),
 }
 
 /// A keyed table fed by one watch, with the relist bookkeeping of a reflector.
@@ -364,6 +366,8 @@ impl ClusterModel {
                     self.server_version = Some(v);
                 }
             }
+            // the cockpit keeps the rollout; the cluster model has no part of it
+            Delta::Rollout(_) => {}
         }
     }
 

@@ -231,6 +231,13 @@ pub enum Command {
     AutoContinue(bool),
 }
 
+/// A rollout as read back from its ConfigMap: the state and the journal's recent entries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Followed {
+    pub state: RolloutState,
+    pub journal: Vec<crate::rollout::journal::Entry>,
+}
+
 impl RolloutState {
     /// The step being gated or run.
     pub fn current_step(&self) -> Option<&StepView> {

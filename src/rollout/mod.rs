@@ -2,6 +2,7 @@
 //! makes to the cluster or the cloud goes through this module; a read-only cockpit
 //! never builds any of it.
 
+pub mod drive;
 pub mod journal;
 pub mod lock;
 pub mod plan;
