@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, DeploymentStrategy, ReplicaSet, ReplicaSetSpec,
+    RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, Namespace, NamespaceSpec, NamespaceStatus, Pod, PodSpec, PodStatus,
     PodTemplateSpec, ResourceRequirements, Taint, Toleration, Volume, VolumeMount,
@@ -351,6 +354,15 @@ fn add_workload(
                     template: tpl.clone(),
                     revision_history_limit: Some(10),
                     progress_deadline_seconds: Some(600),
+                    // as EKS's CoreDNS add-on ships it: one pod may be down during a
+                    // rollout, so an update finishes even when no node has room to surge
+                    strategy: (wl.component == Some(scenario::Component::Dns)).then(|| DeploymentStrategy {
+                        type_: Some("RollingUpdate".into()),
+                        rolling_update: Some(RollingUpdateDeployment {
+                            max_surge: Some(IntOrString::String("25%".into())),
+                            max_unavailable: Some(IntOrString::Int(1)),
+                        }),
+                    }),
                     ..Default::default()
                 }),
                 status: None,
