@@ -602,7 +602,13 @@ fn state_line(s: &upshift::model::RolloutState) -> String {
     use upshift::model::rollout::Phase;
     let step = s
         .current_step()
-        .map(|v| format!(" · {} {}: {}", v.label, v.state.as_str(), v.what))
+        .map(|v| {
+            if v.what.is_empty() {
+                format!(" · {} {}", v.label, v.state.as_str())
+            } else {
+                format!(" · {} {}: {}", v.label, v.state.as_str(), v.what)
+            }
+        })
         .unwrap_or_default();
     let extra = match &s.phase {
         Phase::Gate => s
