@@ -238,6 +238,29 @@ fn minutes(secs: i64) -> String {
 
 impl Engine {
     async fn run(mut self) -> Result<RolloutState, DriveError> {
+        let result = self.drive().await;
+        if let Err(e) = &result {
+            // say it on the lead's screen: the drive no longer acts
+            self.state.notice = Some(format!("the drive stopped: {e}"));
+            let _ = self.entries_tx.send(Entry {
+                seq: 0,
+                at: (self.d.now)(),
+                who: self.d.who.clone(),
+                what: What::Event {
+                    level: crate::model::Level::Error,
+                    object: String::new(),
+                    reason: "DriveStopped".into(),
+                    message: format!(
+                        "the drive stopped: {e}. Nothing more is done; run the same command again to resume"
+                    ),
+                },
+            });
+            self.state_tx.send_replace(self.state.clone());
+        }
+        result
+    }
+
+    async fn drive(&mut self) -> Result<RolloutState, DriveError> {
         self.begin()?;
         self.publish();
         let mut tick = tokio::time::interval(self.d.options.poll);
@@ -497,8 +520,13 @@ impl Engine {
         if let Some(lock) = &self.d.lock
             && self.renewed.elapsed() >= self.d.options.renew_every
         {
-            lock.renew().await?;
-            self.renewed = Instant::now();
+            match lock.renew().await {
+                Ok(()) => self.renewed = Instant::now(),
+                // someone else drives now: stop at once
+                Err(e @ LockError::Lost { .. }) => return Err(e.into()),
+                // the API server did not answer: the lease holds a while yet
+                Err(e) => self.state.notice = Some(format!("{e}; retrying")),
+            }
         }
         if !self.d.plan.gates.alarms.is_empty()
             && self.mode == Mode::Gate
