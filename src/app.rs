@@ -102,10 +102,7 @@ pub async fn run(
             Some(delta) = rx.recv() => drain(&mut cockpit, delta, &mut rx),
             Some(entry) = next_entry(&mut entries) => cockpit.note_journal(std::slice::from_ref(&entry)),
             state = next_state(&mut states, ended) => match state {
-                Some(s) => {
-                    cockpit.rollout = Some(s);
-                    cockpit.dirty = true;
-                }
+                Some(s) => cockpit.set_rollout(s),
                 None => ended = true,
             },
             event = keys.next() => match event {

@@ -116,7 +116,7 @@ impl Cockpit {
                         format!("following the rollout driven by {}", f.state.lead),
                     ));
                 }
-                self.rollout = Some(f.state);
+                self.set_rollout(f.state);
                 self.note_journal(&f.journal);
             }
             None => {
@@ -129,6 +129,20 @@ impl Cockpit {
                 }
             }
         }
+        self.dirty = true;
+    }
+
+    /// Takes in where the driven rollout stands: its target becomes the minor nodes
+    /// are judged old or new against; the lead's screen opens on the rollout.
+    pub fn set_rollout(&mut self, state: RolloutState) {
+        if self.rollout.is_none() && !self.read_only {
+            self.view.focus = crate::ui::Pane::Rollout;
+        }
+        if !state.target.is_empty() && self.model.rollout_target.as_deref() != Some(state.target.as_str()) {
+            self.model.rollout_target = Some(state.target.clone());
+            self.model.generation += 1;
+        }
+        self.rollout = Some(state);
         self.dirty = true;
     }
 

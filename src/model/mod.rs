@@ -272,6 +272,8 @@ pub struct ClusterModel {
     pub sources: BTreeMap<Source, SourceState>,
     /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
     pub server_version: Option<String>,
+    /// The minor a driven rollout goes to: nodes below it are "old".
+    pub rollout_target: Option<String>,
     /// When the cockpit started watching: nodes created after it count as new.
     pub started: Timestamp,
     /// Bumped on every change: the screen redraws when it moves.
@@ -288,6 +290,7 @@ impl ClusterModel {
             components: Table::default(),
             sources: Source::ALL.iter().map(|s| (*s, SourceState::Syncing)).collect(),
             server_version: None,
+            rollout_target: None,
             started,
             generation: 0,
         }
@@ -380,6 +383,9 @@ impl ClusterModel {
 
     /// The control plane's minor version, else the newest kubelet's.
     pub fn target_minor(&self) -> Option<String> {
+        if let Some(t) = &self.rollout_target {
+            return Some(t.clone());
+        }
         self.server_version.as_deref().and_then(minor_of).or_else(|| {
             self.nodes
                 .items
