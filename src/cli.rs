@@ -57,6 +57,11 @@ pub enum Command {
     /// is built without any handle that can, and works with get/list/watch rights
     /// alone; what RBAC hides is named on screen, not a crash.
     ///
+    /// When a lead drives an upgrade (`upshift drive`), the cockpit finds the rollout
+    /// it publishes (ConfigMap kube-system/upshift-rollout) and follows it live: the
+    /// plan, the current step and batch, each gate with its criteria and the lead's
+    /// decision, the journal in the event log. Only the lead can decide.
+    ///
     /// Keys: ? help, Tab or 1-6 focus a pane, j/k move, Enter details, / filter,
     /// Esc back, q quit.
     ///
