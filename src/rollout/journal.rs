@@ -17,7 +17,8 @@ use crate::model::{Level, Timestamp};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum What {
-    /// An operator's decision: proceed, override a red gate, pause, resume, abort, skip.
+    /// An operator's decision: proceed, override a red gate, pause, resume, abort,
+    /// skip; for a held drain: keep-waiting, skip-node, delete-pod.
     Decision {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
@@ -25,6 +26,10 @@ pub enum What {
         /// Required for overrides: the typed reason.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// What the decision is about, when not the whole step: a node's name or a
+        /// pod's `namespace/name`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
     /// About to act (written before the request is sent).
     Action {
@@ -226,6 +231,19 @@ impl Journal {
         })
     }
 
+    /// The operator's decisions about `step`, oldest first: (when, decision, target).
+    pub fn decisions<'a>(&'a self, step: &'a str) -> impl Iterator<Item = (Timestamp, &'a str, Option<&'a str>)> + 'a {
+        self.entries.iter().filter_map(move |e| match &e.what {
+            What::Decision {
+                step: Some(s),
+                decision,
+                target,
+                ..
+            } if s == step => Some((e.at, decision.as_str(), target.as_deref())),
+            _ => None,
+        })
+    }
+
     /// The last state recorded for each step, in the order steps first appeared.
     pub fn step_states(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
@@ -294,6 +312,7 @@ mod tests {
                     step: None,
                     decision: "start".into(),
                     reason: None,
+                    target: None,
                 },
             )
             .unwrap();
@@ -357,6 +376,42 @@ mod tests {
         std::fs::write(&path, format!("{text}{text}")).unwrap();
         let err = Journal::open(&path).err().expect("refused").to_string();
         assert!(err.contains("line 2") && err.contains("entry 1 follows 1"), "{err}");
+    }
+
+    #[test]
+    fn decisions_written_before_they_had_a_target_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rollout.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"seq":1,"at":"2025-06-15T15:06:40Z","who":"ana@host","type":"decision","step":"gate/control-plane","decision":"proceed"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        assert!(matches!(&j.entries()[0].what, What::Decision { target: None, .. }));
+        j.append(
+            "ana@host",
+            at(1),
+            What::Decision {
+                step: Some("nodegroup/batch".into()),
+                decision: "skip-node".into(),
+                reason: None,
+                target: Some("ip-10-0-0-1".into()),
+            },
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.lines().next().unwrap().contains("target"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().contains(r#""target":"ip-10-0-0-1""#),
+            "{text}"
+        );
+        let again = Journal::open(&path).unwrap();
+        let seen: Vec<_> = again.decisions("nodegroup/batch").map(|(_, d, t)| (d, t)).collect();
+        assert_eq!(seen, [("skip-node", Some("ip-10-0-0-1"))]);
     }
 
     #[test]
