@@ -155,6 +155,7 @@ pub fn start(w: &mut World) {
             .unwrap_or(w.now),
     );
     addons::discover(w);
+    refresh::seed_tags(w);
     metrics::start(w);
 }
 
@@ -273,6 +274,11 @@ fn finish_cluster_update(w: &mut World, id: &str) {
         .find(|u| u.id == id)
         .and_then(|u| u.params.iter().find(|(k, _)| k == "Version").map(|(_, v)| v.clone()));
     if let Some(v) = version {
+        // the team's infrastructure code publishes a launch template for the new
+        // minor: self-managed groups launch it from now on (their running nodes stay)
+        for g in w.groups.iter_mut().filter(|g| g.kind == NodeGroupKind::SelfManaged) {
+            g.version = v.clone();
+        }
         w.cluster.version = v;
     }
     w.aws.cluster_updating = false;

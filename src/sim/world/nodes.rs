@@ -135,6 +135,41 @@ pub fn node_changed(w: &mut World, old: Option<&Arc<Node>>, new: Option<&Arc<Nod
         }
         w.idx.node_usage.remove(&name);
     }
+    if let Some(n) = new {
+        sync_cordon_taint(w, n);
+    }
+}
+
+/// The taint the node lifecycle controller keeps on cordoned nodes.
+const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+
+/// Adds the `node.kubernetes.io/unschedulable:NoSchedule` taint to a cordoned node
+/// and removes it from an uncordoned one, as the node lifecycle controller does.
+fn sync_cordon_taint(w: &mut World, n: &Arc<Node>) {
+    let cordoned = n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+    let tainted = n
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.key == UNSCHEDULABLE_TAINT));
+    if cordoned == tainted {
+        return;
+    }
+    let mut node = (**n).clone();
+    let spec = node.spec.get_or_insert_with(Default::default);
+    let mut taints = spec.taints.take().unwrap_or_default();
+    if cordoned {
+        taints.push(Taint {
+            key: UNSCHEDULABLE_TAINT.into(),
+            value: None,
+            effect: "NoSchedule".into(),
+            time_added: Some(w.time()),
+        });
+    } else {
+        taints.retain(|t| t.key != UNSCHEDULABLE_TAINT);
+    }
+    spec.taints = (!taints.is_empty()).then_some(taints);
+    w.put(node);
 }
 
 fn instance_id(w: &mut World) -> String {

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::World;
 use super::eks::{AwsError, new_id, wake};
-use super::nodes::{self, InstanceState};
+use super::nodes::{self, InstanceState, NodeGroupKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefreshStatus {
@@ -126,8 +126,10 @@ fn asg_missing(asg: &str) -> AwsError {
     )
 }
 
-/// `StartInstanceRefresh`: new instances boot with the control plane's version (as
-/// after pointing the launch template at the matching AMI).
+/// `StartInstanceRefresh`: replaces instances with ones launched from the group's
+/// launch template (its version is the group's; a self-managed group's follows the
+/// control plane, see `eks::finish_cluster_update`). With SkipMatching, instances
+/// already on the template are left alone.
 pub fn start(w: &mut World, asg: &str, prefs: RefreshPreferences) -> Result<String, AwsError> {
     let gi = group_of_asg(w, asg).ok_or_else(|| asg_missing(asg))?;
     if w.aws
@@ -149,9 +151,8 @@ pub fn start(w: &mut World, asg: &str, prefs: RefreshPreferences) -> Result<Stri
             "MinHealthyPercentage must be between 0 and 100",
         ));
     }
-    let target = w.cluster.version.clone();
-    let g = &mut w.groups[gi];
-    g.version = target.clone();
+    let g = &w.groups[gi];
+    let target = g.version.clone();
     let to_replace: Vec<String> = g
         .instances
         .iter()
@@ -412,6 +413,31 @@ pub fn set_protection(w: &mut World, asg: &str, instances: &[String], protect: b
         }
     }
     Ok(())
+}
+
+/// The tags every group starts with (eksctl's and the cluster autoscaler's
+/// auto-discovery tags), held here so that `DeleteTags` can remove them. The
+/// endpoint's `DescribeAutoScalingGroups` (aws/autoscaling.rs) still adds these same
+/// defaults itself, so a removed one shows there again until it reads them from
+/// here alone.
+pub fn seed_tags(w: &mut World) {
+    let cluster = w.cluster.name.clone();
+    for g in &w.groups {
+        let mut t: BTreeMap<String, (String, bool)> = BTreeMap::new();
+        t.insert(format!("kubernetes.io/cluster/{cluster}"), ("owned".into(), true));
+        t.insert("k8s.io/cluster-autoscaler/enabled".into(), ("true".into(), true));
+        t.insert(format!("k8s.io/cluster-autoscaler/{cluster}"), ("owned".into(), true));
+        match g.kind {
+            NodeGroupKind::Managed => {
+                t.insert("eks:cluster-name".into(), (cluster.clone(), true));
+                t.insert("eks:nodegroup-name".into(), (g.name.clone(), true));
+            }
+            NodeGroupKind::SelfManaged => {
+                t.insert("alpha.eksctl.io/nodegroup-name".into(), (g.name.clone(), true));
+            }
+        }
+        w.aws.refresh.tags.insert(g.asg_name.clone(), t);
+    }
 }
 
 /// `CreateOrUpdateTags` (`delete == false`) and `DeleteTags`.
