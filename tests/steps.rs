@@ -12,8 +12,8 @@ use kube::api::{Api, DeleteParams};
 use upshift::cloud::{AwsCloud, AwsOptions, Cloud, UpdateScope};
 use upshift::model::Timestamp;
 use upshift::rollout::journal::{Journal, What};
-use upshift::rollout::plan::{GroupType, NodegroupStep, Step, Strategy};
-use upshift::rollout::steps::{Progress, StepCtx, StepError, reconcile};
+use upshift::rollout::plan::{Drain, GroupType, NodegroupStep, Step, Strategy};
+use upshift::rollout::steps::{Progress, StepCtx, StepError, abort, reconcile};
 use upshift::sim::Simulator;
 
 const CLUSTER: &str = "demo";
@@ -35,11 +35,14 @@ async fn call(sim: &Simulator, c: &AwsCloud, journal: &mut Journal, step: &Step)
     let now = move || -> Timestamp { clock.now() };
     let mut ctx = StepCtx {
         cloud: c,
+        client: None,
         cluster: CLUSTER,
         target: "1.31",
+        drain: Drain::default(),
         journal,
         who: WHO,
         now: &now,
+        group: Default::default(),
     };
     reconcile(&mut ctx, step).await
 }
@@ -225,11 +228,16 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
     let p = call(&sim, &c, &mut journal, &step).await.unwrap();
     assert!(!p.is_done(), "{p:?}");
     assert_eq!(count(&sim, "UpdateAddon"), 1);
+    let mut followed = 0;
     for _ in 0..3 {
-        sim.advance(Duration::from_secs(10));
+        sim.advance(Duration::from_secs(2));
         let p = call(&sim, &c, &mut journal, &step).await.unwrap();
-        assert!(!p.is_done(), "{p:?}");
+        if let Progress::Waiting { what, .. } = &p {
+            assert!(what.contains("InProgress"), "{what}");
+            followed += 1;
+        }
     }
+    assert!(followed > 0, "the update is followed while it runs");
     assert_eq!(count(&sim, "UpdateAddon"), 1, "calls while it runs start nothing");
     assert!(
         actions(&journal).contains(&("addon/coredns".into(), "update-addon".into(), default.clone())),
@@ -323,7 +331,7 @@ async fn the_managed_node_group_step_updates_once_and_then_does_nothing() {
 }
 
 #[tokio::test]
-async fn a_node_group_update_blocked_by_a_budget_fails_naming_what_eks_said() {
+async fn a_node_group_update_blocked_by_a_budget_fails_and_a_force_decision_starts_it_again_once() {
     let sim = common::start("demo").await;
     let c = cloud(&sim).await;
     let dir = tempfile::tempdir().unwrap();
@@ -333,8 +341,8 @@ async fn a_node_group_update_blocked_by_a_budget_fails_naming_what_eks_said() {
     let mut failure = None;
     for _ in 0..100 {
         match call(&sim, &c, &mut journal, &step).await {
-            Ok(Progress::Done { .. }) => panic!("the ledger's budget should block the drain"),
             Ok(Progress::Waiting { .. }) => {}
+            Ok(other) => panic!("the ledger's budget should block the drain: {other:?}"),
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -344,13 +352,76 @@ async fn a_node_group_update_blocked_by_a_budget_fails_naming_what_eks_said() {
         tokio::task::yield_now().await;
     }
     let err = failure.expect("the update fails");
-    let StepError::Failed { why, what_to_do } = &err else {
-        panic!("{err:?}")
+    let StepError::EvictionRefused { why, what_to_do } = &err else {
+        panic!("a refusal the operator may force: {err:?}")
     };
-    assert!(why.contains("PodEvictionFailure"), "{why}");
-    assert!(what_to_do.contains("PodDisruptionBudget"), "{what_to_do}");
+    assert!(why.contains("PodEvictionFailure") && why.contains("apps"), "{why}");
+    assert!(
+        what_to_do.contains("PodDisruptionBudget") && what_to_do.contains("force"),
+        "{what_to_do}"
+    );
     // failing again on the next call, without starting a second update
-    assert!(call(&sim, &c, &mut journal, &step).await.is_err());
+    assert!(matches!(
+        call(&sim, &c, &mut journal, &step).await,
+        Err(StepError::EvictionRefused { .. })
+    ));
     assert_eq!(count(&sim, "UpdateNodegroupVersion"), 1);
     assert_eq!(journal.step_states().last().unwrap().1, "failed");
+
+    // the operator forces it: one forced update, followed to Done, never repeated
+    let at = sim.world().lock().clock.now();
+    journal
+        .append(
+            WHO,
+            at,
+            What::Decision {
+                step: Some("nodegroup/apps".into()),
+                decision: "force".into(),
+                reason: None,
+                target: Some("apps".into()),
+            },
+        )
+        .unwrap();
+    until_done(&sim, &c, &mut journal, &step, Duration::from_secs(30), 400).await;
+    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 2);
+    let forced: Vec<_> = actions(&journal)
+        .into_iter()
+        .filter(|(_, a, _)| a == "force-update-nodegroup-version")
+        .collect();
+    assert_eq!(forced.len(), 1, "{forced:?}");
+    let ng = c.describe_nodegroup(CLUSTER, "apps").await.unwrap();
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
+    assert!(call(&sim, &c, &mut journal, &step).await.unwrap().is_done());
+    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 2);
+}
+
+#[tokio::test]
+async fn aborting_a_managed_group_says_its_running_update_goes_on() {
+    let sim = common::start("demo").await;
+    let c = cloud(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = open(&dir.path().join("rollout.jsonl"));
+    until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
+    let step = managed("system");
+    assert!(!call(&sim, &c, &mut journal, &step).await.unwrap().is_done());
+    let Step::Nodegroup(g) = &step else { unreachable!() };
+    let clock = sim.world().lock().clock.clone();
+    let now = move || -> Timestamp { clock.now() };
+    let mut ctx = StepCtx {
+        cloud: &c,
+        client: None,
+        cluster: CLUSTER,
+        target: "1.31",
+        drain: Drain::default(),
+        journal: &mut journal,
+        who: WHO,
+        now: &now,
+        group: Default::default(),
+    };
+    let lines = abort(&mut ctx, g).await.unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("cannot be cancelled") && lines[0].contains("system"),
+        "{lines:?}"
+    );
 }

@@ -1,19 +1,33 @@
 //! Draining one node, as upshift does it for self-managed groups: cordon, then evict
 //! every pod but DaemonSet and mirror pods through the eviction API, which honours
-//! PodDisruptionBudgets. Each call evicts what it can and says, by name, which pod
-//! and which budget are holding the node up; it is called again until only
-//! DaemonSet pods are left. Evictions are journaled; a refusal is journaled once
-//! per pod, not on every call.
+//! PodDisruptionBudgets. Each call evicts what it can and, when a pod cannot move,
+//! says which pod and why ([`Progress::Held`]); it is called again until only
+//! DaemonSet pods are left.
+//!
+//! Pods upshift does not evict on its own are held at once, for the operator to
+//! decide: a pod with no controller (it would not come back) and, when the plan says
+//! not to delete emptyDir data, a pod with an emptyDir volume. The operator's
+//! decisions about the step are honoured: `delete-pod` (target `namespace/name`)
+//! deletes the pod instead of evicting it, once; `keep-waiting` (same target)
+//! restarts the pod's timeout. Evictions and deletions are journaled; a refusal is
+//! journaled once per pod, not on every call.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 
 use super::{Progress, StepError};
+use crate::model::Level;
 use crate::rollout::journal::{Journal, What};
+use crate::rollout::plan::Drain;
+
+/// The journal's reason on the note that a pod is held for the operator.
+const HELD: &str = "DrainHeld";
+/// The journal's reason on the warning that an evicted pod's emptyDir data is lost.
+const EMPTY_DIR_LOST: &str = "EmptyDirDataLost";
 
 /// What a drain needs: a client that may write, the journal, who acts, the time.
 pub struct DrainCtx<'a> {
@@ -31,12 +45,33 @@ impl DrainCtx<'_> {
     fn result(&mut self, step: &str, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
         super::journal_result(self.journal, self.who, (self.now)(), step, action, target, ok, detail)
     }
+
+    /// Journals a note about a pod once (the same object and reason are not repeated).
+    fn note_once(&mut self, level: Level, pod: &str, reason: &str, message: String) -> Result<(), StepError> {
+        let object = format!("Pod/{pod}");
+        if noted(self.journal, &object, reason).is_none() {
+            let at = (self.now)();
+            self.journal.append(
+                self.who,
+                at,
+                What::Event {
+                    level,
+                    object,
+                    reason: reason.into(),
+                    message,
+                },
+            )?;
+        }
+        Ok(())
+    }
 }
 
-fn kube_failed(what: &str, e: kube::Error) -> StepError {
+pub(super) fn kube_failed(what: &str, e: kube::Error) -> StepError {
     StepError::Failed {
         why: format!("{what}: {e}"),
-        what_to_do: "Check the API server and the lead's RBAC (patch nodes, create pods/eviction), then retry".into(),
+        what_to_do:
+            "Check the API server and the lead's RBAC (patch nodes, create pods/eviction, delete pods), then retry"
+                .into(),
     }
 }
 
@@ -58,6 +93,27 @@ fn stays(p: &Pod) -> bool {
         Some("Succeeded") | Some("Failed")
     );
     daemon || mirror || finished
+}
+
+fn has_controller(p: &Pod) -> bool {
+    p.metadata
+        .owner_references
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o.controller == Some(true))
+}
+
+/// The names of the pod's emptyDir volumes.
+fn empty_dirs(p: &Pod) -> Vec<String> {
+    p.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .filter(|v| v.empty_dir.is_some())
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// The budgets in the pod's namespace whose selector matches it.
@@ -93,16 +149,49 @@ async fn budgets_of(client: &kube::Client, pod: &Pod) -> Vec<String> {
         .collect()
 }
 
-/// Whether the journal already holds a refusal for this pod in this step.
-fn refusal_recorded(journal: &Journal, step: &str, target: &str) -> bool {
-    journal.entries().iter().any(|e| {
-        matches!(&e.what, What::Result { step: s, action, target: t, ok: false, .. }
-            if s == step && action == "evict" && t == target)
+/// When the journal first recorded a refusal to evict this pod in this step.
+fn first_refusal(journal: &Journal, step: &str, target: &str) -> Option<Timestamp> {
+    journal.entries().iter().find_map(|e| match &e.what {
+        What::Result {
+            step: s,
+            action,
+            target: t,
+            ok: false,
+            ..
+        } if s == step && action == "evict" && t == target => Some(e.at),
+        _ => None,
     })
 }
 
-/// One pass of draining `node`.
-pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Result<Progress, StepError> {
+/// When the journal first noted `reason` about `object`.
+fn noted(journal: &Journal, object: &str, reason: &str) -> Option<Timestamp> {
+    journal.entries().iter().find_map(|e| match &e.what {
+        What::Event {
+            object: o, reason: r, ..
+        } if o == object && r == reason => Some(e.at),
+        _ => None,
+    })
+}
+
+/// Whether the operator chose `decision` about `target` in this step.
+fn chosen(journal: &Journal, step: &str, decision: &str, target: &str) -> Option<Timestamp> {
+    journal
+        .decisions(step)
+        .filter(|(_, d, t)| *d == decision && *t == Some(target))
+        .map(|(at, _, _)| at)
+        .last()
+}
+
+/// A pod the drain cannot move.
+struct Hold {
+    pod: String,
+    why: String,
+    since: Timestamp,
+    ask_now: bool,
+}
+
+/// One pass of draining `node` for `step`, with the plan's drain options.
+pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &Drain) -> Result<Progress, StepError> {
     let nodes: Api<Node> = Api::all(ctx.client.clone());
     let current = nodes
         .get_opt(node)
@@ -131,7 +220,7 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
             what: format!("node {node} drained"),
         });
     }
-    let mut held = Vec::new();
+    let mut held: Vec<Hold> = Vec::new();
     let mut leaving = 0;
     for p in &movable {
         let ns = p.metadata.namespace.clone().unwrap_or_default();
@@ -141,11 +230,71 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
             leaving += 1;
             continue;
         }
-        let first_try = !refusal_recorded(ctx.journal, step, &key);
+        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+        if chosen(ctx.journal, step, "delete-pod", &key).is_some() {
+            if !ctx.journal.done(step, "delete-pod", &key) {
+                ctx.action(step, "delete-pod", &key)?;
+                match api.delete(&name, &DeleteParams::default()).await {
+                    Ok(_) => ctx.result(step, "delete-pod", &key, true, "deleted at the operator's word".into())?,
+                    Err(kube::Error::Api(s)) if s.code == 404 => {
+                        ctx.result(step, "delete-pod", &key, true, "already gone".into())?
+                    }
+                    Err(e) => {
+                        ctx.result(step, "delete-pod", &key, false, e.to_string())?;
+                        return Err(kube_failed(&format!("deleting pod {key} on node {node}"), e));
+                    }
+                }
+            }
+            leaving += 1;
+            continue;
+        }
+        let keep_waiting = chosen(ctx.journal, step, "keep-waiting", &key);
+        let refuse_now = if !has_controller(p) {
+            Some(format!(
+                "pod {key} has no controller: once evicted it does not come back"
+            ))
+        } else {
+            let dirs = empty_dirs(p);
+            if !dirs.is_empty() && !opts.delete_empty_dir_data {
+                Some(format!(
+                    "pod {key} has an emptyDir volume ({}): once evicted, its emptyDir data is lost (the plan's drain.deleteEmptyDirData is false)",
+                    dirs.join(", ")
+                ))
+            } else {
+                if !dirs.is_empty() {
+                    ctx.note_once(
+                        Level::Warning,
+                        &key,
+                        EMPTY_DIR_LOST,
+                        format!(
+                            "{step}: evicting pod {key} from node {node} loses the data of its emptyDir volume(s) {}",
+                            dirs.join(", ")
+                        ),
+                    )?;
+                }
+                None
+            }
+        };
+        if let Some(why) = refuse_now {
+            ctx.note_once(
+                Level::Warning,
+                &key,
+                HELD,
+                format!("{step}: node {node}: {why}; it stays until the operator decides"),
+            )?;
+            let first = noted(ctx.journal, &format!("Pod/{key}"), HELD).unwrap_or_else(|| (ctx.now)());
+            held.push(Hold {
+                pod: key,
+                why,
+                since: keep_waiting.map_or(first, |k| k.max(first)),
+                ask_now: true,
+            });
+            continue;
+        }
+        let first_try = first_refusal(ctx.journal, step, &key).is_none();
         if first_try {
             ctx.action(step, "evict", &key)?;
         }
-        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
         match api.evict(&name, &EvictParams::default()).await {
             Ok(_) => {
                 leaving += 1;
@@ -161,28 +310,48 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str) -> Resul
                 if first_try {
                     ctx.result(step, "evict", &key, false, format!("refused: {why}"))?;
                 }
-                held.push(format!("pod {key} held by {why}"));
+                let first = first_refusal(ctx.journal, step, &key).unwrap_or_else(|| (ctx.now)());
+                held.push(Hold {
+                    pod: key,
+                    why,
+                    since: keep_waiting.map_or(first, |k| k.max(first)),
+                    ask_now: false,
+                });
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => leaving += 1,
-            Err(e) => return Err(kube_failed(&format!("evicting pod {key}"), e)),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                leaving += 1;
+                if first_try {
+                    ctx.result(step, "evict", &key, true, "already gone".into())?;
+                }
+            }
+            Err(e) => {
+                if first_try {
+                    ctx.result(step, "evict", &key, false, e.to_string())?;
+                }
+                return Err(kube_failed(&format!("evicting pod {key} from node {node}"), e));
+            }
         }
     }
-    let what = if held.is_empty() {
-        format!("node {node}: {leaving} pod(s) terminating")
-    } else {
-        format!("node {node}: {}", held[0])
-    };
+    // the pod to ask about: one upshift will not evict itself first, else the one
+    // held longest
+    held.sort_by_key(|h| (!h.ask_now, h.since));
+    if let Some(h) = held.into_iter().next() {
+        let what = if h.ask_now {
+            format!("node {node}: {}", h.why)
+        } else {
+            format!("node {node}: pod {} held by {}", h.pod, h.why)
+        };
+        return Ok(Progress::Held {
+            what,
+            node: node.to_string(),
+            pod: h.pod,
+            why: h.why,
+            since: h.since,
+            ask_now: h.ask_now,
+        });
+    }
     Ok(Progress::Waiting {
-        what,
-        detail: format!(
-            "{} pod(s) left to move: {leaving} terminating, {} refused by a budget{}",
-            movable.len(),
-            held.len(),
-            if held.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", held.join("; "))
-            }
-        ),
+        what: format!("node {node}: {leaving} pod(s) terminating"),
+        detail: format!("{} pod(s) left to move from {node}, all terminating", movable.len()),
     })
 }

@@ -9,17 +9,24 @@
 //! is not repeated when the cloud shows it happened (an update InProgress or
 //! finished), and an action recorded as done is not taken again while its effect is
 //! visible.
+//!
+//! The operator's choices reach the steps as journaled decisions: `retry` and
+//! `force` for a failed step, `keep-waiting`, `skip-node` and `delete-pod` for a
+//! held drain, and `proceed`/`override`/`auto-proceed` at the gate between two
+//! batches ([`gate_id`]).
 
 mod addon;
 mod control_plane;
 pub mod drain;
 mod nodegroup;
+mod selfmanaged;
 
 use jiff::Timestamp;
 
 use crate::cloud::{Cloud, CloudError, UpdateInfo, UpdateScope};
+use crate::model::rollout::GroupProgress;
 use crate::rollout::journal::{Journal, JournalError, What};
-use crate::rollout::plan::Step;
+use crate::rollout::plan::{Drain, GroupType, NodegroupStep, Step};
 
 pub use addon::reconcile as reconcile_addon;
 pub use control_plane::reconcile as reconcile_control_plane;
@@ -34,14 +41,22 @@ pub const UPSHIFT: &str = "upshift";
 /// the time (the simulator's virtual clock in tests and the demo).
 pub struct StepCtx<'a> {
     pub cloud: &'a dyn Cloud,
+    /// A Kubernetes client that may write (cordon, evict, delete pods): needed by
+    /// self-managed node groups, which upshift drains itself.
+    pub client: Option<kube::Client>,
     /// The EKS cluster's name.
     pub cluster: &'a str,
     /// The plan's target minor, e.g. `1.31`.
     pub target: &'a str,
+    /// The plan's drain options.
+    pub drain: Drain,
     pub journal: &'a mut Journal,
     /// Written as the journal's `who` on actions and results (`user@host`).
     pub who: &'a str,
     pub now: &'a (dyn Fn() -> Timestamp + Send + Sync),
+    /// Filled by node group steps on every call: where the group stands, for the
+    /// drive to show.
+    pub group: GroupProgress,
 }
 
 /// Journals an action (before it is sent): shared by every step's context.
@@ -127,11 +142,24 @@ impl StepCtx<'_> {
     /// Whether the operator asked to retry `step` after `since` (a journaled
     /// decision `retry`): a failed update is then started again.
     fn retry_requested(&self, step: &str, since: Option<Timestamp>) -> bool {
-        self.journal.entries().iter().any(|e| {
-            matches!(&e.what, What::Decision { step: Some(s), decision, .. }
-                if s == step && decision == "retry")
-                && since.is_none_or(|t| e.at >= t)
-        })
+        self.decided(step, "retry", since)
+    }
+
+    /// Whether the journal holds the decision `decision` about `step` at or after `since`.
+    fn decided(&self, step: &str, decision: &str, since: Option<Timestamp>) -> bool {
+        self.journal
+            .decisions(step)
+            .any(|(at, d, _)| d == decision && since.is_none_or(|t| at >= t))
+    }
+
+    /// A context for draining one node of this step.
+    fn drain_ctx(&mut self, client: kube::Client) -> DrainCtx<'_> {
+        DrainCtx {
+            client,
+            journal: self.journal,
+            who: self.who,
+            now: self.now,
+        }
     }
 
     /// The newest update of `scope`, if any.
@@ -165,6 +193,30 @@ pub enum Progress {
     /// Not there yet: call again later. `what` is one line for the cockpit
     /// ("control plane update 7f3c… InProgress for 6m"), `detail` says more.
     Waiting { what: String, detail: String },
+    /// A drain found a pod it cannot move. Calling again keeps trying (a budget may
+    /// allow the eviction later); once `now - since` passes the plan's pod timeout,
+    /// or at once when `ask_now`, the drive offers the operator `keep-waiting`,
+    /// `skip-node` (target: the node) and `delete-pod` (target: the pod), journaled
+    /// as decisions about the step.
+    Held {
+        /// One line: "node ip-…: pod payments/ledger-… held by PodDisruptionBudget …".
+        what: String,
+        node: String,
+        /// `namespace/name`
+        pod: String,
+        /// The budget and its numbers, or why upshift does not evict the pod itself.
+        why: String,
+        /// The first refusal of this pod in this step, or the newest `keep-waiting`
+        /// about it when later.
+        since: Timestamp,
+        /// The pod is not evicted without the operator's word (no controller, or
+        /// emptyDir data the plan says not to delete): ask now, not after the timeout.
+        ask_now: bool,
+    },
+    /// A node group replaced batch `batch - 1` completely: batch `batch` (of `of`)
+    /// starts once the journal holds `proceed`, `override` or `auto-proceed` about
+    /// [`gate_id`]`(step, batch)`.
+    Gate { batch: u32, of: u32 },
     /// The real state is what the step wants.
     Done { what: String },
 }
@@ -181,6 +233,11 @@ pub enum StepError {
     /// The step failed in the cloud or cannot be done as planned: the operator decides.
     #[error("{why}. {what_to_do}")]
     Failed { why: String, what_to_do: String },
+    /// A managed node group's update failed because PodDisruptionBudgets refused
+    /// evictions: besides retrying, the operator may force it (a journaled `force`
+    /// decision about the step starts the update again past the budgets, once).
+    #[error("{why}. {what_to_do}")]
+    EvictionRefused { why: String, what_to_do: String },
     /// This build cannot execute the step (yet).
     #[error("step {step}: {why}")]
     Unsupported { step: String, why: String },
@@ -200,18 +257,38 @@ pub fn step_id(step: &Step) -> String {
     }
 }
 
+/// The id the decision to start batch `batch` of a node group step is journaled
+/// under: `gate/nodegroup/batch#2`.
+pub fn gate_id(step: &str, batch: u32) -> String {
+    format!("gate/{step}#{batch}")
+}
+
 /// One reconcile call for any step that acts on the cloud (control plane, add-on,
-/// managed node group). Preflight and postflight are read-only research the drive
-/// runs itself: they are [`StepError::Unsupported`] here.
+/// node group). Preflight and postflight are read-only research the drive runs
+/// itself: they are [`StepError::Unsupported`] here.
 pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, StepError> {
     match step {
         Step::ControlPlane => control_plane::reconcile(ctx).await,
         Step::Addon { name, version } => addon::reconcile(ctx, name, version).await,
+        Step::Nodegroup(g) if g.group_type == GroupType::SelfManaged => selfmanaged::reconcile(ctx, g).await,
         Step::Nodegroup(g) => nodegroup::reconcile(ctx, g).await,
         Step::Preflight | Step::Postflight => Err(StepError::Unsupported {
             step: step_id(step),
             why: "preflight and postflight are read-only research the drive runs, not cloud steps".into(),
         }),
+    }
+}
+
+/// Undoes what must not be left half done when the operator aborts during a node
+/// group step: a self-managed group's running instance refresh is cancelled, the
+/// nodes the step cordoned and that stay are uncordoned, and the cluster
+/// autoscaler's tag is put back. A managed group's running EKS update cannot be
+/// cancelled: it is said so. Returns one line per thing done or found; calling it
+/// again does nothing more.
+pub async fn abort(ctx: &mut StepCtx<'_>, g: &NodegroupStep) -> Result<Vec<String>, StepError> {
+    match g.group_type {
+        GroupType::SelfManaged => selfmanaged::abort(ctx, g).await,
+        GroupType::Managed => nodegroup::abort(ctx, g).await,
     }
 }
 
