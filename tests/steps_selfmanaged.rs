@@ -1,0 +1,710 @@
+//! Self-managed node group steps against the simulator: `replace` batch by batch
+//! with gates between batches, the operator's choices on a held drain (keep
+//! waiting, skip the node, delete the pod), a restart in the middle of a batch,
+//! an instance refresh, aborts, and the cluster autoscaler's tag taken off during
+//! the step and put back after.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use upshift::cloud::{AwsCloud, AwsOptions};
+use upshift::model::Timestamp;
+use upshift::model::rollout::GroupProgress;
+use upshift::rollout::journal::{Journal, What};
+use upshift::rollout::plan::{Drain, GroupType, NodegroupStep, Step, Strategy};
+use upshift::rollout::steps::{Progress, StepCtx, StepError, abort, gate_id, reconcile};
+use upshift::sim::scenario::Scenario;
+use upshift::sim::{SimConfig, Simulator};
+
+const WHO: &str = "ana@laptop";
+const GROUP_LABEL: &str = "alpha.eksctl.io/nodegroup-name";
+const AUTOSCALER_TAG: &str = "k8s.io/cluster-autoscaler/enabled";
+
+/// A simulator, the clients a lead has, and the rollout's journal.
+struct Rig {
+    sim: Simulator,
+    cloud: AwsCloud,
+    client: kube::Client,
+    cluster: String,
+    path: PathBuf,
+    journal: Journal,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(sim: Simulator) -> Rig {
+    let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
+        .await
+        .expect("the AWS client connects");
+    let client = sim.client("lead").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rollout.jsonl");
+    let journal = Journal::open(&path).unwrap();
+    let cluster = sim.cluster_name().to_string();
+    Rig {
+        sim,
+        cloud,
+        client,
+        cluster,
+        path,
+        journal,
+        _dir: dir,
+    }
+}
+
+/// The simulator on a scenario written here.
+async fn start_yaml(yaml: &str) -> Simulator {
+    let scenario = Scenario::from_yaml(yaml, "test scenario").unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = SimConfig::new(scenario);
+    cfg.bookmark_interval = Duration::from_millis(300);
+    Simulator::start(cfg).await.expect("simulator starts")
+}
+
+fn group_step(name: &str, strategy: Strategy, batch_size: u32) -> Step {
+    Step::Nodegroup(NodegroupStep {
+        name: name.into(),
+        group_type: GroupType::SelfManaged,
+        strategy,
+        batch_size,
+        auto_continue: false,
+    })
+}
+
+impl Rig {
+    fn now(&self) -> Timestamp {
+        self.sim.world().lock().clock.now()
+    }
+
+    /// One reconcile call; also returns the group's progress as the step filled it.
+    async fn call(&mut self, step: &Step) -> (Result<Progress, StepError>, GroupProgress) {
+        let clock = self.sim.world().lock().clock.clone();
+        let now = move || -> Timestamp { clock.now() };
+        let mut ctx = StepCtx {
+            cloud: &self.cloud,
+            client: Some(self.client.clone()),
+            cluster: &self.cluster,
+            target: "1.31",
+            drain: Drain::default(),
+            journal: &mut self.journal,
+            who: WHO,
+            now: &now,
+            group: GroupProgress::default(),
+        };
+        let r = reconcile(&mut ctx, step).await;
+        (r, ctx.group)
+    }
+
+    async fn abort(&mut self, step: &Step) -> Vec<String> {
+        let Step::Nodegroup(g) = step else { unreachable!() };
+        let clock = self.sim.world().lock().clock.clone();
+        let now = move || -> Timestamp { clock.now() };
+        let mut ctx = StepCtx {
+            cloud: &self.cloud,
+            client: Some(self.client.clone()),
+            cluster: &self.cluster,
+            target: "1.31",
+            drain: Drain::default(),
+            journal: &mut self.journal,
+            who: WHO,
+            now: &now,
+            group: GroupProgress::default(),
+        };
+        abort(&mut ctx, g).await.expect("the abort goes through")
+    }
+
+    /// Journals the operator's decision; returns its time.
+    fn decide(&mut self, step: &str, decision: &str, target: Option<&str>) -> Timestamp {
+        let at = self.now();
+        self.journal
+            .append(
+                WHO,
+                at,
+                What::Decision {
+                    step: Some(step.into()),
+                    decision: decision.into(),
+                    reason: None,
+                    target: target.map(str::to_string),
+                },
+            )
+            .unwrap();
+        at
+    }
+
+    async fn control_plane(&mut self) {
+        for _ in 0..40 {
+            if self
+                .call(&Step::ControlPlane)
+                .await
+                .0
+                .expect("the control plane goes on")
+                .is_done()
+            {
+                return;
+            }
+            self.sim.advance(Duration::from_secs(60));
+        }
+        panic!("the control plane did not reach 1.31");
+    }
+
+    fn advance(&self, secs: u64) {
+        self.sim.advance(Duration::from_secs(secs));
+    }
+
+    /// The group's nodes: name → (kubelet version, cordoned, tainted unschedulable).
+    fn nodes(&self, group: &str) -> BTreeMap<String, (String, bool, bool)> {
+        let w = self.sim.world();
+        let w = w.lock();
+        w.nodes
+            .items()
+            .values()
+            .filter(|n| n.metadata.labels.as_ref().and_then(|l| l.get(GROUP_LABEL)) == Some(&group.to_string()))
+            .map(|n| {
+                let spec = n.spec.as_ref();
+                (
+                    n.metadata.name.clone().unwrap_or_default(),
+                    (
+                        n.status
+                            .as_ref()
+                            .and_then(|s| s.node_info.as_ref())
+                            .map(|i| i.kubelet_version.clone())
+                            .unwrap_or_default(),
+                        spec.and_then(|s| s.unschedulable) == Some(true),
+                        spec.and_then(|s| s.taints.as_ref())
+                            .is_some_and(|t| t.iter().any(|t| t.key == "node.kubernetes.io/unschedulable")),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The autoscaler tag's value in the simulated Auto Scaling group's tags.
+    fn autoscaler_tag(&self, asg: &str) -> Option<String> {
+        let w = self.sim.world();
+        let w = w.lock();
+        w.aws
+            .refresh
+            .tags
+            .get(asg)
+            .and_then(|t| t.get(AUTOSCALER_TAG))
+            .map(|(v, _)| v.clone())
+    }
+
+    fn actions(&self) -> Vec<(String, String, String)> {
+        self.journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.what {
+                What::Action { step, action, target } => Some((step.clone(), action.clone(), target.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn actions_named(&self, name: &str) -> Vec<String> {
+        self.actions()
+            .into_iter()
+            .filter(|(_, a, _)| a == name)
+            .map(|(_, _, t)| t)
+            .collect()
+    }
+
+    fn aws_count(&self, op: &str) -> u64 {
+        self.sim.aws_request_counts().get(op).copied().unwrap_or(0)
+    }
+}
+
+fn reopen(path: &Path) -> Journal {
+    Journal::open(path).expect("the journal opens")
+}
+
+fn assert_no_action_repeated(r: &Rig) {
+    let all = r.actions();
+    let mut seen = std::collections::BTreeSet::new();
+    for a in &all {
+        assert!(seen.insert(a.clone()), "action repeated: {a:?}\n{all:#?}");
+    }
+}
+
+#[tokio::test]
+async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_time() {
+    let mut r = rig(common::start("demo").await).await;
+    r.control_plane().await;
+    let before = r.nodes("batch");
+    assert_eq!(before.len(), 3);
+    assert!(before.values().all(|(v, _, _)| v.starts_with("v1.30")), "{before:?}");
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
+
+    let step = group_step("batch", Strategy::Replace, 1);
+    let mut gates = Vec::new();
+    let mut saw_untagged = false;
+    let mut saw_taint = false;
+    let mut saw_progress = false;
+    let mut done = None;
+    for _ in 0..400 {
+        let (p, group) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Done { what } => {
+                done = Some(what);
+                break;
+            }
+            Progress::Gate { batch, of } => {
+                assert_eq!(of, 3);
+                gates.push(batch);
+                r.decide(&gate_id("nodegroup/batch", batch), "proceed", None);
+                continue;
+            }
+            Progress::Waiting { .. } => {}
+            other => panic!("nothing should hold the batch group: {other:?}"),
+        }
+        saw_untagged |= r.autoscaler_tag("batch").is_none();
+        saw_taint |= r
+            .nodes("batch")
+            .values()
+            .any(|(_, cordoned, tainted)| *cordoned && *tainted);
+        saw_progress |= group.batches == 3 && group.batch >= 1 && !group.draining.is_empty();
+        r.advance(10);
+    }
+    let what = done.expect("the group is replaced");
+    assert!(what.contains("batch on 1.31"), "{what}");
+    assert_eq!(gates, [2, 3], "a gate before each batch after the first");
+    assert!(saw_untagged, "the autoscaler's tag is off during the step");
+    assert!(saw_taint, "a cordoned node carries the unschedulable taint");
+    assert!(saw_progress, "the step reports batch n of 3 and the nodes it drains");
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"), "put back after");
+
+    let after = r.nodes("batch");
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(after.values().all(|(v, _, _)| v.starts_with("v1.31")), "{after:?}");
+    assert!(
+        after.values().all(|(_, c, t)| !c && !t),
+        "none left cordoned: {after:?}"
+    );
+    assert!(before.keys().all(|n| !after.contains_key(n)), "every old node is gone");
+
+    let terminated = r.actions_named("terminate-instance");
+    assert_eq!(terminated.len(), 3, "{terminated:?}");
+    assert_no_action_repeated(&r);
+    assert_eq!(r.aws_count("TerminateInstanceInAutoScalingGroup"), 3);
+    assert!(
+        terminated
+            .iter()
+            .all(|i| r.journal.done("nodegroup/batch", "terminate-instance", i))
+    );
+    assert_eq!(r.actions_named("untag-autoscaler").len(), 1);
+    assert_eq!(r.actions_named("restore-autoscaler-tag").len(), 1);
+    assert!(r.journal.in_doubt().is_empty());
+
+    // called again after Done: nothing written, nothing sent
+    let n = r.journal.entries().len();
+    let (p, _) = r.call(&step).await;
+    assert!(p.unwrap().is_done());
+    assert_eq!(r.journal.entries().len(), n);
+    assert_eq!(r.aws_count("TerminateInstanceInAutoScalingGroup"), 3);
+    assert_eq!(r.aws_count("DeleteTags"), 1);
+}
+
+const HELD: &str = r#"
+name: held
+seed: 7
+cluster: {name: held, version: "1.30"}
+nodeGroups:
+  - {name: system, kind: managed, instanceType: m5.large, size: 2}
+  - {name: workers, kind: self-managed, instanceType: m5.xlarge, size: 3}
+workloads:
+  - {name: aws-node, namespace: kube-system, kind: DaemonSet, image: "cni:1", tolerateAll: true}
+  - {name: ledger, namespace: payments, kind: Deployment, replicas: 2, image: "ledger:1", nodeGroup: workers, pdb: {minAvailable: 2}}
+  - {name: web, namespace: shop, kind: Deployment, replicas: 4, image: "web:1", nodeGroup: workers}
+"#;
+
+#[tokio::test]
+async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_honoured() {
+    let mut r = rig(start_yaml(HELD).await).await;
+    r.control_plane().await;
+    let step = group_step("workers", Strategy::Replace, 1);
+    let id = "nodegroup/workers";
+    let mut held_events = Vec::new();
+    let mut skipped_node = None;
+    let mut done = None;
+    for _ in 0..600 {
+        let (p, group) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Done { what } => {
+                done = Some(what);
+                break;
+            }
+            Progress::Gate { batch, .. } => {
+                r.decide(&gate_id(id, batch), "proceed", None);
+                continue;
+            }
+            Progress::Held {
+                what,
+                node,
+                pod,
+                why,
+                since,
+                ask_now,
+            } => {
+                assert!(pod.starts_with("payments/ledger-"), "{pod}");
+                assert!(
+                    why.contains("PodDisruptionBudget payments/ledger (") && why.contains("2 required"),
+                    "{why}"
+                );
+                assert!(what.contains(&pod) && what.contains(&node), "{what}");
+                assert!(!ask_now);
+                assert_eq!(group.holding.as_deref(), Some(what.as_str()));
+                held_events.push((node.clone(), pod.clone()));
+                if held_events.len() == 1 {
+                    // keep waiting: since stays at the refusal until the decision,
+                    // then moves to it
+                    r.advance(120);
+                    let (again, _) = r.call(&step).await;
+                    let Ok(Progress::Held { since: same, .. }) = again else {
+                        panic!("{again:?}")
+                    };
+                    assert_eq!(same, since);
+                    let decided = r.decide(id, "keep-waiting", Some(&pod));
+                    let (again, _) = r.call(&step).await;
+                    let Ok(Progress::Held { since: moved, .. }) = again else {
+                        panic!("{again:?}")
+                    };
+                    assert_eq!(moved, decided);
+                    assert!(moved > since);
+                    // then: skip the node
+                    r.decide(id, "skip-node", Some(&node));
+                    skipped_node = Some(node);
+                } else {
+                    r.decide(id, "delete-pod", Some(&pod));
+                }
+                continue;
+            }
+            Progress::Waiting { .. } => {}
+        }
+        r.advance(10);
+    }
+    let what = done.expect("the step finishes");
+    let skipped = skipped_node.expect("a node was skipped");
+    assert!(
+        what.contains("skipped") && what.contains(&skipped) && what.contains("1.30"),
+        "{what}"
+    );
+    let nodes = r.nodes("workers");
+    let (version, cordoned, tainted) = nodes.get(&skipped).expect("the skipped node stays").clone();
+    assert!(version.starts_with("v1.30"), "{version}");
+    assert!(!cordoned && !tainted, "the skipped node is uncordoned");
+    assert!(r.journal.done(id, "uncordon", &skipped));
+    assert_eq!(
+        nodes.values().filter(|(v, _, _)| v.starts_with("v1.31")).count(),
+        2,
+        "{nodes:?}"
+    );
+    assert!(nodes.values().all(|(_, c, _)| !c), "{nodes:?}");
+    let (_, group) = r.call(&step).await;
+    assert_eq!(group.skipped, vec![skipped.clone()]);
+
+    // each pod the operator chose to delete was deleted once
+    let deleted = r.actions_named("delete-pod");
+    assert!(held_events.len() >= 2, "{held_events:?}");
+    assert_eq!(deleted.len(), held_events.len() - 1, "{deleted:?} for {held_events:?}");
+    for pod in &deleted {
+        assert!(r.journal.done(id, "delete-pod", pod));
+        assert!(!r.sim.world().lock().pods.items().contains_key(pod), "{pod} is gone");
+    }
+    assert_no_action_repeated(&r);
+    assert_eq!(r.actions_named("terminate-instance").len(), 2);
+}
+
+const BARE: &str = r#"
+name: bare
+seed: 3
+cluster: {name: bare, version: "1.30"}
+nodeGroups:
+  - {name: system, kind: managed, instanceType: m5.large, size: 1}
+  - {name: workers, kind: self-managed, instanceType: m5.xlarge, size: 2}
+workloads:
+  - {name: web, namespace: shop, kind: Deployment, replicas: 2, image: "web:1", nodeGroup: workers}
+  - {name: debug, kind: Pod, image: "busybox:1.36", nodeGroup: workers}
+"#;
+
+#[tokio::test]
+async fn a_pod_without_a_controller_holds_the_drain_at_once() {
+    let mut r = rig(start_yaml(BARE).await).await;
+    r.control_plane().await;
+    let step = group_step("workers", Strategy::Replace, 2);
+    let mut held = None;
+    for _ in 0..100 {
+        let (p, _) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            h @ Progress::Held { .. } => {
+                held = Some(h);
+                break;
+            }
+            Progress::Waiting { .. } => r.advance(10),
+            other => panic!("the debug pod should hold the drain: {other:?}"),
+        }
+    }
+    let Some(Progress::Held { what, pod, ask_now, .. }) = held else {
+        panic!("held")
+    };
+    assert_eq!(pod, "default/debug");
+    assert!(ask_now);
+    assert!(
+        what.contains("pod default/debug has no controller: once evicted it does not come back"),
+        "{what}"
+    );
+    assert!(r.actions_named("evict").iter().all(|p| p != "default/debug"));
+    // the operator deletes it: the drain and the step finish
+    r.decide("nodegroup/workers", "delete-pod", Some("default/debug"));
+    let mut done = false;
+    for _ in 0..200 {
+        let (p, _) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Done { .. } => {
+                done = true;
+                break;
+            }
+            Progress::Waiting { .. } => r.advance(10),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(done);
+    assert_eq!(r.actions_named("delete-pod"), ["default/debug"]);
+    assert!(
+        r.nodes("workers")
+            .values()
+            .all(|(v, c, _)| v.starts_with("v1.31") && !c)
+    );
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_a_batch_repeats_no_action() {
+    let mut r = rig(common::start("demo").await).await;
+    r.control_plane().await;
+    let step = group_step("batch", Strategy::Replace, 1);
+    let (p, _) = r.call(&step).await;
+    assert!(matches!(p, Ok(Progress::Waiting { .. })), "{p:?}");
+    let cordoned: Vec<String> = r
+        .nodes("batch")
+        .into_iter()
+        .filter(|(_, (_, c, _))| *c)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(cordoned.len(), 1, "the first batch's node is cordoned");
+    assert!(r.actions_named("terminate-instance").is_empty());
+    assert_eq!(r.actions_named("start-batch"), cordoned);
+
+    // killed: a new process opens the same journal
+    let path = r.path.clone();
+    r.journal = reopen(&path);
+    let mut done = false;
+    for _ in 0..400 {
+        let (p, _) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Done { .. } => {
+                done = true;
+                break;
+            }
+            Progress::Gate { batch, .. } => {
+                r.decide(&gate_id("nodegroup/batch", batch), "proceed", None);
+                continue;
+            }
+            Progress::Waiting { .. } => {}
+            other => panic!("{other:?}"),
+        }
+        // another restart now and then
+        r.journal = reopen(&path);
+        r.advance(10);
+    }
+    assert!(done);
+    assert_no_action_repeated(&r);
+    assert_eq!(r.actions_named("start-batch").len(), 3);
+    assert_eq!(r.actions_named("cordon").len(), 3);
+    assert_eq!(r.aws_count("TerminateInstanceInAutoScalingGroup"), 3);
+    assert_eq!(r.aws_count("DeleteTags"), 1);
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
+}
+
+#[tokio::test]
+async fn an_instance_refresh_is_started_once_and_followed_to_done() {
+    let mut r = rig(common::start("demo").await).await;
+    r.control_plane().await;
+    let step = group_step("batch", Strategy::InstanceRefresh, 1);
+    let mut saw_untagged = false;
+    let mut saw_percent = false;
+    let mut done = None;
+    for _ in 0..400 {
+        let (p, _) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Done { what } => {
+                done = Some(what);
+                break;
+            }
+            Progress::Waiting { what, .. } => saw_percent |= what.contains("instance refresh") && what.contains('%'),
+            other => panic!("{other:?}"),
+        }
+        saw_untagged |= r.autoscaler_tag("batch").is_none();
+        r.advance(10);
+    }
+    assert!(done.expect("the refresh finishes").contains("on 1.31"));
+    assert!(saw_untagged && saw_percent);
+    assert_eq!(r.aws_count("StartInstanceRefresh"), 1);
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
+    let nodes = r.nodes("batch");
+    assert_eq!(nodes.len(), 3);
+    assert!(
+        nodes.values().all(|(v, c, _)| v.starts_with("v1.31") && !c),
+        "{nodes:?}"
+    );
+    {
+        let w = r.sim.world();
+        let w = w.lock();
+        let prefs = &w.aws.refresh.refreshes[0].preferences;
+        assert_eq!(prefs.min_healthy_percentage, 66, "one of three at a time");
+        assert!(prefs.skip_matching);
+    }
+    let n = r.journal.entries().len();
+    assert!(r.call(&step).await.0.unwrap().is_done());
+    assert_eq!(r.journal.entries().len(), n);
+    assert_eq!(r.aws_count("StartInstanceRefresh"), 1);
+}
+
+#[tokio::test]
+async fn an_abort_in_the_middle_of_a_batch_uncordons_and_puts_the_tag_back() {
+    let mut r = rig(common::start("demo").await).await;
+    r.control_plane().await;
+    let step = group_step("batch", Strategy::Replace, 1);
+    let (p, _) = r.call(&step).await;
+    assert!(matches!(p, Ok(Progress::Waiting { .. })), "{p:?}");
+    r.advance(5);
+    let cordoned: Vec<String> = r
+        .nodes("batch")
+        .into_iter()
+        .filter(|(_, (_, c, _))| *c)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(cordoned.len(), 1);
+    assert_eq!(r.autoscaler_tag("batch"), None);
+
+    let lines = r.abort(&step).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("uncordoned node {}", cordoned[0]))),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(AUTOSCALER_TAG) && l.contains("batch")),
+        "{lines:?}"
+    );
+    assert!(r.nodes("batch").values().all(|(_, c, t)| !c && !t));
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
+    assert!(r.actions_named("terminate-instance").is_empty());
+    // a second abort has nothing left to do
+    assert!(r.abort(&step).await.is_empty());
+    assert_no_action_repeated(&r);
+}
+
+#[tokio::test]
+async fn an_abort_cancels_a_running_instance_refresh() {
+    let mut r = rig(common::start("demo").await).await;
+    r.control_plane().await;
+    let step = group_step("batch", Strategy::InstanceRefresh, 1);
+    assert!(!r.call(&step).await.0.unwrap().is_done());
+    r.advance(10);
+    let lines = r.abort(&step).await;
+    assert!(
+        lines.iter().any(|l| l.contains("cancelled instance refresh")),
+        "{lines:?}"
+    );
+    assert_eq!(r.aws_count("CancelInstanceRefresh"), 1);
+    assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
+    r.advance(600);
+    let status = r.sim.world().lock().aws.refresh.refreshes[0].status.as_str();
+    assert_eq!(status, "Cancelled");
+    assert!(r.abort(&step).await.is_empty());
+    assert_eq!(r.aws_count("CancelInstanceRefresh"), 1);
+}
+
+const BEHIND: &str = r#"
+name: behind
+seed: 5
+cluster: {name: behind, version: "1.31"}
+nodeGroups:
+  - {name: system, kind: managed, instanceType: m5.large, size: 1}
+  - {name: workers, kind: self-managed, instanceType: m5.xlarge, size: 2, kubeletVersion: "1.30"}
+workloads:
+  - {name: web, namespace: shop, kind: Deployment, replicas: 2, image: "web:1", nodeGroup: workers}
+"#;
+
+#[tokio::test]
+async fn a_group_whose_launch_template_still_boots_the_old_minor_is_not_touched() {
+    let mut r = rig(start_yaml(BEHIND).await).await;
+    let replace = group_step("workers", Strategy::Replace, 1);
+    let err = r.call(&replace).await.0.expect_err("refused before any action");
+    let StepError::Failed { why, what_to_do } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        why.contains("Auto Scaling group workers") && why.contains("1.30"),
+        "{why}"
+    );
+    assert!(
+        what_to_do.contains("launch template of workers") && what_to_do.contains("AMI for 1.31"),
+        "{what_to_do}"
+    );
+    assert!(r.actions().is_empty(), "{:?}", r.actions());
+    assert!(r.nodes("workers").values().all(|(_, c, _)| !c));
+
+    // an instance refresh skips what matches the template: it replaces nothing, and
+    // the step says why
+    let refresh = group_step("workers", Strategy::InstanceRefresh, 1);
+    let mut failure = None;
+    for _ in 0..60 {
+        match r.call(&refresh).await.0 {
+            Ok(Progress::Waiting { .. }) => r.advance(10),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failure.expect("the step fails");
+    assert!(
+        err.to_string().contains("launch template of workers") && err.to_string().contains("1.31"),
+        "{err}"
+    );
+    assert_eq!(r.aws_count("StartInstanceRefresh"), 1);
+    // the tag stays off while the step is failed (a retry goes on from there); an
+    // abort puts it back
+    assert_eq!(r.autoscaler_tag("workers"), None);
+    let lines = r.abort(&refresh).await;
+    assert!(lines.iter().any(|l| l.contains(AUTOSCALER_TAG)), "{lines:?}");
+    assert_eq!(r.autoscaler_tag("workers").as_deref(), Some("true"));
+}
+
+#[tokio::test]
+async fn a_self_managed_step_without_a_client_that_may_write_says_so() {
+    let mut r = rig(common::start("demo").await).await;
+    let clock = r.sim.world().lock().clock.clone();
+    let now = move || -> Timestamp { clock.now() };
+    let mut ctx = StepCtx {
+        cloud: &r.cloud,
+        client: None,
+        cluster: "demo",
+        target: "1.31",
+        drain: Drain::default(),
+        journal: &mut r.journal,
+        who: WHO,
+        now: &now,
+        group: GroupProgress::default(),
+    };
+    let err = reconcile(&mut ctx, &group_step("batch", Strategy::Replace, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("batch") && err.to_string().contains("Kubernetes client"),
+        "{err}"
+    );
+}
