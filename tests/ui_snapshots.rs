@@ -1,7 +1,9 @@
 //! The cockpit's screens, drawn into ratatui's `TestBackend` from a fixed cluster
 //! (real `k8s_openapi` objects projected through the model, at a fixed instant) and
 //! compared with insta snapshots; the colours that carry meaning are asserted cell by
-//! cell; and the keys: focus, selection, filter, prompt, details, help, quit.
+//! cell; and the keys: focus, selection, filter, prompt, details, help, quit. Then a
+//! driven rollout, as the lead and as a read-only shadow see it: its gates, a held
+//! drain, a failed step, the prompts, and the decisions the keys send.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
@@ -14,6 +16,7 @@ use ratatui::style::{Color, Modifier};
 use serde_json::{Value, json};
 use upshift::cluster::Connection;
 use upshift::cockpit::Cockpit;
+use upshift::model::rollout::{Command, Criterion, GateView, GroupProgress, Phase, RolloutState, StepState, StepView};
 use upshift::model::{
     Change, ComponentInfo, Delta, Interner, LogEntry, NodeInfo, PdbInfo, PodInfo, Source, SourceState, Timestamp,
 };
@@ -680,7 +683,7 @@ fn whole_screen_200x60_read_only() {
 
 #[test]
 fn each_pane_focused_at_80x24() {
-    for pane in Pane::ALL {
+    for pane in Pane::CLUSTER {
         let mut c = cockpit(false);
         focus(&mut c, pane);
         insta::assert_snapshot!(format!("pane_{}_80x24", pane.name()), screen(&mut c, 80, 24));
@@ -689,7 +692,7 @@ fn each_pane_focused_at_80x24() {
 
 #[test]
 fn each_pane_alone_at_100x16() {
-    for pane in Pane::ALL {
+    for pane in Pane::CLUSTER {
         let mut c = cockpit(false);
         focus(&mut c, pane);
         c.refresh();
@@ -813,8 +816,15 @@ fn never_panics_on_any_size() {
         (120, 33),
         (300, 100),
     ] {
-        for mut c in [cockpit(false), Cockpit::new(connection(), true, now())] {
-            for pane in Pane::ALL {
+        let mut cockpits = vec![cockpit(false), Cockpit::new(connection(), true, now())];
+        for (read_only, state) in [(false, gate_red()), (true, held()), (false, failed()), (true, done())] {
+            let mut c = driven(read_only, state);
+            c.rollout.as_mut().expect("driven").notice = Some("a notice from the drive ".repeat(8));
+            cockpits.push(c);
+        }
+        for mut c in cockpits {
+            let panes: Vec<Pane> = ui::shown(&c).collect();
+            for pane in panes {
                 focus(&mut c, pane);
                 render(&mut c, w, h);
                 press(&mut c, KeyCode::Char('?'));
@@ -914,8 +924,14 @@ fn tab_and_digits_move_the_focus() {
     assert_eq!(c.view.focus, Pane::Health);
     press(&mut c, KeyCode::BackTab);
     press(&mut c, KeyCode::BackTab);
+    assert_eq!(
+        c.view.focus,
+        Pane::Events,
+        "no rollout: no rollout pane to cycle through"
+    );
+    assert_eq!(press(&mut c, KeyCode::Char('0')), None);
     assert_eq!(c.view.focus, Pane::Events);
-    for p in Pane::ALL {
+    for p in Pane::CLUSTER {
         press(&mut c, KeyCode::Char(p.digit()));
         assert_eq!(c.view.focus, p);
     }
@@ -990,7 +1006,7 @@ fn slash_filters_enter_keeps_esc_clears() {
 #[test]
 fn colon_jumps_to_a_pane_by_name() {
     let mut c = cockpit(false);
-    for p in Pane::ALL {
+    for p in Pane::CLUSTER {
         press(&mut c, KeyCode::Char(':'));
         typed(&mut c, p.name());
         press(&mut c, KeyCode::Enter);
@@ -1111,4 +1127,636 @@ fn help_lists_every_keymap_entry() {
     assert_eq!(c.view.overlay, Some(Overlay::Help { scroll }));
     press(&mut c, KeyCode::Char('k'));
     assert_eq!(c.view.overlay, Some(Overlay::Help { scroll: scroll - 1 }));
+}
+
+// ---------------------------------------------------------------- a driven rollout
+
+const LEAD: &str = "ana@laptop";
+const HOLDING_POD: &str = "payments/ledger-7d9f8c6b5-x2x4z";
+
+fn step(id: &str, label: &str, state: StepState) -> StepView {
+    StepView {
+        id: id.into(),
+        label: label.into(),
+        state,
+        ..Default::default()
+    }
+}
+
+/// The plan of the fixed cluster: the control plane, four add-ons, three node groups,
+/// the first four done; `apps` (index 5) is the step under way.
+fn plan(apps: StepState) -> Vec<StepView> {
+    use StepState::{Done, Pending};
+    let mut apps = step("nodegroup/apps-1-30", "nodegroup apps-1-30 → 1.31", apps);
+    apps.group = Some(GroupProgress {
+        old: 4,
+        new: 1,
+        batch: 1,
+        batches: 3,
+        ..Default::default()
+    });
+    vec![
+        step("control-plane", "control plane 1.30 → 1.31", Done),
+        step("addon/vpc-cni", "addon vpc-cni → v1.19.2-eksbuild.1", Done),
+        step("addon/coredns", "addon coredns → v1.11.3-eksbuild.2", Done),
+        step("addon/kube-proxy", "addon kube-proxy → v1.31.3-eksbuild.2", Done),
+        step("nodegroup/system", "nodegroup system → 1.31", Pending),
+        apps,
+        step(
+            "nodegroup/apps-1-31",
+            "nodegroup apps-1-31 → 1.31 (already there)",
+            Pending,
+        ),
+        step(
+            "addon/aws-ebs-csi-driver",
+            "addon aws-ebs-csi-driver → v1.38.1-eksbuild.1",
+            Pending,
+        ),
+        step("check", "check: every node on 1.31", Pending),
+    ]
+}
+
+fn state(phase: Phase, apps: StepState) -> RolloutState {
+    let mut steps = plan(apps);
+    // the system group went first
+    steps[4].state = StepState::Done;
+    RolloutState {
+        cluster: "shop-prod".into(),
+        from: "1.30".into(),
+        target: "1.31".into(),
+        environment: "production".into(),
+        lead: LEAD.into(),
+        updated: Some(now() - jiff::SignedDuration::from_secs(3)),
+        phase,
+        steps,
+        current: Some(5),
+        gate: None,
+        notice: None,
+    }
+}
+
+fn criterion(name: &str, ok: bool, detail: &str) -> Criterion {
+    Criterion {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
+/// The gate before the second batch of `apps-1-30`: pod errors above the baseline and
+/// a budget that allows no disruption.
+fn red_gate() -> GateView {
+    GateView {
+        id: "gate/nodegroup/apps-1-30/batch#2".into(),
+        title: "before batch 2 of 3 of nodegroup apps-1-30".into(),
+        criteria: vec![
+            criterion("unscheduled pods", true, "0 (limit 0)"),
+            criterion(
+                "pod errors above baseline",
+                false,
+                "3 above the baseline of 1 (limit 0): shop/checkout CrashLoopBackOff 2, shop/search ImagePullBackOff 1",
+            ),
+            criterion("nodes Ready", true, "12 of 12"),
+            criterion("critical components", true, "DNS, pod networking, autoscaling healthy"),
+            criterion("CloudWatch alarms", true, "0 of 4 in ALARM"),
+            criterion(
+                "drain blockers",
+                false,
+                "PodDisruptionBudget shop/web allows 0 disruptions (6 healthy, 6 needed)",
+            ),
+        ],
+        green_since: None,
+        settle_seconds: 60,
+        passable: false,
+        decision: None,
+    }
+}
+
+fn green_gate(for_secs: i64, passable: bool) -> GateView {
+    let mut g = red_gate();
+    for k in &mut g.criteria {
+        k.ok = true;
+    }
+    g.criteria[1].detail = "0 above the baseline of 1 (limit 0)".into();
+    g.criteria[5].detail = "none".into();
+    g.green_since = Some(now() - jiff::SignedDuration::from_secs(for_secs));
+    g.passable = passable;
+    g
+}
+
+fn gate_red() -> RolloutState {
+    let mut s = state(Phase::Gate, StepState::Gate);
+    s.steps[5].what = "waiting at the gate before batch 2 of 3".into();
+    s.gate = Some(red_gate());
+    s
+}
+
+fn gate_green() -> RolloutState {
+    let mut s = gate_red();
+    s.gate = Some(green_gate(75, true));
+    s
+}
+
+fn group_running() -> RolloutState {
+    let mut s = state(Phase::Running, StepState::Running);
+    let apps = &mut s.steps[5];
+    apps.what = "replacing batch 2 of 3: draining ip-10-0-2-22".into();
+    apps.detail = "EKS update 3f9c2e71 InProgress for 6m · 4 pods left to move off ip-10-0-2-22".into();
+    apps.group = Some(GroupProgress {
+        old: 3,
+        new: 2,
+        batch: 2,
+        batches: 3,
+        draining: vec![host("ip-10-0-2-22")],
+        holding: Some(format!(
+            "pod {HOLDING_POD} held by PodDisruptionBudget payments/ledger (0 disruptions allowed: 2 healthy, 2 needed)"
+        )),
+        skipped: vec![host("ip-10-0-2-21")],
+        auto_continue: true,
+    });
+    let mut gate = green_gate(75, true);
+    gate.decision = Some(format!("proceed by {LEAD}"));
+    s.gate = Some(gate);
+    s
+}
+
+fn held() -> RolloutState {
+    let mut s = group_running();
+    s.phase = Phase::Held {
+        node: host("ip-10-0-2-22"),
+        pod: HOLDING_POD.into(),
+        why: "PodDisruptionBudget payments/ledger (0 disruptions allowed: 2 healthy, 2 needed)".into(),
+        since: Some(now() - jiff::SignedDuration::from_mins(15)),
+    };
+    s.steps[5].what = "drain of ip-10-0-2-22 held for 15m (pod timeout 10m)".into();
+    s
+}
+
+fn failed() -> RolloutState {
+    let mut s = group_running();
+    s.phase = Phase::Failed {
+        why: "EKS update 3f9c2e71 Failed: PodEvictionFailure: Reached max retries while trying to evict pods from \
+              nodes in node group apps-1-30"
+            .into(),
+        what_to_do: "free the budget (kubectl -n payments get pdb ledger) and retry, skip the step, or force the \
+                     update past the budgets"
+            .into(),
+        can_force: true,
+    };
+    let apps = &mut s.steps[5];
+    apps.state = StepState::Failed;
+    apps.what = "the node group's update failed".into();
+    apps.detail = "EKS update 3f9c2e71 Failed after 14m; 2 of 5 nodes replaced".into();
+    s.notice = Some("retry refused: the update is still rolling back".into());
+    s
+}
+
+fn confirming() -> RolloutState {
+    let mut s = state(Phase::ConfirmCluster, StepState::Pending);
+    for st in &mut s.steps {
+        st.state = StepState::Pending;
+    }
+    s.current = None;
+    s
+}
+
+fn done() -> RolloutState {
+    let mut s = state(Phase::Done, StepState::Done);
+    for st in &mut s.steps {
+        st.state = StepState::Done;
+    }
+    s.steps[6].state = StepState::Skipped;
+    s.current = Some(8);
+    let mut gate = green_gate(60, true);
+    gate.title = "before check: every node on 1.31".into();
+    gate.decision = Some(format!("proceed by {LEAD}"));
+    s.gate = Some(gate);
+    s
+}
+
+/// The fixed cluster with a rollout driven on it, the rollout pane focused.
+fn driven(read_only: bool, state: RolloutState) -> Cockpit {
+    let mut c = cockpit(read_only);
+    c.rollout = Some(state);
+    focus(&mut c, Pane::Rollout);
+    c
+}
+
+fn drive(c: &mut Cockpit, code: KeyCode) -> Option<Command> {
+    match press(c, code) {
+        Some(Intent::Drive(command)) => Some(command),
+        Some(other) => panic!("{other:?}"),
+        None => None,
+    }
+}
+
+#[test]
+fn a_red_gate_as_the_lead_sees_it() {
+    let mut c = driven(false, gate_red());
+    let wide = screen(&mut c, 200, 60);
+    assert!(
+        wide.contains("upshift drive shop-prod 1.30 → 1.31 · production · lead ana@laptop · phase at gate · 5/9 steps"),
+        "{wide}"
+    );
+    let t = render(&mut c, 120, 40);
+    let text = t.backend().to_string();
+    assert!(
+        text.contains("upshift drive shop-prod 1.30 → 1.31 · production · lead ana@laptop "),
+        "{text}"
+    );
+    assert!(text.contains("phase at gate · 5/9 steps"), "{text}");
+    assert!(text.contains("[o] override with a reason"), "{text}");
+    assert!(!text.contains("[enter] proceed"), "{text}");
+    insta::assert_snapshot!("rollout_gate_red_120x40", text);
+    let buf = t.backend().buffer();
+    let fg = |on_row: &str, needle: &str| buf[find(buf, on_row, needle)].fg;
+    assert_eq!(fg("unscheduled pods", "✓"), Color::Green, "a green criterion");
+    assert_eq!(fg("pod errors above baseline", "✗"), Color::Red, "a red criterion");
+    assert_eq!(fg("drain blockers", "drain blockers"), Color::Red);
+    assert_eq!(fg("red: 2 of 6 criteria", "red"), Color::Red);
+    assert_eq!(fg("nodegroup system", "✓"), Color::Green, "a step done");
+    assert_eq!(fg("nodegroup apps-1-30", "◆"), Color::Yellow, "the step at its gate");
+    insta::assert_snapshot!("rollout_gate_red_120x40_colours", colours(buf));
+    insta::assert_snapshot!("rollout_gate_red_200x60", wide);
+    insta::assert_snapshot!("rollout_gate_red_80x24", screen(&mut c, 80, 24));
+    // a narrow screen with another pane focused folds the rollout to a line
+    focus(&mut c, Pane::Nodes);
+    let text = screen(&mut c, 80, 24);
+    assert!(text.contains(" 0 rollout"), "{text}");
+    assert!(text.contains("at gate · 5/9 steps"), "{text}");
+    insta::assert_snapshot!("rollout_gate_red_folded_80x24", text);
+}
+
+#[test]
+fn the_same_gate_read_only_with_the_leads_decision() {
+    let mut s = gate_red();
+    let gate = s.gate.as_mut().expect("gate");
+    gate.decision = Some(format!(
+        "override by {LEAD}: the checkout errors are the known canary issue INC-2211"
+    ));
+    let mut c = driven(true, s);
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("READ-ONLY"), "{text}");
+    assert!(
+        text.contains("decision: override by ana@laptop: the checkout errors"),
+        "{text}"
+    );
+    assert!(text.contains("published 3s ago"), "{text}");
+    insta::assert_snapshot!("rollout_gate_read_only_120x40", text);
+    insta::assert_snapshot!("rollout_gate_read_only_200x60", screen(&mut c, 200, 60));
+
+    // before the lead decides, the shadow sees the lead's choices, not its own
+    let mut c = driven(true, gate_red());
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("ana@laptop decides: o override with a reason"), "{text}");
+    assert!(!text.contains("[o]"), "{text}");
+    let footer = text.lines().last().expect("footer").to_string();
+    assert!(
+        !footer.contains("override"),
+        "no drive keys in a shadow's footer: {footer}"
+    );
+}
+
+#[test]
+fn a_node_group_step_running() {
+    let mut c = driven(false, group_running());
+    let wide = screen(&mut c, 200, 60);
+    assert!(
+        wide.contains("new 2 of 5 · old 3 · batch 2/3 · auto-continue on"),
+        "{wide}"
+    );
+    let text = screen(&mut c, 120, 40);
+    for needle in [
+        "held: pod payments/ledger-7d9f8c6b5-x2x4z held by PodDisruptionBudget",
+        "gate before batch 2 of 3 of nodegroup apps-1-30 passed · proceed by ana@laptop",
+    ] {
+        assert!(wide.contains(needle), "{needle:?} in {wide}");
+    }
+    for needle in [
+        "replacing batch 2 of 3: draining ip-10-0-2-22",
+        "new 2 of 5 · old 3 · batch 2/3",
+        "auto-continue on",
+        "draining ip-10-0-2-22",
+        "held: pod payments/ledger-7d9f8c6b5-x2x4z held by",
+        "skipped ip-10-0-2-21 (left on 1.30)",
+        "gate before batch 2 of 3 of nodegroup apps-1-30 passed",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+    insta::assert_snapshot!("rollout_group_running_120x40", text);
+    insta::assert_snapshot!("rollout_group_running_200x60", wide);
+}
+
+#[test]
+fn a_held_drain_and_its_choices() {
+    let mut c = driven(false, held());
+    let wide = screen(&mut c, 200, 60);
+    assert!(wide.contains("drain held on ip-10-0-2-22 for 15m"), "{wide}");
+    assert!(
+        wide.contains("[w] keep waiting  [s] skip node  [D] delete the pod (type its name)"),
+        "{wide}"
+    );
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("[D] delete the pod (type its name)"), "{text}");
+    insta::assert_snapshot!("rollout_held_120x40", text);
+    insta::assert_snapshot!("rollout_held_200x60", wide);
+
+    // without a time, the choices are still there
+    let mut s = held();
+    if let Phase::Held { since, .. } = &mut s.phase {
+        *since = None;
+    }
+    let mut c = driven(false, s);
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("drain held on ip-10-0-2-22 "), "{text}");
+    assert!(text.contains("[w] keep waiting"), "{text}");
+}
+
+#[test]
+fn a_failed_step_that_can_be_forced() {
+    let mut c = driven(false, failed());
+    let wide = screen(&mut c, 200, 60);
+    assert!(wide.contains("step failed: EKS update 3f9c2e71 Failed"), "{wide}");
+    assert!(
+        wide.contains(
+            "[r] retry  [o] skip step with a reason  [F] force (type the group's name)  [A] abort (type abort)"
+        ),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("retry refused: the update is still rolling back"),
+        "the drive's notice: {wide}"
+    );
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("[A] abort (type abort)"), "{text}");
+    insta::assert_snapshot!("rollout_failed_120x40", text);
+    insta::assert_snapshot!("rollout_failed_200x60", wide);
+
+    // without force, no F
+    let mut s = failed();
+    s.phase = Phase::Failed {
+        why: "addon coredns: DEGRADED".into(),
+        what_to_do: "look at the add-on's health".into(),
+        can_force: false,
+    };
+    let mut c = driven(false, s);
+    assert!(!screen(&mut c, 120, 40).contains("[F]"));
+    assert_eq!(drive(&mut c, KeyCode::Char('F')), None);
+}
+
+#[test]
+fn the_override_reason_prompt() {
+    let mut c = driven(false, gate_red());
+    assert_eq!(drive(&mut c, KeyCode::Char('o')), None);
+    // an empty reason is refused in the prompt itself
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(c.view.prompt.is_some(), "the prompt stays open");
+    assert!(screen(&mut c, 120, 40).contains("a reason is needed"));
+    typed(&mut c, "checkout errors are the known canary issue INC-2211");
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("reason for passing this red gate:"), "{text}");
+    assert!(
+        text.contains("> checkout errors are the known canary issue INC-2211▏"),
+        "{text}"
+    );
+    assert!(!text.contains("a reason is needed"), "{text}");
+    insta::assert_snapshot!("rollout_override_prompt_120x40", text);
+    insta::assert_snapshot!("rollout_override_prompt_200x60", screen(&mut c, 200, 60));
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::Override {
+            reason: "checkout errors are the known canary issue INC-2211".into()
+        })
+    );
+    assert!(c.view.prompt.is_none());
+
+    // esc drops it: nothing sent
+    press(&mut c, KeyCode::Char('o'));
+    typed(&mut c, "never mind");
+    assert_eq!(drive(&mut c, KeyCode::Esc), None);
+    assert!(c.view.prompt.is_none());
+}
+
+#[test]
+fn the_confirm_cluster_prompt() {
+    let mut c = driven(false, confirming());
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("production cluster: type its name to begin"), "{text}");
+    // enter, or any key that means nothing else, opens the prompt
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(c.view.prompt.is_some());
+    typed(&mut c, "shop-pr");
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("type the cluster's name (shop-prod):"), "{text}");
+    insta::assert_snapshot!("rollout_confirm_prompt_120x40", text);
+    insta::assert_snapshot!("rollout_confirm_prompt_200x60", screen(&mut c, 200, 60));
+    // not the name: refused, the prompt stays
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(screen(&mut c, 120, 40).contains("that is not the cluster's name: type shop-prod"));
+    typed(&mut c, "od");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::ConfirmCluster {
+            name: "shop-prod".into()
+        })
+    );
+
+    let mut c = driven(false, confirming());
+    focus(&mut c, Pane::Nodes);
+    press(&mut c, KeyCode::Char('s'));
+    typed(&mut c, "hop-prod");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::ConfirmCluster {
+            name: "shop-prod".into()
+        }),
+        "typing the name opens the prompt from any pane"
+    );
+}
+
+#[test]
+fn a_finished_rollout() {
+    let mut c = driven(false, done());
+    let text = screen(&mut c, 120, 40);
+    assert!(
+        text.contains("done: every step finished; the cluster runs 1.31 (1 skipped)"),
+        "{text}"
+    );
+    insta::assert_snapshot!("rollout_done_120x40", text);
+    insta::assert_snapshot!("rollout_done_200x60", screen(&mut c, 200, 60));
+    for key in ['p', 'A', 'o', 'c'] {
+        assert_eq!(drive(&mut c, KeyCode::Char(key)), None, "{key} after the end");
+    }
+}
+
+#[test]
+fn enter_proceeds_at_a_passable_gate_only() {
+    let mut c = driven(false, gate_green());
+    assert!(screen(&mut c, 120, 40).contains("[enter] proceed"));
+    assert_eq!(drive(&mut c, KeyCode::Enter), Some(Command::Proceed));
+
+    // red: nothing sent, the notice says to use o
+    let mut c = driven(false, gate_red());
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    let note = c.view.message.clone().expect("a notice");
+    assert!(note.contains("o passes it with a reason"), "{note}");
+    assert!(screen(&mut c, 200, 60).contains("o passes it with a reason"));
+
+    // green but settling: not yet
+    let mut s = gate_red();
+    s.gate = Some(green_gate(12, false));
+    let mut c = driven(false, s);
+    assert!(screen(&mut c, 120, 40).contains("green for 12s of 60s"));
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+
+    // in a pane watching the cluster, enter still opens the selected row
+    let mut c = driven(false, gate_green());
+    focus(&mut c, Pane::Nodes);
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(matches!(c.view.overlay, Some(Overlay::Detail { .. })));
+}
+
+#[test]
+fn the_leads_keys_send_commands() {
+    let mut c = driven(false, held());
+    assert_eq!(drive(&mut c, KeyCode::Char('w')), Some(Command::KeepWaiting));
+    assert_eq!(drive(&mut c, KeyCode::Char('s')), Some(Command::SkipNode));
+    assert_eq!(drive(&mut c, KeyCode::Char('p')), Some(Command::Pause));
+    assert_eq!(
+        drive(&mut c, KeyCode::Char('c')),
+        Some(Command::AutoContinue(false)),
+        "auto-continue was on"
+    );
+    // deleting the pod takes its name, with or without its namespace
+    press(&mut c, KeyCode::Char('D'));
+    typed(&mut c, "ledger");
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(screen(&mut c, 120, 40).contains("that is not the pod's name: type ledger-7d9f8c6b5-x2x4z"));
+    typed(&mut c, "-7d9f8c6b5-x2x4z");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::DeletePod {
+            confirm: HOLDING_POD.into()
+        })
+    );
+    // the drain was released meanwhile: the prompt closes, nothing sent
+    press(&mut c, KeyCode::Char('D'));
+    typed(&mut c, HOLDING_POD);
+    c.rollout = Some(group_running());
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(c.view.prompt.is_none());
+    assert!(c.view.message.clone().unwrap_or_default().contains("nothing was sent"));
+
+    let mut c = driven(false, failed());
+    assert_eq!(drive(&mut c, KeyCode::Char('r')), Some(Command::Retry));
+    press(&mut c, KeyCode::Char('F'));
+    typed(&mut c, "apps-1-30");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::Force {
+            confirm: "apps-1-30".into()
+        })
+    );
+    press(&mut c, KeyCode::Char('o'));
+    typed(&mut c, "  ");
+    assert_eq!(drive(&mut c, KeyCode::Enter), None, "a blank reason is no reason");
+    typed(&mut c, "ledger is migrated by hand tonight");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::Override {
+            reason: "ledger is migrated by hand tonight".into()
+        })
+    );
+    press(&mut c, KeyCode::Char('A'));
+    typed(&mut c, "abort");
+    assert_eq!(drive(&mut c, KeyCode::Enter), Some(Command::Abort));
+
+    let mut s = group_running();
+    s.phase = Phase::Paused;
+    let mut c = driven(false, s);
+    assert!(screen(&mut c, 120, 40).contains("[p] resume"));
+    assert_eq!(drive(&mut c, KeyCode::Char('p')), Some(Command::Resume));
+
+    // the footer offers what applies now
+    let mut c = driven(false, held());
+    let text = screen(&mut c, 200, 60);
+    let footer = text.lines().last().expect("footer").to_string();
+    for hint in [
+        "w keep waiting",
+        "s skip node",
+        "D delete the pod",
+        "p pause",
+        "A abort",
+    ] {
+        assert!(footer.contains(hint), "{hint:?} in {footer}");
+    }
+    assert!(!footer.contains("r retry"), "{footer}");
+}
+
+#[test]
+fn a_read_only_cockpit_decides_nothing() {
+    let keys = [
+        KeyCode::Enter,
+        KeyCode::Char('o'),
+        KeyCode::Char('p'),
+        KeyCode::Char('A'),
+        KeyCode::Char('r'),
+        KeyCode::Char('F'),
+        KeyCode::Char('w'),
+        KeyCode::Char('s'),
+        KeyCode::Char('D'),
+        KeyCode::Char('c'),
+        KeyCode::Char('x'),
+    ];
+    let mut paused = group_running();
+    paused.phase = Phase::Paused;
+    for state in [
+        gate_red(),
+        gate_green(),
+        group_running(),
+        held(),
+        failed(),
+        confirming(),
+        paused,
+        done(),
+    ] {
+        let phase = state.phase.name();
+        for pane in [Pane::Rollout, Pane::Nodes] {
+            let mut c = driven(true, state.clone());
+            focus(&mut c, pane);
+            for key in keys {
+                let intent = press(&mut c, key);
+                assert!(
+                    !matches!(intent, Some(Intent::Drive(_))),
+                    "{key:?} at {phase} in {pane:?} sent {intent:?}"
+                );
+                assert!(c.view.prompt.is_none(), "{key:?} at {phase} opened a prompt");
+                press(&mut c, KeyCode::Esc);
+            }
+        }
+    }
+    let mut c = driven(true, held());
+    press(&mut c, KeyCode::Char('w'));
+    assert_eq!(c.view.message.as_deref(), Some("read-only: the lead decides"));
+    assert!(screen(&mut c, 120, 40).contains("read-only: the lead decides"));
+}
+
+#[test]
+fn the_rollout_pane_joins_the_cycle_while_driven() {
+    let mut c = driven(false, gate_red());
+    assert_eq!(c.view.focus, Pane::Rollout);
+    press(&mut c, KeyCode::Tab);
+    assert_eq!(c.view.focus, Pane::Nodes);
+    press(&mut c, KeyCode::BackTab);
+    press(&mut c, KeyCode::BackTab);
+    assert_eq!(c.view.focus, Pane::Events);
+    press(&mut c, KeyCode::Char(':'));
+    typed(&mut c, "rollout");
+    press(&mut c, KeyCode::Enter);
+    assert_eq!(c.view.focus, Pane::Rollout);
+    // the rollout ends: the focus goes back to the cluster on the next key
+    c.rollout = None;
+    press(&mut c, KeyCode::Char('j'));
+    assert_eq!(c.view.focus, Pane::Nodes);
+    assert!(!screen(&mut c, 200, 60).contains("rollout"));
 }

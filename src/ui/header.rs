@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::keymap::{self, Mode};
+use super::keymap;
 use super::list;
 use super::theme;
 use super::view::PromptKind;
@@ -108,23 +108,24 @@ pub fn draw_footer(buf: &mut Buffer, area: Rect, c: &Cockpit) {
     if area.height == 0 {
         return;
     }
-    let mode = Mode::of(&c.view);
     let mut spans = Vec::new();
-    if let Some(p) = &c.view.prompt {
-        let lead = match p.kind {
-            PromptKind::Filter => "/",
-            PromptKind::Command => ":",
-        };
+    let lead = c.view.prompt.as_ref().and_then(|p| match p.kind {
+        PromptKind::Filter => Some(("/", &p.text)),
+        PromptKind::Command => Some((":", &p.text)),
+        // typed in its own box, which also says why it was refused
+        PromptKind::Drive(_) => None,
+    });
+    if let Some((lead, text)) = lead {
         spans.push(Span::styled(format!(" {lead}"), theme::key()));
-        spans.push(Span::styled(format!("{}▏", p.text), theme::bold()));
+        spans.push(Span::styled(format!("{text}▏"), theme::bold()));
         spans.push(Span::raw("  "));
-    } else if let Some(m) = &c.view.message {
+    } else if let (Some(m), None) = (&c.view.message, &c.view.prompt) {
         spans.push(Span::styled(format!(" {m} "), theme::warn()));
         spans.push(Span::raw(" "));
     } else {
         spans.push(Span::raw(" "));
     }
-    for (i, (key, what)) in keymap::hints(mode).enumerate() {
+    for (i, (key, what)) in keymap::hints(c).enumerate() {
         if i > 0 {
             spans.push(Span::raw("  "));
         }

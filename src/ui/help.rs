@@ -1,5 +1,6 @@
 //! The help overlay, generated from the keymap table (the same table that dispatches
-//! keys), plus the pane names `:` knows and what the colours mean.
+//! keys), plus the pane names `:` knows and what the colours and marks mean. A key
+//! bound for several situations in one context is one line, its meanings joined.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -30,10 +31,17 @@ pub fn lines() -> Vec<Line<'static>> {
             out.push(Line::default());
         }
         out.push(Line::styled(context.heading().to_string(), theme::title()));
-        for b in bindings {
+        let mut labels: Vec<&str> = Vec::new();
+        for b in &bindings {
+            if !labels.contains(&b.label) {
+                labels.push(b.label);
+            }
+        }
+        for label in labels {
+            let help: Vec<&str> = bindings.iter().filter(|b| b.label == label).map(|b| b.help).collect();
             out.push(Line::from(vec![
-                Span::styled(format!("  {:<label_w$}", b.label), theme::key()),
-                Span::raw(b.help),
+                Span::styled(format!("  {label:<label_w$}"), theme::key()),
+                Span::raw(help.join(" ")),
             ]));
         }
     }
@@ -70,6 +78,13 @@ pub fn lines() -> Vec<Line<'static>> {
         Span::styled("red", theme::count(1)),
         Span::raw(" when they are not; event times are UTC"),
     ]));
+    let mut marks = vec![Span::raw("  rollout steps ")];
+    for state in super::rollout::STATES {
+        let (mark, style) = super::rollout::mark(state);
+        marks.push(Span::styled(mark, style));
+        marks.push(Span::raw(format!(" {}  ", state.as_str())));
+    }
+    out.push(Line::from(marks));
     out
 }
 

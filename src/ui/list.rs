@@ -84,6 +84,7 @@ pub fn window(c: &Cockpit, pane: Pane, height: usize) -> Window {
 /// How many rows the pane's list has before filtering.
 pub fn source_len(c: &Cockpit, pane: Pane) -> usize {
     match pane {
+        Pane::Rollout => 0,
         Pane::Nodes => super::nodes::len(c),
         Pane::Health => super::health::len(c),
         Pane::Pending => super::unscheduled::len(c),
@@ -96,6 +97,7 @@ pub fn source_len(c: &Cockpit, pane: Pane) -> usize {
 /// Whether row `i` of the pane's list contains `needle` (lower case).
 pub fn source_matches(c: &Cockpit, pane: Pane, i: usize, needle: &str) -> bool {
     match pane {
+        Pane::Rollout => false,
         Pane::Nodes => super::nodes::matches(c, i, needle),
         Pane::Health => super::health::matches(c, i, needle),
         Pane::Pending => super::unscheduled::matches(c, i, needle),

@@ -3,7 +3,10 @@
 //!
 //! Wide terminals show every pane at once; narrow ones give the focused pane the room
 //! and fold the others to one-line summaries. Lists draw only their visible rows.
+//! While a rollout is driven, its pane comes first and a decision that needs typed
+//! text opens a box above the panes.
 
+pub mod ask;
 pub mod components;
 pub mod detail;
 pub mod errors;
@@ -14,6 +17,7 @@ pub mod keymap;
 pub mod list;
 pub mod log;
 pub mod nodes;
+pub mod rollout;
 pub mod theme;
 pub mod unscheduled;
 pub mod view;
@@ -24,12 +28,15 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
 use crate::cockpit::Cockpit;
-pub use view::{Detail, ListState, Overlay, Pane, Prompt, PromptKind, View};
+use crate::model::rollout::Command;
+pub use view::{Ask, Detail, ListState, Overlay, Pane, Prompt, PromptKind, View};
 
 /// What a key asks of the loop beyond changing the view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Intent {
     Quit,
+    /// The lead's decision, for the drive (never from a read-only cockpit).
+    Drive(Command),
 }
 
 /// The smallest body (below the header, above the footer) that shows every pane at once.
@@ -59,6 +66,24 @@ pub fn draw(frame: &mut Frame, cockpit: &Cockpit) {
         Some(Overlay::Detail { target, scroll }) => detail::draw(frame, body, cockpit, target, *scroll),
         None => {}
     }
+    if let Some(Prompt {
+        kind: PromptKind::Drive(a),
+        text,
+    }) = &cockpit.view.prompt
+    {
+        ask::draw(frame.buffer_mut(), body, cockpit, *a, text);
+    }
+}
+
+/// Whether a pane is on the screen: the rollout pane only while a rollout is driven
+/// (or while it still has the focus).
+pub fn is_shown(c: &Cockpit, pane: Pane) -> bool {
+    pane != Pane::Rollout || c.rollout.is_some() || c.view.focus == Pane::Rollout
+}
+
+/// The panes on the screen, in their order.
+pub fn shown(c: &Cockpit) -> impl Iterator<Item = Pane> + '_ {
+    Pane::ALL.into_iter().filter(|p| is_shown(c, *p))
 }
 
 /// Changes the view for a key; returns what the loop must do besides.
@@ -69,6 +94,7 @@ pub fn handle_key(cockpit: &mut Cockpit, key: crossterm::event::KeyEvent) -> Opt
 /// Draws one pane in full.
 pub fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, pane: Pane, full: bool) {
     match pane {
+        Pane::Rollout => rollout::draw(buf, area, c, full),
         Pane::Nodes => nodes::draw(buf, area, c, full),
         Pane::Health => health::draw(buf, area, c, full),
         Pane::Pending => unscheduled::draw(buf, area, c, full),
@@ -85,6 +111,7 @@ pub fn summary(c: &Cockpit, pane: Pane) -> Line<'static> {
         Span::styled(format!("{:<20}", pane.title()), theme::title()),
     ];
     spans.extend(match pane {
+        Pane::Rollout => rollout::summary(c),
         Pane::Nodes => nodes::summary(c),
         Pane::Health => health::summary(c),
         Pane::Pending => unscheduled::summary(c),
@@ -96,9 +123,28 @@ pub fn summary(c: &Cockpit, pane: Pane) -> Line<'static> {
 }
 
 /// Every pane at once: nodes and health above, pending, errors and components in the
-/// middle, the event log below.
+/// middle, the event log below. A rollout takes the left of the top row, nodes over
+/// health beside it.
 fn draw_grid(buf: &mut Buffer, area: Rect, c: &Cockpit) {
     use Constraint::{Fill, Percentage};
+    if is_shown(c, Pane::Rollout) {
+        let [top, middle, bottom] = Layout::vertical([Percentage(55), Percentage(25), Fill(1)]).areas(area);
+        let [rollout, right] = Layout::horizontal([Percentage(58), Fill(1)]).areas(top);
+        let [nodes, health] = Layout::vertical([Percentage(60), Fill(1)]).areas(right);
+        let [pending, errors, components] = Layout::horizontal([Fill(1), Fill(1), Fill(1)]).areas(middle);
+        for (pane, rect) in [
+            (Pane::Rollout, rollout),
+            (Pane::Nodes, nodes),
+            (Pane::Health, health),
+            (Pane::Pending, pending),
+            (Pane::Errors, errors),
+            (Pane::Components, components),
+            (Pane::Events, bottom),
+        ] {
+            draw_pane(buf, rect, c, pane, true);
+        }
+        return;
+    }
     let [top, middle, bottom] = Layout::vertical([Percentage(40), Percentage(30), Fill(1)]).areas(area);
     let [nodes, health] = Layout::horizontal([Percentage(60), Fill(1)]).areas(top);
     let [pending, errors, components] = Layout::horizontal([Fill(1), Fill(1), Fill(1)]).areas(middle);
@@ -122,7 +168,8 @@ fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         draw_pane(buf, area, c, focus, false);
         return;
     }
-    let rows = Layout::vertical(Pane::ALL.map(|p| {
+    let panes: Vec<Pane> = shown(c).collect();
+    let rows = Layout::vertical(panes.iter().map(|&p| {
         if p == focus {
             Constraint::Fill(1)
         } else {
@@ -130,7 +177,7 @@ fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         }
     }))
     .split(area);
-    for (pane, rect) in Pane::ALL.into_iter().zip(rows.iter()) {
+    for (&pane, rect) in panes.iter().zip(rows.iter()) {
         if pane == focus {
             draw_pane(buf, *rect, c, pane, false);
         } else if rect.height > 0 {

@@ -39,6 +39,11 @@ pub fn leaving() -> Style {
     Style::new().fg(Color::Magenta)
 }
 
+/// Something under way: a running step.
+pub fn active() -> Style {
+    Style::new().fg(Color::Cyan)
+}
+
 /// The product's name in the header.
 pub fn brand() -> Style {
     Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)

@@ -3,9 +3,11 @@
 
 use std::cell::Cell;
 
-/// The six panes, in the order of their digit keys.
+/// The panes, in the order of their digit keys: the rollout (shown only while one is
+/// driven) and the six that watch the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Pane {
+    Rollout,
     #[default]
     Nodes,
     Health,
@@ -16,7 +18,18 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
+        Pane::Rollout,
+        Pane::Nodes,
+        Pane::Health,
+        Pane::Pending,
+        Pane::Errors,
+        Pane::Components,
+        Pane::Events,
+    ];
+
+    /// The six panes that watch the cluster, shown whether or not a rollout is driven.
+    pub const CLUSTER: [Pane; 6] = [
         Pane::Nodes,
         Pane::Health,
         Pane::Pending,
@@ -28,6 +41,7 @@ impl Pane {
     /// The name `:` jumps to.
     pub fn name(self) -> &'static str {
         match self {
+            Pane::Rollout => "rollout",
             Pane::Nodes => "nodes",
             Pane::Health => "health",
             Pane::Pending => "pending",
@@ -40,6 +54,7 @@ impl Pane {
     /// What the pane shows, for its title.
     pub fn title(self) -> &'static str {
         match self {
+            Pane::Rollout => "rollout",
             Pane::Nodes => "node state",
             Pane::Health => "node health",
             Pane::Pending => "unscheduled pods",
@@ -51,18 +66,20 @@ impl Pane {
 
     pub fn index(self) -> usize {
         match self {
-            Pane::Nodes => 0,
-            Pane::Health => 1,
-            Pane::Pending => 2,
-            Pane::Errors => 3,
-            Pane::Components => 4,
-            Pane::Events => 5,
+            Pane::Rollout => 0,
+            Pane::Nodes => 1,
+            Pane::Health => 2,
+            Pane::Pending => 3,
+            Pane::Errors => 4,
+            Pane::Components => 5,
+            Pane::Events => 6,
         }
     }
 
     /// The digit key that focuses it.
     pub fn digit(self) -> char {
         match self {
+            Pane::Rollout => '0',
             Pane::Nodes => '1',
             Pane::Health => '2',
             Pane::Pending => '3',
@@ -96,6 +113,7 @@ impl Pane {
             "error" | "err" => Some(Pane::Errors),
             "log" | "ev" | "event" => Some(Pane::Events),
             "comp" | "pdb" | "pdbs" | "critical" => Some(Pane::Components),
+            "drive" | "gate" | "plan" => Some(Pane::Rollout),
             _ => None,
         };
         if alias.is_some() {
@@ -122,13 +140,47 @@ pub struct ListState {
     pub follow: bool,
 }
 
-/// What a prompt in the footer is for.
+/// What a prompt is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
-    /// `/`: filters the focused list as it is typed.
+    /// `/`: filters the focused list as it is typed (in the footer).
     Filter,
-    /// `:`: jumps to a pane by name.
+    /// `:`: jumps to a pane by name (in the footer).
     Command,
+    /// A decision for the drive that needs typed text (in a box above the panes).
+    Drive(Ask),
+}
+
+/// The decisions a lead types text for: a reason that is journaled, or a name typed to
+/// confirm something that cannot be undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// A reason for passing a red gate.
+    OverrideGate,
+    /// A reason for skipping a failed step.
+    SkipStep,
+    /// The production cluster's name, before the first action.
+    ConfirmCluster,
+    /// The word `abort`.
+    Abort,
+    /// The node group's name, to force its update past its budgets.
+    Force,
+    /// The holding pod's name, to delete it.
+    DeletePod,
+}
+
+impl Ask {
+    /// What must be typed, as the rollout pane offers the choice (a reason says so in
+    /// the choice itself).
+    pub fn typed(self) -> Option<&'static str> {
+        match self {
+            Ask::OverrideGate | Ask::SkipStep => None,
+            Ask::ConfirmCluster => Some("type its name"),
+            Ask::Abort => Some("type abort"),
+            Ask::Force => Some("type the group's name"),
+            Ask::DeletePod => Some("type its name"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,14 +210,14 @@ pub enum Overlay {
 pub struct View {
     pub focus: Pane,
     /// One per pane, in `Pane::index` order.
-    pub lists: [ListState; 6],
+    pub lists: [ListState; 7],
     pub prompt: Option<Prompt>,
     pub overlay: Option<Overlay>,
     /// A one-off note for the footer (an unknown `:` command), cleared by the next key.
     pub message: Option<String>,
     /// How many list rows each pane had when last drawn, so that keys can page and keep
     /// the selection in view. The only thing `draw` writes; it changes nothing drawn.
-    pub(crate) heights: [Cell<u16>; 6],
+    pub(crate) heights: [Cell<u16>; 7],
     /// How many rows of content the open overlay showed when last drawn (for paging it).
     pub(crate) overlay_height: Cell<u16>,
     /// How wide the open overlay's content was when last drawn (long text wraps to it).
@@ -174,7 +226,7 @@ pub struct View {
 
 impl Default for View {
     fn default() -> Self {
-        let mut lists: [ListState; 6] = Default::default();
+        let mut lists: [ListState; 7] = Default::default();
         lists[Pane::Events.index()].follow = true;
         View {
             focus: Pane::default(),
@@ -232,8 +284,8 @@ mod tests {
 
     #[test]
     fn panes_cycle_both_ways() {
-        assert_eq!(Pane::Events.next(), Pane::Nodes);
-        assert_eq!(Pane::Nodes.prev(), Pane::Events);
+        assert_eq!(Pane::Events.next(), Pane::Rollout);
+        assert_eq!(Pane::Rollout.prev(), Pane::Events);
         for p in Pane::ALL {
             assert_eq!(Pane::from_index(p.index()), p);
             assert_eq!(p.next().prev(), p);
@@ -246,6 +298,8 @@ mod tests {
         assert_eq!(Pane::find(" Pending "), Some(Pane::Pending));
         assert_eq!(Pane::find("comp"), Some(Pane::Components));
         assert_eq!(Pane::find("ev"), Some(Pane::Events));
+        assert_eq!(Pane::find("ro"), Some(Pane::Rollout));
+        assert_eq!(Pane::find("gate"), Some(Pane::Rollout));
         assert_eq!(Pane::find("he"), Some(Pane::Health));
         assert_eq!(Pane::find("e"), None, "errors and events are both 'e'");
         assert_eq!(Pane::find("nope"), None);
