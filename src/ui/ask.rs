@@ -24,11 +24,9 @@ pub enum Refusal {
     Moot(String),
 }
 
-/// The node group of the current step: `nodegroup/apps` → `apps`.
+/// The node group of the current step, from its journal id: `nodegroup/apps` → `apps`.
 pub fn group_name(r: &RolloutState) -> Option<&str> {
-    let step = r.current_step()?;
-    step.group.as_ref()?;
-    Some(step.id.strip_prefix("nodegroup/").unwrap_or(&step.id))
+    r.current_step()?.id.strip_prefix("nodegroup/")
 }
 
 /// The holding pod of a held drain, as `namespace/name`, and its name alone.
