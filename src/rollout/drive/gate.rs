@@ -342,8 +342,10 @@ mod tests {
 
     #[test]
     fn alarms_in_alarm_or_missing_are_red() {
-        let mut gates = Gates::default();
-        gates.alarms = vec!["api-5xx".into(), "latency-p99".into()];
+        let gates = Gates {
+            alarms: vec!["api-5xx".into(), "latency-p99".into()],
+            ..Default::default()
+        };
         let mut r = AlarmReading::default();
         r.states.insert("api-5xx".into(), "OK".into());
         let judge = |r: &AlarmReading| {

@@ -65,7 +65,13 @@ pub enum DriveError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
-    Lock(#[from] LockError),
+    Lock(Box<LockError>),
+}
+
+impl From<LockError> for DriveError {
+    fn from(e: LockError) -> Self {
+        DriveError::Lock(Box::new(e))
+    }
 }
 
 /// What a drive is made of.
@@ -547,10 +553,8 @@ impl Engine {
                     self.after_gate().await?;
                 }
             }
-            Mode::Running | Mode::Held if !self.paused => {
-                if self.retry_at.is_none_or(|t| Instant::now() >= t) {
-                    self.run_step().await?;
-                }
+            Mode::Running | Mode::Held if !self.paused && self.retry_at.is_none_or(|t| Instant::now() >= t) => {
+                self.run_step().await?;
             }
             _ => {}
         }
