@@ -10,7 +10,7 @@ use axum::http::{Response, StatusCode};
 use super::AwsApp;
 use crate::sim::world::eks::{self as cloud, AwsError};
 use crate::sim::world::refresh::{self, Activity, InstanceRefresh, RefreshPreferences};
-use crate::sim::world::{InstanceState, NodeGroupKind, World, minor_of};
+use crate::sim::world::{InstanceState, World, minor_of};
 
 const XMLNS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
 
@@ -311,20 +311,9 @@ fn group(w: &World, gi: usize) -> String {
     }
     out.push_str("</Instances>");
     out.push_str("<Tags>");
-    let mut tags: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    let cluster = &w.cluster.name;
-    tags.insert(format!("kubernetes.io/cluster/{cluster}"), ("owned".into(), true));
-    tags.insert("k8s.io/cluster-autoscaler/enabled".into(), ("true".into(), true));
-    tags.insert(format!("k8s.io/cluster-autoscaler/{cluster}"), ("owned".into(), true));
-    if g.kind == NodeGroupKind::Managed {
-        tags.insert("eks:cluster-name".into(), (cluster.clone(), true));
-        tags.insert("eks:nodegroup-name".into(), (g.name.clone(), true));
-    } else {
-        tags.insert("alpha.eksctl.io/nodegroup-name".into(), (g.name.clone(), true));
-    }
-    if let Some(user) = w.aws.refresh.tags.get(&g.asg_name) {
-        tags.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    // the tags every group starts with are seeded into the world (seed_tags), so that
+    // DeleteTags removes them here too
+    let tags: BTreeMap<String, (String, bool)> = w.aws.refresh.tags.get(&g.asg_name).cloned().unwrap_or_default();
     for (k, (v, propagate)) in tags {
         let _ = write!(
             out,
