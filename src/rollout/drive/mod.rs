@@ -89,6 +89,23 @@ pub struct Drive {
     pub options: DriveOptions,
 }
 
+impl Drive {
+    /// What a step's reconciler is called with.
+    fn step_ctx<'a>(&'a mut self, now: &'a (dyn Fn() -> Timestamp + Send + Sync)) -> StepCtx<'a> {
+        StepCtx {
+            cloud: self.cloud.as_ref(),
+            cluster: &self.plan.cluster.name,
+            target: &self.plan.target,
+            journal: &mut self.journal,
+            who: &self.who,
+            now,
+            client: Some(self.client.clone()),
+            group: GroupProgress::default(),
+            drain: self.plan.drain.clone(),
+        }
+    }
+}
+
 /// The running drive, as the cockpit's loop holds it.
 pub struct DriveHandle {
     pub commands: mpsc::UnboundedSender<Command>,
@@ -620,17 +637,7 @@ impl Engine {
             _ => {
                 let now = self.d.now.clone();
                 let now_fn = move || now();
-                let mut ctx = StepCtx {
-                    cloud: self.d.cloud.as_ref(),
-                    cluster: &self.d.plan.cluster.name,
-                    target: &self.d.plan.target,
-                    journal: &mut self.d.journal,
-                    who: &self.d.who,
-                    now: &now_fn,
-                    client: Some(self.d.client.clone()),
-                    group: GroupProgress::default(),
-                    drain: self.d.plan.drain.clone(),
-                };
+                let mut ctx = self.d.step_ctx(&now_fn);
                 let r = steps::reconcile(&mut ctx, &step).await;
                 let mut group = ctx.group;
                 if let Step::Nodegroup(g) = &step {
@@ -1012,17 +1019,7 @@ impl Engine {
         if let Some(step @ Step::Nodegroup(_)) = self.d.plan.steps.get(self.cur).cloned() {
             let now = self.d.now.clone();
             let now_fn = move || now();
-            let mut ctx = StepCtx {
-                cloud: self.d.cloud.as_ref(),
-                cluster: &self.d.plan.cluster.name,
-                target: &self.d.plan.target,
-                journal: &mut self.d.journal,
-                who: &self.d.who,
-                now: &now_fn,
-                client: Some(self.d.client.clone()),
-                group: GroupProgress::default(),
-                drain: self.d.plan.drain.clone(),
-            };
+            let mut ctx = self.d.step_ctx(&now_fn);
             if let Step::Nodegroup(g) = &step {
                 match steps::abort(&mut ctx, g).await {
                     Ok(l) => lines.extend(l),
