@@ -540,6 +540,7 @@ pub fn instance_capacity(instance_type: &str) -> Option<Capacity> {
 const DEMO: &str = include_str!("../../assets/scenarios/demo.yaml");
 const LARGE: &str = include_str!("../../assets/scenarios/large.yaml");
 const PREFLIGHT: &str = include_str!("../../assets/scenarios/preflight.yaml");
+const FLEET: &str = include_str!("../../assets/scenarios/fleet.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -851,7 +852,7 @@ impl Scenario {
     }
 
     pub fn builtin_names() -> &'static [&'static str] {
-        &["demo", "large", "preflight"]
+        &["demo", "large", "preflight", "fleet"]
     }
 
     /// A built-in scenario by name.
@@ -860,6 +861,7 @@ impl Scenario {
             "demo" => DEMO,
             "large" => LARGE,
             "preflight" => PREFLIGHT,
+            "fleet" => FLEET,
             _ => return None,
         };
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
@@ -871,6 +873,7 @@ impl Scenario {
             "demo" => return Scenario::from_yaml(DEMO, "built-in scenario \"demo\""),
             "large" => return Scenario::from_yaml(LARGE, "built-in scenario \"large\""),
             "preflight" => return Scenario::from_yaml(PREFLIGHT, "built-in scenario \"preflight\""),
+            "fleet" => return Scenario::from_yaml(FLEET, "built-in scenario \"fleet\""),
             path => std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
                 path: path.to_string(),
                 error: e.to_string(),
@@ -931,7 +934,7 @@ mod tests {
         assert_eq!(nodes, 5000);
         assert!((145_000..=155_000).contains(&pods), "large pods {pods}");
         assert!(Scenario::builtin("nope").is_none());
-        assert_eq!(Scenario::builtin_names(), &["demo", "large", "preflight"]);
+        assert_eq!(Scenario::builtin_names(), &["demo", "large", "preflight", "fleet"]);
     }
 
     #[test]
