@@ -244,6 +244,25 @@ impl Journal {
         })
     }
 
+    /// Records `step`'s state unless it is already the last one recorded for it.
+    pub fn set_step_state(&mut self, who: &str, at: Timestamp, step: &str, state: &str) -> Result<(), JournalError> {
+        let last = self.entries.iter().rev().find_map(|e| match &e.what {
+            What::Step { step: s, state } if s == step => Some(state.as_str()),
+            _ => None,
+        });
+        if last != Some(state) {
+            self.append(
+                who,
+                at,
+                What::Step {
+                    step: step.into(),
+                    state: state.into(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// The last state recorded for each step, in the order steps first appeared.
     pub fn step_states(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();

@@ -119,23 +119,8 @@ impl StepCtx<'_> {
 
     /// Records the step's state when it changed since the journal last said.
     fn state(&mut self, step: &str, state: &str) -> Result<(), StepError> {
-        let last = self
-            .journal
-            .step_states()
-            .into_iter()
-            .find(|(s, _)| s == step)
-            .map(|(_, st)| st);
-        if last.as_deref() != Some(state) {
-            let at = (self.now)();
-            self.journal.append(
-                self.who,
-                at,
-                What::Step {
-                    step: step.into(),
-                    state: state.into(),
-                },
-            )?;
-        }
+        let at = (self.now)();
+        self.journal.set_step_state(self.who, at, step, state)?;
         Ok(())
     }
 
