@@ -123,8 +123,20 @@ enum Mode {
     Confirm,
     Gate,
     Running,
-    Held,
-    Failed,
+    /// A drain held past the pod timeout (or a pod asked about at once).
+    Held {
+        node: String,
+        pod: String,
+        why: String,
+        since: Timestamp,
+    },
+    /// A step failed: the lead retries, skips, forces or aborts.
+    Failed {
+        why: String,
+        what_to_do: String,
+        /// An EKS node group update refused by a budget: forcing is offered.
+        can_force: bool,
+    },
     Aborted,
     Done,
 }
@@ -149,8 +161,6 @@ struct Engine {
     renewed: Instant,
     paused: bool,
     retry_at: Option<Instant>,
-    held: Option<(String, String)>,
-    failed: Option<(String, String, bool)>,
 }
 
 impl Drive {
@@ -206,8 +216,6 @@ impl Drive {
             renewed: Instant::now(),
             paused: false,
             retry_at: None,
-            held: None,
-            failed: None,
         };
         let task = tokio::spawn(engine.run());
         DriveHandle {
@@ -338,27 +346,30 @@ impl Engine {
         Ok(())
     }
 
-    fn journal_step(&mut self, step: &str, state: &str) -> Result<(), JournalError> {
-        let last = self
-            .d
-            .journal
-            .step_states()
-            .into_iter()
-            .find(|(s, _)| s == step)
-            .map(|(_, st)| st);
-        if last.as_deref() != Some(state) {
-            let at = (self.d.now)();
-            let who = self.d.who.clone();
-            self.d.journal.append(
-                &who,
-                at,
-                What::Step {
-                    step: step.into(),
-                    state: state.into(),
-                },
-            )?;
-        }
+    fn journal_event(
+        &mut self,
+        level: crate::model::Level,
+        object: &str,
+        reason: &str,
+        message: String,
+    ) -> Result<(), JournalError> {
+        let at = (self.d.now)();
+        self.d.journal.append(
+            &self.d.who,
+            at,
+            What::Event {
+                level,
+                object: object.into(),
+                reason: reason.into(),
+                message,
+            },
+        )?;
         Ok(())
+    }
+
+    fn journal_step(&mut self, step: &str, state: &str) -> Result<(), JournalError> {
+        let at = (self.d.now)();
+        self.d.journal.set_step_state(&self.d.who, at, step, state)
     }
 
     /// The index of the newest abort decision, if any.
@@ -570,7 +581,7 @@ impl Engine {
                     self.after_gate().await?;
                 }
             }
-            Mode::Running | Mode::Held if !self.paused && self.retry_at.is_none_or(|t| Instant::now() >= t) => {
+            Mode::Running | Mode::Held { .. } if !self.paused && self.retry_at.is_none_or(|t| Instant::now() >= t) => {
                 self.run_step().await?;
             }
             _ => {}
@@ -609,18 +620,8 @@ impl Engine {
         if !self.gate_id.contains('#') {
             let id = self.state.steps[self.cur].id.clone();
             self.baseline = self.health.borrow().pod_errors;
-            let at = (self.d.now)();
-            let who = self.d.who.clone();
-            self.d.journal.append(
-                &who,
-                at,
-                What::Event {
-                    level: crate::model::Level::Info,
-                    object: id.clone(),
-                    reason: "Baseline".into(),
-                    message: format!("{} pods in error before {id}", self.baseline),
-                },
-            )?;
+            let message = format!("{} pods in error before {id}", self.baseline);
+            self.journal_event(crate::model::Level::Info, &id, "Baseline", message)?;
             self.journal_step(&id, "running")?;
             self.state.steps[self.cur].state = StepState::Running;
         }
@@ -658,8 +659,6 @@ impl Engine {
         match result {
             Ok(Progress::Waiting { what, detail }) => {
                 self.mode = Mode::Running;
-                self.held = None;
-                self.failed = None;
                 self.set_what(what, detail);
             }
             Ok(Progress::Done { what }) => {
@@ -668,8 +667,6 @@ impl Engine {
                 v.state = StepState::Done;
                 v.what = what;
                 v.detail.clear();
-                self.held = None;
-                self.failed = None;
                 self.cur += 1;
                 self.enter_step()?;
             }
@@ -684,18 +681,10 @@ impl Engine {
                 let waited = secs_between(since, (self.d.now)());
                 let timeout = self.d.plan.drain.pod_timeout_seconds as i64;
                 if ask_now || waited >= timeout {
-                    self.mode = Mode::Held;
-                    self.held = Some((node.clone(), pod.clone()));
                     self.set_what(what, why.clone());
-                    self.state.phase = Phase::Held {
-                        node,
-                        pod,
-                        why,
-                        since: Some(since),
-                    };
+                    self.mode = Mode::Held { node, pod, why, since };
                 } else {
                     self.mode = Mode::Running;
-                    self.held = None;
                     self.set_what(
                         format!(
                             "{what} (for {} of the {} pod timeout)",
@@ -751,24 +740,22 @@ impl Engine {
                 false,
             ),
         };
-        if self.failed.as_ref().map(|f| &f.0) != Some(&why) {
-            let at = (self.d.now)();
-            let who = self.d.who.clone();
-            self.d.journal.append(
-                &who,
-                at,
-                What::Event {
-                    level: crate::model::Level::Error,
-                    object: id.into(),
-                    reason: "StepFailed".into(),
-                    message: format!("{why}. {what_to_do}"),
-                },
+        // a failure is journaled once, not on every turn that sees it again
+        if !matches!(&self.mode, Mode::Failed { why: w, .. } if *w == why) {
+            self.journal_event(
+                crate::model::Level::Error,
+                id,
+                "StepFailed",
+                format!("{why}. {what_to_do}"),
             )?;
         }
         self.journal_step(id, "failed")?;
         self.state.steps[self.cur].state = StepState::Failed;
-        self.mode = Mode::Failed;
-        self.failed = Some((why, what_to_do, can_force));
+        self.mode = Mode::Failed {
+            why,
+            what_to_do,
+            can_force,
+        };
         Ok(())
     }
 
@@ -896,12 +883,11 @@ impl Engine {
                         self.journal_decision(Some(self.gate_id.clone()), "override", None, Some(reason))?;
                         self.after_gate().await?;
                     }
-                    Mode::Failed => {
+                    Mode::Failed { .. } => {
                         let id = id.unwrap_or_default();
                         self.journal_decision(Some(id.clone()), "skip", None, Some(reason))?;
                         self.journal_step(&id, "skipped")?;
                         self.state.steps[self.cur].state = StepState::Skipped;
-                        self.failed = None;
                         self.cur += 1;
                         self.enter_step()?;
                     }
@@ -936,9 +922,8 @@ impl Engine {
             }
             Command::Abort => self.abort().await?,
             Command::Retry => {
-                if self.mode == Mode::Failed {
+                if matches!(self.mode, Mode::Failed { .. }) {
                     self.journal_decision(id, "retry", None, None)?;
-                    self.failed = None;
                     self.mode = Mode::Running;
                     self.state.steps[self.cur].state = StepState::Running;
                     self.run_step().await?;
@@ -951,11 +936,10 @@ impl Engine {
                     Some(Step::Nodegroup(g)) => Some(g.name.clone()),
                     _ => None,
                 };
-                let can = self.mode == Mode::Failed && self.failed.as_ref().is_some_and(|f| f.2);
+                let can = matches!(self.mode, Mode::Failed { can_force: true, .. });
                 match group {
                     Some(g) if can && confirm.trim() == g => {
                         self.journal_decision(id, "force", Some(g), None)?;
-                        self.failed = None;
                         self.mode = Mode::Running;
                         self.state.steps[self.cur].state = StepState::Running;
                         self.run_step().await?;
@@ -970,7 +954,7 @@ impl Engine {
                 }
             }
             Command::KeepWaiting | Command::SkipNode | Command::DeletePod { .. } => {
-                let Some((node, pod)) = self.held.clone().filter(|_| self.mode == Mode::Held) else {
+                let Mode::Held { node, pod, .. } = self.mode.clone() else {
                     self.state.notice = Some("no drain is held now".into());
                     return Ok(());
                 };
@@ -988,7 +972,6 @@ impl Engine {
                     }
                     _ => unreachable!("matched above"),
                 }
-                self.held = None;
                 self.mode = Mode::Running;
                 self.run_step().await?;
             }
@@ -1049,23 +1032,26 @@ impl Engine {
 
     /// Sends the state to the screen, the ConfigMap, and new journal entries to the log.
     fn publish(&mut self) {
-        self.state.phase = match self.mode {
+        self.state.phase = match &self.mode {
             _ if self.paused && !matches!(self.mode, Mode::Done | Mode::Aborted) => Phase::Paused,
             Mode::Confirm => Phase::ConfirmCluster,
             Mode::Gate => Phase::Gate,
             Mode::Running => Phase::Running,
-            Mode::Held => match &self.state.phase {
-                p @ Phase::Held { .. } => p.clone(),
-                _ => Phase::Running,
+            Mode::Held { node, pod, why, since } => Phase::Held {
+                node: node.clone(),
+                pod: pod.clone(),
+                why: why.clone(),
+                since: Some(*since),
             },
-            Mode::Failed => {
-                let (why, what_to_do, can_force) = self.failed.clone().unwrap_or_default();
-                Phase::Failed {
-                    why,
-                    what_to_do,
-                    can_force,
-                }
-            }
+            Mode::Failed {
+                why,
+                what_to_do,
+                can_force,
+            } => Phase::Failed {
+                why: why.clone(),
+                what_to_do: what_to_do.clone(),
+                can_force: *can_force,
+            },
             Mode::Aborted => match &self.state.phase {
                 p @ Phase::Aborted { .. } => p.clone(),
                 _ => Phase::Aborted { detail: String::new() },
