@@ -242,3 +242,46 @@ async fn kubectl_scales_a_deployment_through_its_scale_subresource() {
     assert!(!denied.status.success());
     assert!(String::from_utf8_lossy(&denied.stderr).contains("forbidden"));
 }
+
+/// The kubectl built with the real control plane (tests/realkube), the newest there is:
+/// it sends built-in kinds as protobuf. Where it was not built, SKIPPED (unless the
+/// suite requires the real control plane).
+fn newest_kubectl() -> Option<std::path::PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("realkube/bin/kubectl");
+    if bin.is_file() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("REALKUBE_REQUIRED").as_deref() != Ok("1"),
+        "{} is missing although the real control plane was built",
+        bin.display()
+    );
+    eprintln!("SKIPPED: {} was not built (tests/realkube/run.sh build)", bin.display());
+    None
+}
+
+#[tokio::test]
+async fn the_newest_kubectl_asks_in_protobuf_and_is_answered() {
+    let Some(bin) = newest_kubectl() else { return };
+    let sim = common::start("demo").await;
+    let k = Kubectl::new(bin, &sim);
+    let no = k.run(&["auth", "can-i", "delete", "pods", "--context", "viewer"]).await;
+    assert_eq!(no.status.code(), Some(1), "{no:?}");
+    assert_eq!(
+        k.ok(&["auth", "can-i", "list", "pods", "--context", "viewer"])
+            .await
+            .trim(),
+        "yes"
+    );
+    // a generator's protobuf body is refused with what to do instead, not misread
+    let ns = k.run(&["create", "namespace", "scratch"]).await;
+    let err = String::from_utf8_lossy(&ns.stderr);
+    assert!(!ns.status.success());
+    assert!(
+        err.contains("UnsupportedMediaType") && err.contains("create -f FILE"),
+        "{err}"
+    );
+}

@@ -7,7 +7,6 @@ pub mod api;
 pub mod aws;
 pub mod clock;
 pub mod kubeconfig;
-pub mod quantity;
 pub mod scenario;
 pub mod store;
 pub mod tls;
@@ -108,6 +107,7 @@ impl Simulator {
             .local_addr()
             .map_err(|source| SimError::Bind { port: cfg.port, source })?;
         let clock = Clock::new(cfg.speed);
+        let api_faults = cfg.scenario.api_faults.clone().unwrap_or_default();
         let name = cfg.scenario.name.clone();
         let cluster_name = cfg.scenario.cluster.name.clone();
         let world = tokio::task::spawn_blocking(move || world::build(&cfg.scenario, clock))
@@ -162,6 +162,8 @@ impl Simulator {
             drops,
             bookmark_interval: cfg.bookmark_interval,
             server_url: format!("https://{addr}"),
+            agents: Mutex::default(),
+            faults: Mutex::new(api::faults::FaultState::new(api_faults)),
         });
         let tls = tls::generate().map_err(|message| SimError::Build {
             name: "tls".into(),
@@ -228,9 +230,9 @@ impl Simulator {
     /// dummy credentials (`export AWS_ENDPOINT_URL=…`), for `sim serve` to write.
     pub fn aws_env(&self) -> String {
         format!(
-            "export AWS_ENDPOINT_URL={}\nexport AWS_REGION={}\nexport AWS_ACCESS_KEY_ID=upshift-sim\nexport AWS_SECRET_ACCESS_KEY=upshift-sim\nexport AWS_EC2_METADATA_DISABLED=true\n",
-            self.aws_url(),
-            self.aws_region()
+            "export AWS_ENDPOINT_URL={url}\nexport AWS_REGION={region}\nexport AWS_DEFAULT_REGION={region}\nexport AWS_ACCESS_KEY_ID=upshift-sim\nexport AWS_SECRET_ACCESS_KEY=upshift-sim\nexport AWS_EC2_METADATA_DISABLED=true\n",
+            url = self.aws_url(),
+            region = self.aws_region()
         )
     }
 
@@ -242,6 +244,27 @@ impl Simulator {
     /// Refuses the next `n` AWS requests with a throttling error (fault injection).
     pub fn throttle_aws(&self, n: u32) {
         self.app.world.lock().aws.faults.throttle_next = n;
+    }
+
+    /// Sets AWS throttling and server-error rates by operation (seeded), as the
+    /// scenario's `awsFaults` and `POST /sim/aws-faults` do.
+    pub fn set_aws_faults(&self, spec: &scenario::aws::AwsFaultsSpec) {
+        let mut w = self.app.world.lock();
+        let seed = w.aws.faults.seed;
+        w.aws.faults.set(spec, seed);
+    }
+
+    /// AWS faults injected so far, by operation.
+    pub fn aws_faults_injected(&self) -> std::collections::BTreeMap<String, world::aws_faults::Injected> {
+        self.app.world.lock().aws.faults.injected.clone()
+    }
+
+    /// Pods that died with their node without being evicted or deleted first (an
+    /// instance terminated under them): `(count, latest "namespace/name on node")`.
+    pub fn pods_lost(&self) -> (u64, Vec<String>) {
+        let w = self.app.world.lock();
+        let lost = &w.aws.lifecycle.pods_lost;
+        (lost.count, lost.recent.clone())
     }
 
     /// AWS requests served, by operation name.
@@ -288,6 +311,21 @@ impl Simulator {
 
     pub fn request_counts(&self) -> RequestCounts {
         self.app.counts.lock().clone()
+    }
+
+    /// Requests served, by identity and by user agent (`kubectl/v1.32.4`, …).
+    pub fn request_counts_by_agent(&self) -> api::counts::AgentCounts {
+        self.app.agents.lock().clone()
+    }
+
+    /// Sets the Kubernetes API's faults (as `POST /sim/faults` does).
+    pub fn set_api_faults(&self, faults: scenario::api_faults::ApiFaults) {
+        self.app.faults.lock().set(faults);
+    }
+
+    /// The API faults injected so far.
+    pub fn api_faults_injected(&self) -> api::faults::Injected {
+        self.app.faults.lock().injected
     }
 
     /// Jumps virtual time forward and lets the world catch up at once.
@@ -352,7 +390,7 @@ async fn serve_tls(
                     return;
                 }
             };
-            let service = hyper_util::service::TowerToHyperService::new(router);
+            let service = api::faults::DropReplies(hyper_util::service::TowerToHyperService::new(router));
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             if let Err(e) = conn.await {

@@ -1,13 +1,39 @@
 //! Scenarios: the starting world of a simulated EKS cluster (control plane version,
 //! node groups, workloads, PDBs, faults) as YAML, with errors that name the line and
 //! field at fault, and the built-in scenarios `demo` and `large`.
+//!
+//! About 1,000 lines with its tests: the compact YAML forms (capacity, requests,
+//! budgets, counts or percentages) have hand-written serde so that errors name the
+//! field, and validation finds the line. The known seam: the types in one file,
+//! their validation (`validate_in`, some 250 lines) in another.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::quantity;
+use crate::units::quantity;
+
+pub mod api_faults;
+pub mod aws;
+pub mod services;
+pub mod stateful;
+
+use self::services::{ServiceSpec, StorageClassSpec};
+use self::stateful::{ClaimTemplateSpec, PodManagementPolicy};
+use aws::{AwsFaultsSpec, LifecycleHookSpec, TerminationHandlerSpec, UpgradePolicySpec};
+
+/// A problem a check of a scenario's part found: where it is and what it is.
+pub struct Problem {
+    /// The top-level list it is in (to find its line) and the item's index.
+    pub list: &'static str,
+    pub index: Option<usize>,
+    /// The field within the item (to find its line).
+    pub key: Option<&'static str>,
+    pub path: String,
+    pub message: String,
+}
+
+pub mod karpenter;
 
 /// Where a problem in a scenario is, and what it is.
 #[derive(Debug, thiserror::Error)]
@@ -35,56 +61,9 @@ pub enum ScenarioError {
     },
 }
 
-/// A Kubernetes minor version such as `1.30`. Written as a quoted string in YAML:
-/// an unquoted `1.30` is the number 1.3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MinorVersion {
-    pub major: u32,
-    pub minor: u32,
-}
-
-impl MinorVersion {
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().trim_start_matches('v');
-        let (a, b) = s.split_once('.')?;
-        let minor = b.split(['.', '-']).next()?;
-        Some(MinorVersion {
-            major: a.parse().ok()?,
-            minor: minor.parse().ok()?,
-        })
-    }
-}
-
-impl fmt::Display for MinorVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.major, self.minor)
-    }
-}
-
-impl Serialize for MinorVersion {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for MinorVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            F(f64),
-        }
-        match Raw::deserialize(d)? {
-            Raw::S(s) => MinorVersion::parse(&s).ok_or_else(|| {
-                serde::de::Error::custom(format!("invalid version {s:?}: expected MAJOR.MINOR such as \"1.30\""))
-            }),
-            Raw::F(f) => Err(serde::de::Error::custom(format!(
-                "version written as the number {f}: quote it, e.g. \"1.30\" (YAML reads 1.30 as 1.3)"
-            ))),
-        }
-    }
-}
+/// A Kubernetes minor version such as `1.30`, written as a quoted string in YAML (an
+/// unquoted `1.30` is the number 1.3): the one minor type of `units`.
+pub use crate::units::Minor as MinorVersion;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -103,6 +82,23 @@ pub struct Scenario {
     /// Objects seeded as they are (see `world::objects` for the kinds).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<serde_json::Value>,
+    /// A simulated aws-node-termination-handler (see `scenario::aws`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_handler: Option<TerminationHandlerSpec>,
+    /// Throttling and server errors of the simulated AWS, by operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_faults: Option<AwsFaultsSpec>,
+    /// Services over the workloads' pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storage_classes: Vec<StorageClassSpec>,
+    /// Faults of the Kubernetes API from the start (as `POST /sim/faults` sets them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_faults: Option<api_faults::ApiFaults>,
+    /// Self-managed Karpenter, its node classes and NodePools (see `scenario/karpenter.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub karpenter: Option<karpenter::KarpenterSpec>,
 }
 
 fn one() -> u64 {
@@ -118,6 +114,12 @@ pub struct ClusterSpec {
     pub version: MinorVersion,
     #[serde(default = "default_account")]
     pub account: String,
+    /// EKS's upgrade policy (default: EXTENDED, as EKS creates clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_policy: Option<UpgradePolicySpec>,
+    /// EKS Auto Mode: EKS runs Karpenter, with its built-in NodePools `general-purpose` and `system`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_mode: bool,
 }
 
 fn default_region() -> String {
@@ -157,6 +159,9 @@ pub struct NodeGroupSpec {
     pub taints: Vec<TaintSpec>,
     #[serde(default = "default_boot")]
     pub boot_seconds: u32,
+    /// Lifecycle hooks on the group's Auto Scaling group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_hooks: Vec<LifecycleHookSpec>,
 }
 
 fn default_boot() -> u32 {
@@ -253,6 +258,7 @@ pub enum WorkloadKind {
     Deployment,
     DaemonSet,
     Pod,
+    StatefulSet,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -464,6 +470,24 @@ pub struct WorkloadSpec {
     pub empty_dir: bool,
     #[serde(default)]
     pub priority_class: Option<String>,
+    /// Seconds a pod must have been Ready to count as available.
+    #[serde(default)]
+    pub min_ready_seconds: u32,
+    /// StatefulSets: the governing (headless) Service's name; the workload's name by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// StatefulSets: `OrderedReady` (default) or `Parallel`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_management_policy: Option<PodManagementPolicy>,
+    /// StatefulSets: a claim per pod per template, `<name>-<set>-<ordinal>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_claim_templates: Vec<ClaimTemplateSpec>,
+    /// Shorthand: only on nodes of that Karpenter NodePool.
+    #[serde(default)]
+    pub node_pool: Option<String>,
+    /// Pods carry `karpenter.sh/do-not-disrupt: "true"`.
+    #[serde(default)]
+    pub do_not_disrupt: bool,
 }
 
 fn default_namespace() -> String {
@@ -541,6 +565,9 @@ const DEMO: &str = include_str!("../../assets/scenarios/demo.yaml");
 const LARGE: &str = include_str!("../../assets/scenarios/large.yaml");
 const PREFLIGHT: &str = include_str!("../../assets/scenarios/preflight.yaml");
 const FLEET: &str = include_str!("../../assets/scenarios/fleet.yaml");
+const STATEFUL: &str = include_str!("../../assets/scenarios/stateful.yaml");
+const KARPENTER: &str = include_str!("../../assets/scenarios/karpenter.yaml");
+const AUTOMODE: &str = include_str!("../../assets/scenarios/automode.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -635,13 +662,13 @@ impl Scenario {
                 return Err(err("objects", Some(i), None, format!("objects[{i}]"), message));
             }
         }
-        if self.node_groups.is_empty() {
+        if self.node_groups.is_empty() && !self.cluster.auto_mode && karpenter::initial_capacity(self).0 == 0 {
             return Err(err(
                 "nodeGroups",
                 None,
                 None,
                 "nodeGroups".into(),
-                "a cluster needs at least one node group".into(),
+                "a cluster needs at least one node group (or Karpenter NodePools with nodes at start, or cluster.autoMode)".into(),
             ));
         }
         let mut names = std::collections::BTreeSet::new();
@@ -783,13 +810,13 @@ impl Scenario {
                     "copies must be at least 1".into(),
                 ));
             }
-            if w.kind != WorkloadKind::Deployment && w.replicas != 1 {
+            if !matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet) && w.replicas != 1 {
                 return Err(err(
                     "workloads",
                     Some(i),
                     Some("replicas"),
                     at("replicas"),
-                    "replicas applies to Deployments only".into(),
+                    "replicas applies to Deployments and StatefulSets only".into(),
                 ));
             }
             if w.termination_seconds > w.grace_period_seconds {
@@ -804,6 +831,24 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if let Err((list, index, key, path, message)) = aws::validate(self) {
+            return Err(err(list, index, key, path, message));
+        }
+        let checks = [
+            stateful::check(&self.workloads),
+            services::check_classes(&self.storage_classes, &self.workloads),
+            services::check_services(&self.services, &self.workloads),
+        ];
+        for check in checks {
+            if let Err(p) = check {
+                return Err(err(p.list, p.index, p.key, p.path, p.message));
+            }
+        }
+        if let Some(f) = &self.api_faults
+            && let Err((path, message)) = f.check()
+        {
+            return Err(err("apiFaults", None, None, format!("apiFaults.{path}"), message));
         }
         for (i, f) in self.faults.iter().enumerate() {
             if !workloads.contains(&f.workload) {
@@ -827,6 +872,9 @@ impl Scenario {
                     format!("{} is not in (0, 1]", f.fraction),
                 ));
             }
+        }
+        if let Err(p) = karpenter::check(self) {
+            return Err(err(p.list, p.index, p.key, p.path, p.message));
         }
         Ok(())
     }
@@ -852,7 +900,15 @@ impl Scenario {
     }
 
     pub fn builtin_names() -> &'static [&'static str] {
-        &["demo", "large", "preflight", "fleet"]
+        &[
+            "demo",
+            "large",
+            "preflight",
+            "fleet",
+            "stateful",
+            "karpenter",
+            "automode",
+        ]
     }
 
     /// A built-in scenario by name.
@@ -862,6 +918,9 @@ impl Scenario {
             "large" => LARGE,
             "preflight" => PREFLIGHT,
             "fleet" => FLEET,
+            "stateful" => STATEFUL,
+            "karpenter" => KARPENTER,
+            "automode" => AUTOMODE,
             _ => return None,
         };
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
@@ -874,6 +933,9 @@ impl Scenario {
             "large" => return Scenario::from_yaml(LARGE, "built-in scenario \"large\""),
             "preflight" => return Scenario::from_yaml(PREFLIGHT, "built-in scenario \"preflight\""),
             "fleet" => return Scenario::from_yaml(FLEET, "built-in scenario \"fleet\""),
+            "stateful" => return Scenario::from_yaml(STATEFUL, "built-in scenario \"stateful\""),
+            "karpenter" => return Scenario::from_yaml(KARPENTER, "built-in scenario \"karpenter\""),
+            "automode" => return Scenario::from_yaml(AUTOMODE, "built-in scenario \"automode\""),
             path => std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
                 path: path.to_string(),
                 error: e.to_string(),
@@ -909,7 +971,7 @@ mod tests {
                     .filter(|g| w.tolerate_all || g.taints.is_empty())
                     .map(|g| u64::from(g.size))
                     .sum(),
-                WorkloadKind::Deployment => u64::from(w.replicas),
+                WorkloadKind::Deployment | WorkloadKind::StatefulSet => u64::from(w.replicas),
                 WorkloadKind::Pod => 1,
             };
             pods += n * u64::from(w.copies);
@@ -934,29 +996,44 @@ mod tests {
         assert_eq!(nodes, 5000);
         assert!((145_000..=155_000).contains(&pods), "large pods {pods}");
         assert!(Scenario::builtin("nope").is_none());
-        assert_eq!(Scenario::builtin_names(), &["demo", "large", "preflight", "fleet"]);
+        assert_eq!(
+            Scenario::builtin_names(),
+            &[
+                "demo",
+                "large",
+                "preflight",
+                "fleet",
+                "stateful",
+                "karpenter",
+                "automode"
+            ]
+        );
     }
 
     #[test]
     fn built_ins_fit_their_nodes_with_headroom() {
         for name in Scenario::builtin_names() {
             let s = Scenario::load(name).unwrap().resolve().unwrap();
+            // Karpenter's nodes at start count too
+            let (k_nodes, k_cpu, k_pods) = karpenter::initial_capacity(&s);
             let cap_cpu: u64 = s
                 .node_groups
                 .iter()
                 .map(|g| g.capacity.as_ref().unwrap().cpu_millis * u64::from(g.size))
-                .sum();
+                .sum::<u64>()
+                + k_cpu;
             let cap_pods: u64 = s
                 .node_groups
                 .iter()
                 .map(|g| u64::from(g.capacity.as_ref().unwrap().pods * g.size))
-                .sum();
-            let nodes: u64 = s.node_groups.iter().map(|g| u64::from(g.size)).sum();
+                .sum::<u64>()
+                + k_pods;
+            let nodes: u64 = s.node_groups.iter().map(|g| u64::from(g.size)).sum::<u64>() + k_nodes;
             let (mut cpu, mut pods) = (0u64, 0u64);
             for w in &s.workloads {
                 let n = match w.kind {
                     WorkloadKind::DaemonSet => nodes,
-                    WorkloadKind::Deployment => u64::from(w.replicas),
+                    WorkloadKind::Deployment | WorkloadKind::StatefulSet => u64::from(w.replicas),
                     WorkloadKind::Pod => 1,
                 } * u64::from(w.copies);
                 cpu += n * w.requests.cpu_millis;

@@ -4,11 +4,14 @@
 
 use std::borrow::Cow;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, PersistentVolume, PersistentVolumeClaim, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 
 use super::table::TablePrint;
@@ -19,6 +22,12 @@ pub trait Fields {
     const FIELDS: &'static [&'static str] = &[];
     fn field(&self, _name: &str) -> Option<String> {
         None
+    }
+    /// What the kind's schema does to a written object (`old` is the stored one on an
+    /// update): custom resources get their CRD's defaults and validation here; an
+    /// error is the apiserver's Invalid message (`spec.x: Invalid value: …`).
+    fn admit(&mut self, _old: Option<&Self>) -> Result<(), Vec<String>> {
+        Ok(())
     }
 }
 
@@ -136,6 +145,26 @@ impl Fields for Secret {
     }
 }
 impl Fields for Lease {}
+impl Fields for Endpoints {}
+impl Fields for EndpointSlice {}
+impl Fields for StatefulSet {}
+impl Fields for ControllerRevision {}
+impl Fields for PersistentVolume {}
+impl Fields for StorageClass {}
+
+impl Fields for Service {
+    const FIELDS: &'static [&'static str] = &["spec.clusterIP", "spec.type"];
+    fn field(&self, name: &str) -> Option<String> {
+        let spec = self.spec.as_ref()?;
+        match name {
+            "spec.clusterIP" => spec.cluster_ip.clone(),
+            "spec.type" => spec.type_.clone(),
+            _ => None,
+        }
+    }
+}
+
+impl Fields for PersistentVolumeClaim {}
 
 /// The form in which a stored kind `S` travels over one API path.
 pub trait Wire<S>: Object + TablePrint {

@@ -3,9 +3,14 @@
 //! counting by identity and verb, and dispatch to the generic verbs per kind.
 
 pub mod admin;
+pub mod counts;
+pub mod custom;
+pub mod faults;
 pub mod handlers;
 pub mod kinds;
+mod logs;
 pub mod patch;
+mod protobuf;
 pub mod resources;
 mod scale;
 pub mod selector;
@@ -21,11 +26,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, PersistentVolume, PersistentVolumeClaim, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1 as events_v1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use parking_lot::Mutex;
 use serde::Serialize;
 
@@ -109,6 +117,10 @@ pub struct App {
     pub drops: tokio::sync::watch::Sender<u64>,
     pub bookmark_interval: Duration,
     pub server_url: String,
+    /// Requests seen by identity and user agent.
+    pub agents: Mutex<counts::AgentCounts>,
+    /// Faults injected on purpose (`/sim/faults`).
+    pub faults: Mutex<faults::FaultState>,
 }
 
 /// The parts of a request the handlers need.
@@ -118,6 +130,8 @@ pub struct Req {
     pub accept: String,
     pub content_type: String,
     pub query: Query,
+    /// The query string as sent, for subresources with options of their own.
+    pub raw_query: String,
 }
 
 impl Req {
@@ -296,13 +310,23 @@ pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 
 async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
     let identity = identity_of(&app, &req).ok_or_else(ApiError::unauthorized)?;
-    let query = Query::parse(req.uri().query().unwrap_or_default())?;
+    let agent = counts::agent_of(req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()));
+    let raw_query = req.uri().query().unwrap_or_default().to_string();
+    let query = Query::parse(&raw_query)?;
     let path = req.uri().path().to_string();
     let route = route(&path)?;
     let target = match route {
         Route::Target(t) => t,
         other => {
             app.counts.lock().add(&identity.name, "get", "discovery");
+            app.agents.lock().add(&identity.name, &agent, "get", "discovery");
+            let fault = app.faults.lock().decide("get", "discovery");
+            if let Some(d) = fault.delay {
+                tokio::time::sleep(d).await;
+            }
+            if let Some(code) = fault.error {
+                return Err(faults::error_for(code));
+            }
             return Ok(match other {
                 Route::Version => {
                     let minor = app.world.lock().cluster.version.clone();
@@ -310,8 +334,8 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
                 }
                 Route::Health => (StatusCode::OK, "ok").into_response(),
                 Route::Api => json_of(&resources::api_versions(&app.server_url)),
-                Route::Apis => json_of(&resources::api_group_list()),
-                Route::Group(g) => match resources::api_group(&g) {
+                Route::Apis => json_of(&custom::api_group_list(&app.world.lock())),
+                Route::Group(g) => match custom::api_group(&app.world.lock(), &g) {
                     Some(doc) => json_of(&doc),
                     None => {
                         return Err(ApiError::new(
@@ -321,7 +345,7 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
                         ));
                     }
                 },
-                Route::Resources(g, v) => match resources::resource_list(&g, &v) {
+                Route::Resources(g, v) => match custom::resource_list(&app.world.lock(), &g, &v) {
                     Some(doc) => json_of(&doc),
                     None => {
                         return Err(ApiError::new(
@@ -335,18 +359,28 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
             });
         }
     };
+    custom::check_served(&app, &target)?;
     let verb = verb_of(req.method(), &target, &query);
     let resource_name = match &target.sub {
         Some(s) => format!("{}/{s}", target.res.plural),
         None => target.res.plural.to_string(),
     };
     app.counts.lock().add(&identity.name, verb, &resource_name);
+    app.agents.lock().add(&identity.name, &agent, verb, &resource_name);
+    let fault = app.faults.lock().decide(verb, &resource_name);
+    if let Some(d) = fault.delay {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(code) = fault.error {
+        return Err(faults::error_for(code));
+    }
     let review = matches!(target.res.which, Which::AccessReview | Which::SelfReview);
     if !review && !identity.allows(verb, &resource_name, target.namespace.as_deref()) {
         return Err(ApiError::forbidden(
             &identity.name,
             verb,
             &resource_name,
+            target.name.as_deref(),
             target.res.group,
             target.namespace.as_deref(),
         ));
@@ -365,13 +399,37 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
         method: req.method().clone(),
         identity,
         query,
+        raw_query,
     };
     let body = axum::body::to_bytes(req.into_body(), 64 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+    let resp = dispatch(app.clone(), r, target, verb, body).await;
+    if fault.drop_reply
+        && let Ok(ok) = &resp
+        && ok.status().is_success()
+    {
+        app.faults.lock().dropped();
+        let mut ok = resp?;
+        ok.extensions_mut().insert(faults::DropReply);
+        return Ok(ok);
+    }
+    resp
+}
+
+/// Serves a request to one resource.
+async fn dispatch(app: Arc<App>, r: Req, target: Target, verb: &str, body: bytes::Bytes) -> ApiResult<Response> {
     use handlers::serve as s;
     if target.sub.as_deref() == Some("scale") {
         return scale::serve(&app, &target, verb, body);
+    }
+    if target.sub.as_deref() == Some("log") {
+        if verb != "get" {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({verb})"
+            )));
+        }
+        return logs::serve(&app, &r.raw_query, &target);
     }
     match target.res.which {
         Which::Namespace => s::<Namespace, Namespace>(&app, &r, &target, verb, body).await,
@@ -386,8 +444,17 @@ async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {
         Which::ConfigMap => s::<ConfigMap, ConfigMap>(&app, &r, &target, verb, body).await,
         Which::Secret => s::<Secret, Secret>(&app, &r, &target, verb, body).await,
         Which::Lease => s::<Lease, Lease>(&app, &r, &target, verb, body).await,
+        Which::Service => s::<Service, Service>(&app, &r, &target, verb, body).await,
+        Which::Endpoints => s::<Endpoints, Endpoints>(&app, &r, &target, verb, body).await,
+        Which::EndpointSlice => s::<EndpointSlice, EndpointSlice>(&app, &r, &target, verb, body).await,
+        Which::StatefulSet => s::<StatefulSet, StatefulSet>(&app, &r, &target, verb, body).await,
+        Which::ControllerRevision => s::<ControllerRevision, ControllerRevision>(&app, &r, &target, verb, body).await,
+        Which::Pvc => s::<PersistentVolumeClaim, PersistentVolumeClaim>(&app, &r, &target, verb, body).await,
+        Which::Pv => s::<PersistentVolume, PersistentVolume>(&app, &r, &target, verb, body).await,
+        Which::StorageClass => s::<StorageClass, StorageClass>(&app, &r, &target, verb, body).await,
         Which::AccessReview => handlers::access_review(&r, verb, body),
         Which::SelfReview => handlers::self_review(&r, verb),
+        Which::Custom(kind) => custom::serve(&app, &r, &target, verb, body, kind).await,
     }
 }
 
@@ -398,7 +465,10 @@ fn unreachable_target() -> Response {
 /// `/version` for a control plane on `minor`.
 pub fn version_info(minor: &str) -> serde_json::Value {
     let git = super::world::eks_version(minor);
-    let (major, min) = minor.split_once('.').unwrap_or(("1", minor));
+    let (major, min) = match crate::units::Minor::parse(minor) {
+        Some(m) => (m.major.to_string(), m.minor.to_string()),
+        None => ("1".to_string(), minor.to_string()),
+    };
     serde_json::json!({
         "major": major,
         "minor": format!("{min}+"),

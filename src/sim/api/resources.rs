@@ -18,8 +18,18 @@ pub enum Which {
     ConfigMap,
     Secret,
     Lease,
+    Service,
+    Endpoints,
+    EndpointSlice,
+    StatefulSet,
+    ControllerRevision,
+    Pvc,
+    Pv,
+    StorageClass,
     AccessReview,
     SelfReview,
+    /// A custom resource, served while its CRD is installed (`api/custom.rs`).
+    Custom(super::custom::Kind),
 }
 
 #[derive(Debug)]
@@ -33,7 +43,7 @@ pub struct Resource {
     pub short_names: &'static [&'static str],
     pub categories: &'static [&'static str],
     pub verbs: &'static [&'static str],
-    /// Subresources served: "status", "eviction", "scale".
+    /// Subresources served: "status", "eviction", "scale", "log".
     pub subresources: &'static [&'static str],
     pub which: Which,
 }
@@ -96,7 +106,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["po"],
         categories: &["all"],
         verbs: RW,
-        subresources: &["status", "eviction"],
+        subresources: &["status", "eviction", "log"],
         which: Which::Pod,
     },
     Resource {
@@ -217,6 +227,110 @@ pub const RESOURCES: &[Resource] = &[
         which: Which::EventV1,
     },
     Resource {
+        group: "",
+        version: "v1",
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        short_names: &["svc"],
+        categories: &["all"],
+        verbs: RW,
+        subresources: &["status"],
+        which: Which::Service,
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "endpoints",
+        singular: "endpoints",
+        kind: "Endpoints",
+        namespaced: true,
+        short_names: &["ep"],
+        categories: &[],
+        verbs: RW,
+        subresources: &[],
+        which: Which::Endpoints,
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "persistentvolumeclaims",
+        singular: "persistentvolumeclaim",
+        kind: "PersistentVolumeClaim",
+        namespaced: true,
+        short_names: &["pvc"],
+        categories: &[],
+        verbs: RW,
+        subresources: &["status"],
+        which: Which::Pvc,
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "persistentvolumes",
+        singular: "persistentvolume",
+        kind: "PersistentVolume",
+        namespaced: false,
+        short_names: &["pv"],
+        categories: &[],
+        verbs: RW,
+        subresources: &["status"],
+        which: Which::Pv,
+    },
+    Resource {
+        group: "apps",
+        version: "v1",
+        plural: "statefulsets",
+        singular: "statefulset",
+        kind: "StatefulSet",
+        namespaced: true,
+        short_names: &["sts"],
+        categories: &["all"],
+        verbs: RW,
+        subresources: &["status", "scale"],
+        which: Which::StatefulSet,
+    },
+    Resource {
+        group: "apps",
+        version: "v1",
+        plural: "controllerrevisions",
+        singular: "controllerrevision",
+        kind: "ControllerRevision",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        verbs: RW,
+        subresources: &[],
+        which: Which::ControllerRevision,
+    },
+    Resource {
+        group: "discovery.k8s.io",
+        version: "v1",
+        plural: "endpointslices",
+        singular: "endpointslice",
+        kind: "EndpointSlice",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        verbs: RW,
+        subresources: &[],
+        which: Which::EndpointSlice,
+    },
+    Resource {
+        group: "storage.k8s.io",
+        version: "v1",
+        plural: "storageclasses",
+        singular: "storageclass",
+        kind: "StorageClass",
+        namespaced: false,
+        short_names: &["sc"],
+        categories: &[],
+        verbs: RW,
+        subresources: &[],
+        which: Which::StorageClass,
+    },
+    Resource {
         group: "authorization.k8s.io",
         version: "v1",
         plural: "selfsubjectaccessreviews",
@@ -248,6 +362,7 @@ pub const RESOURCES: &[Resource] = &[
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
+        .chain(super::custom::RESOURCES)
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
@@ -325,6 +440,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                     "name": format!("{}/eviction", r.plural), "singularName": "", "namespaced": r.namespaced,
                     "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"],
                 }),
+                "log" => json!({
+                    "name": format!("{}/log", r.plural), "singularName": "", "namespaced": r.namespaced,
+                    "kind": r.kind, "verbs": ["get"],
+                }),
                 "scale" => json!({
                     "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
                     "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
@@ -362,6 +481,7 @@ mod tests {
             .collect();
         assert!(names.contains(&"pods/eviction"));
         assert!(names.contains(&"nodes"));
+        assert!(names.contains(&"pods/log") && names.contains(&"services") && names.contains(&"persistentvolumes"));
         let groups = api_group_list();
         let gnames: Vec<&str> = groups["groups"]
             .as_array()
@@ -376,6 +496,8 @@ mod tests {
                 "policy",
                 "coordination.k8s.io",
                 "events.k8s.io",
+                "discovery.k8s.io",
+                "storage.k8s.io",
                 "authorization.k8s.io",
                 "authentication.k8s.io"
             ]

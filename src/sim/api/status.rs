@@ -11,6 +11,8 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// For an expired continue token: one that goes on from the same place.
+    pub list_continue: Option<String>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -22,11 +24,17 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            list_continue: None,
         }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    pub fn with_continue(mut self, token: String) -> Self {
+        self.list_continue = Some(token);
         self
     }
 
@@ -73,19 +81,38 @@ impl ApiError {
         .with_details(json!({"name": name, "kind": kind, "causes": [{"message": message}]}))
     }
 
-    pub fn forbidden(user: &str, verb: &str, resource: &str, group: &str, namespace: Option<&str>) -> Self {
+    /// `resource` may name a subresource (`pods/eviction`); `name` is the object's,
+    /// when the request names one.
+    pub fn forbidden(
+        user: &str,
+        verb: &str,
+        resource: &str,
+        name: Option<&str>,
+        group: &str,
+        namespace: Option<&str>,
+    ) -> Self {
         let scope = match namespace {
             Some(ns) => format!("in the namespace \"{ns}\""),
             None => "at the cluster scope".to_string(),
         };
+        // the object is named by its resource without the subresource
+        let kind = resource.split('/').next().unwrap_or(resource);
+        let subject = match name {
+            Some(n) => format!("{kind} \"{n}\""),
+            None => resource.to_string(),
+        };
+        let mut details = json!({"kind": kind, "group": group});
+        if let Some(n) = name {
+            details["name"] = json!(n);
+        }
         Self::new(
             StatusCode::FORBIDDEN,
             "Forbidden",
             format!(
-                "{resource} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
+                "{subject} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {scope}"
             ),
         )
-        .with_details(json!({"kind": resource, "group": group}))
+        .with_details(details)
     }
 
     pub fn unauthorized() -> Self {
@@ -108,9 +135,14 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
             "code": self.code.as_u16(),
         });
+        if !self.reason.is_empty() {
+            v["reason"] = json!(self.reason);
+        }
+        if let Some(c) = &self.list_continue {
+            v["metadata"] = json!({"continue": c});
+        }
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }

@@ -9,6 +9,7 @@ use axum::http::{Response, StatusCode};
 
 use super::AwsApp;
 use crate::sim::world::eks::{self as cloud, AwsError};
+use crate::sim::world::lifecycle::{self, Hook, PutHook, Transition};
 use crate::sim::world::refresh::{self, Activity, InstanceRefresh, RefreshPreferences};
 use crate::sim::world::{InstanceState, World, minor_of};
 
@@ -53,10 +54,12 @@ fn error(e: &AwsError, rid: &str) -> Response<Body> {
     } else {
         e.code
     };
+    let kind = if e.status >= 500 { "Receiver" } else { "Sender" };
     xml_response(
         e.status,
         format!(
-            "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type>{}{}</Error>{}</ErrorResponse>",
+            "<ErrorResponse xmlns=\"{XMLNS}\"><Error>{}{}{}</Error>{}</ErrorResponse>",
+            el("Type", kind),
             el("Code", code),
             el("Message", &e.message),
             el("RequestId", rid)
@@ -233,6 +236,102 @@ fn run(w: &mut World, action: &str, p: &Params) -> Result<String, AwsError> {
             }
             Ok(String::new())
         }
+        "PutLifecycleHook" => {
+            let num = |k: &str| -> Result<Option<u32>, AwsError> {
+                p.get(k)
+                    .map(|v| {
+                        v.parse::<u32>().map_err(|_| {
+                            AwsError::new("ValidationError", 400, format!("{k} {v:?} is not a number of seconds"))
+                        })
+                    })
+                    .transpose()
+            };
+            let text = |k: &str| p.get(k).map(str::to_string);
+            lifecycle::put_hook(
+                w,
+                p.required("AutoScalingGroupName")?,
+                p.required("LifecycleHookName")?,
+                PutHook {
+                    transition: text("LifecycleTransition"),
+                    heartbeat_timeout: num("HeartbeatTimeout")?,
+                    default_result: text("DefaultResult"),
+                    notification_target_arn: text("NotificationTargetARN"),
+                    role_arn: text("RoleARN"),
+                    notification_metadata: text("NotificationMetadata"),
+                },
+            )?;
+            Ok(String::new())
+        }
+        "DescribeLifecycleHooks" => {
+            let hooks =
+                lifecycle::describe_hooks(w, p.required("AutoScalingGroupName")?, &p.members("LifecycleHookNames"))?;
+            let mut out = String::from("<LifecycleHooks>");
+            for h in &hooks {
+                out.push_str(&hook(h));
+            }
+            out.push_str("</LifecycleHooks>");
+            Ok(out)
+        }
+        "DeleteLifecycleHook" => {
+            lifecycle::delete_hook(w, p.required("AutoScalingGroupName")?, p.required("LifecycleHookName")?)?;
+            Ok(String::new())
+        }
+        "CompleteLifecycleAction" => {
+            lifecycle::complete(
+                w,
+                p.required("AutoScalingGroupName")?,
+                p.required("LifecycleHookName")?,
+                p.get("LifecycleActionToken"),
+                p.get("InstanceId"),
+                p.required("LifecycleActionResult")?,
+            )?;
+            Ok(String::new())
+        }
+        "RecordLifecycleActionHeartbeat" => {
+            lifecycle::heartbeat(
+                w,
+                p.required("AutoScalingGroupName")?,
+                p.required("LifecycleHookName")?,
+                p.get("LifecycleActionToken"),
+                p.get("InstanceId"),
+            )?;
+            Ok(String::new())
+        }
+        "DescribeLifecycleHookTypes" => Ok(format!(
+            "<LifecycleHookTypes>{}{}</LifecycleHookTypes>",
+            el("member", Transition::Launching.as_str()),
+            el("member", Transition::Terminating.as_str())
+        )),
+        "DescribeAutoScalingInstances" => {
+            let ids = p.members("InstanceIds");
+            let max: usize = p.get("MaxRecords").and_then(|v| v.parse().ok()).unwrap_or(50);
+            let mut out = String::from("<AutoScalingInstances>");
+            let mut n = 0;
+            for g in &w.groups {
+                for i in &g.instances {
+                    if n >= max || !(ids.is_empty() || ids.contains(&i.id)) {
+                        continue;
+                    }
+                    n += 1;
+                    let _ = write!(
+                        out,
+                        "<member>{}{}{}{}{}{}<LaunchTemplate>{}{}{}</LaunchTemplate>{}</member>",
+                        el("InstanceId", &i.id),
+                        el("InstanceType", &g.instance_type),
+                        el("AutoScalingGroupName", &g.asg_name),
+                        el("AvailabilityZone", &i.zone),
+                        el("LifecycleState", lifecycle::state_of(w, &i.id, i.state)),
+                        el("HealthStatus", health(i.state)),
+                        el("LaunchTemplateId", template_id(&g.name)),
+                        el("LaunchTemplateName", format!("{}-lt", g.name)),
+                        el("Version", template_version(&i.version)),
+                        el("ProtectedFromScaleIn", w.aws.refresh.protected.contains(&i.id)),
+                    );
+                }
+            }
+            out.push_str("</AutoScalingInstances>");
+            Ok(out)
+        }
         _ => Err(AwsError::new(
             "InvalidAction",
             400,
@@ -257,6 +356,7 @@ fn group(w: &World, gi: usize) -> String {
         g.asg_name
     );
     let template = format!("{}-lt", g.name);
+    let template_id = template_id(&g.name);
     let mut out = String::from("<member>");
     out.push_str(&el("AutoScalingGroupName", &g.asg_name));
     out.push_str(&el("AutoScalingGroupARN", arn));
@@ -275,20 +375,13 @@ fn group(w: &World, gi: usize) -> String {
     let _ = write!(
         out,
         "<LaunchTemplate>{}{}{}</LaunchTemplate>",
-        el(
-            "LaunchTemplateId",
-            format!("lt-0{:016x}", u64::from(crate::sim::world::fnv(template.as_bytes())))
-        ),
+        el("LaunchTemplateId", &template_id),
         el("LaunchTemplateName", &template),
         el("Version", template_version(&g.version))
     );
     out.push_str("<Instances>");
     for i in &g.instances {
-        let state = match i.state {
-            InstanceState::Pending => "Pending",
-            InstanceState::InService => "InService",
-            InstanceState::Terminating => "Terminating",
-        };
+        let state = lifecycle::state_of(w, &i.id, i.state);
         let _ = write!(
             out,
             "<member>{}{}{}{}{}<LaunchTemplate>{}{}</LaunchTemplate>{}</member>",
@@ -296,14 +389,7 @@ fn group(w: &World, gi: usize) -> String {
             el("InstanceType", &g.instance_type),
             el("AvailabilityZone", &i.zone),
             el("LifecycleState", state),
-            el(
-                "HealthStatus",
-                if i.state == InstanceState::Terminating {
-                    "Unhealthy"
-                } else {
-                    "Healthy"
-                }
-            ),
+            el("HealthStatus", health(i.state)),
             el("LaunchTemplateName", &template),
             el("Version", template_version(&i.version)),
             el("ProtectedFromScaleIn", w.aws.refresh.protected.contains(&i.id)),
@@ -371,4 +457,40 @@ fn activity(a: &Activity) -> String {
         el("StatusCode", a.status),
         el("Progress", 100)
     )
+}
+
+/// The health Auto Scaling reports for an instance in a state.
+fn health(state: InstanceState) -> &'static str {
+    if state == InstanceState::Terminating {
+        "Unhealthy"
+    } else {
+        "Healthy"
+    }
+}
+
+/// The id of a group's launch template.
+fn template_id(group: &str) -> String {
+    let template = format!("{group}-lt");
+    format!("lt-0{:016x}", u64::from(crate::sim::world::fnv(template.as_bytes())))
+}
+
+fn hook(h: &Hook) -> String {
+    let mut out = String::from("<member>");
+    out.push_str(&el("LifecycleHookName", &h.name));
+    out.push_str(&el("AutoScalingGroupName", &h.asg));
+    out.push_str(&el("LifecycleTransition", h.transition.as_str()));
+    if let Some(v) = &h.notification_target_arn {
+        out.push_str(&el("NotificationTargetARN", v));
+    }
+    if let Some(v) = &h.role_arn {
+        out.push_str(&el("RoleARN", v));
+    }
+    if let Some(v) = &h.notification_metadata {
+        out.push_str(&el("NotificationMetadata", v));
+    }
+    out.push_str(&el("HeartbeatTimeout", h.heartbeat_timeout));
+    out.push_str(&el("GlobalTimeout", h.global_timeout()));
+    out.push_str(&el("DefaultResult", h.default_result.as_str()));
+    out.push_str("</member>");
+    out
 }

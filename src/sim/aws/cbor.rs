@@ -38,12 +38,42 @@ impl Value {
     pub fn num(&self, key: &str) -> Option<f64> {
         self.get(key)?.as_f64()
     }
+    /// A number; text that reads as one counts (the query protocol sends text).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) | Value::Time(f) => Some(*f),
+            Value::Text(s) => s.trim().parse().ok(),
             _ => None,
         }
+    }
+    /// A timestamp as epoch seconds: a number (CBOR, JSON) or ISO 8601 text (query).
+    pub fn time(&self, key: &str) -> Option<f64> {
+        match self.get(key)? {
+            Value::Text(s) => match s.parse::<jiff::Timestamp>() {
+                Ok(t) => Some(t.as_millisecond() as f64 / 1000.0),
+                Err(_) => s.trim().parse().ok(),
+            },
+            v => v.as_f64(),
+        }
+    }
+    /// A boolean; `"true"`/`"false"` text counts.
+    pub fn boolean(&self, key: &str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+    /// The text members of a list.
+    pub fn texts(&self, key: &str) -> Vec<&str> {
+        self.list(key)
+            .iter()
+            .filter_map(|v| match v {
+                Value::Text(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
     }
     pub fn list(&self, key: &str) -> &[Value] {
         match self.get(key) {

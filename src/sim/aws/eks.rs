@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{AwsApp, epoch};
 use crate::sim::world::eks::{self as cloud, AwsError, Update, UpdateTarget};
-use crate::sim::world::{NodeGroupKind, World, addons, insights, minor_of};
+use crate::sim::world::{NodeGroupKind, World, addons, insights, minor_of, nodegroups, versions};
 
 fn respond(status: u16, body: &Value, error: Option<&str>, request_id: &str) -> Response<Body> {
     let mut b = Response::builder()
@@ -23,10 +23,11 @@ fn respond(status: u16, body: &Value, error: Option<&str>, request_id: &str) -> 
 }
 
 fn error(e: &AwsError, request_id: &str) -> Response<Body> {
-    let (code, status) = if e.code == "ThrottlingException" {
-        ("ThrottlingException", 429)
-    } else {
-        (e.code, e.status)
+    let (code, status) = match e.code {
+        "ThrottlingException" => ("ThrottlingException", 429),
+        // EKS names its 500s ServerException
+        "InternalFailure" => ("ServerException", 500),
+        _ => (e.code, e.status),
     };
     respond(status, &json!({ "message": e.message }), Some(code), request_id)
 }
@@ -80,6 +81,11 @@ pub fn handle(app: &AwsApp, method: &Method, path: &str, query: &str, body: &[u8
 
 fn operation(method: &Method, seg: &[&str]) -> &'static str {
     match (method.as_str(), seg) {
+        ("GET", ["clusters"]) => "ListClusters",
+        ("GET", ["cluster-versions"]) => "DescribeClusterVersions",
+        ("POST", ["clusters", _, "node-groups"]) => "CreateNodegroup",
+        ("DELETE", ["clusters", _, "node-groups", _]) => "DeleteNodegroup",
+        ("POST", ["clusters", _, "node-groups", _, "update-config"]) => "UpdateNodegroupConfig",
         ("GET", ["clusters", _]) => "DescribeCluster",
         ("GET", ["clusters", _, "node-groups"]) => "ListNodegroups",
         ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
@@ -98,13 +104,27 @@ fn operation(method: &Method, seg: &[&str]) -> &'static str {
 }
 
 fn route(app: &AwsApp, w: &mut World, op: &str, seg: &[&str], query: &str, input: &Value) -> Result<Value, AwsError> {
-    if seg.first() == Some(&"clusters") {
+    if seg.first() == Some(&"clusters") && seg.len() > 1 {
         let name = seg.get(1).copied().unwrap_or_default();
         if name != w.cluster.name {
             return Err(AwsError::not_found(format!("No cluster found for name: {name}.")));
         }
     }
     match op {
+        "ListClusters" => Ok(json!({ "clusters": [w.cluster.name] })),
+        "DescribeClusterVersions" => Ok(cluster_versions(w, query)),
+        "CreateNodegroup" => {
+            let gi = nodegroups::create(w, create_request(input)?)?;
+            Ok(json!({ "nodegroup": nodegroup(w, gi) }))
+        }
+        "DeleteNodegroup" => {
+            let gi = nodegroups::delete(w, seg[3])?;
+            Ok(json!({ "nodegroup": nodegroup(w, gi) }))
+        }
+        "UpdateNodegroupConfig" => {
+            let u = nodegroups::update_config(w, seg[3], config_request(input)?)?;
+            Ok(json!({ "update": update(&u) }))
+        }
         "DescribeCluster" => Ok(json!({ "cluster": cluster(app, w) })),
         "ListNodegroups" => {
             let names: Vec<String> = w
@@ -186,8 +206,21 @@ fn route(app: &AwsApp, w: &mut World, op: &str, seg: &[&str], query: &str, input
             query_param(query, "kubernetesVersion").as_deref(),
         )),
         "ListInsights" => {
+            let filter = input.get("filter");
+            let wanted = |k: &str| -> Vec<String> {
+                filter
+                    .and_then(|f| f.get(k))
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default()
+            };
+            let (categories, versions, statuses) =
+                (wanted("categories"), wanted("kubernetesVersions"), wanted("statuses"));
             let list: Vec<Value> = insights::all(w)
                 .iter()
+                .filter(|i| categories.is_empty() || categories.iter().any(|c| c == i.category))
+                .filter(|i| versions.is_empty() || versions.contains(&i.kubernetes_version))
+                .filter(|i| statuses.is_empty() || statuses.iter().any(|s| s == i.status))
                 .map(|i| {
                     json!({
                         "id": i.id, "name": i.name, "category": i.category,
@@ -242,6 +275,17 @@ fn arn(w: &World, what: &str) -> String {
 }
 
 fn cluster(app: &AwsApp, w: &World) -> Value {
+    let mut c = cluster_base(app, w);
+    // EKS Auto Mode: compute, block storage and load balancing run by EKS
+    if let Some((compute, storage, elb)) = crate::sim::world::karpenter::automode::describe(w) {
+        c["computeConfig"] = compute;
+        c["storageConfig"] = storage;
+        c["kubernetesNetworkConfig"]["elasticLoadBalancing"] = elb;
+    }
+    c
+}
+
+fn cluster_base(app: &AwsApp, w: &World) -> Value {
     let created = w.aws.created.unwrap_or(w.now);
     json!({
         "name": w.cluster.name,
@@ -260,48 +304,203 @@ fn cluster(app: &AwsApp, w: &World) -> Value {
         "platformVersion": "eks.1",
         "tags": {},
         "health": { "issues": [] },
+        "upgradePolicy": { "supportType": w.aws.support_type.as_str() },
     })
 }
 
 fn nodegroup(w: &World, gi: usize) -> Value {
     let g = &w.groups[gi];
-    let created = w.aws.created.unwrap_or(w.now);
+    let m = &g.managed;
+    let created = m.created.or(w.aws.created).unwrap_or(w.now);
+    let modified = m.modified.unwrap_or(created);
     let version = cloud::nodegroup_version(w, gi);
     let taints: Vec<Value> = g
         .taints
         .iter()
-        .map(|t| {
-            let effect = match t.effect.as_str() {
-                "NoSchedule" => "NO_SCHEDULE",
-                "NoExecute" => "NO_EXECUTE",
-                _ => "PREFER_NO_SCHEDULE",
-            };
-            json!({ "key": t.key, "value": t.value, "effect": effect })
-        })
+        .map(|t| json!({ "key": t.key, "value": t.value, "effect": nodegroups::eks_effect(&t.effect) }))
         .collect();
-    json!({
+    let subnets: Vec<String> = if m.subnets.is_empty() {
+        g.zones.iter().map(|z| format!("subnet-{z}")).collect()
+    } else {
+        m.subnets.clone()
+    };
+    let update_config = match (m.max_unavailable, m.max_unavailable_percentage) {
+        (_, Some(p)) => json!({ "maxUnavailablePercentage": p }),
+        (n, None) => json!({ "maxUnavailable": n.unwrap_or(1) }),
+    };
+    let mut v = json!({
         "nodegroupName": g.name,
         "nodegroupArn": arn(w, &format!("nodegroup/{}/{}/{:08x}", w.cluster.name, g.name, crate::sim::world::fnv(g.name.as_bytes()))),
         "clusterName": w.cluster.name,
         "version": version,
-        "releaseVersion": cloud::release_version(&version),
+        "releaseVersion": m.release_version.clone().unwrap_or_else(|| cloud::release_version(&version)),
         "createdAt": epoch(created),
-        "modifiedAt": epoch(created),
+        "modifiedAt": epoch(modified),
         "status": cloud::nodegroup_status(w, &g.name),
-        "capacityType": "ON_DEMAND",
+        "capacityType": m.capacity_type.as_deref().unwrap_or("ON_DEMAND"),
         "scalingConfig": { "minSize": g.min, "maxSize": g.max, "desiredSize": g.desired },
         "instanceTypes": [g.instance_type],
-        "subnets": g.zones.iter().map(|z| format!("subnet-{z}")).collect::<Vec<_>>(),
-        "amiType": "AL2023_x86_64_STANDARD",
+        "subnets": subnets,
+        "amiType": m.ami_type.as_deref().unwrap_or("AL2023_x86_64_STANDARD"),
         "nodeRole": format!("arn:aws:iam::{}:role/{}-node-role", w.cluster.account, w.cluster.name),
         "labels": g.labels,
         "taints": taints,
         "resources": { "autoScalingGroups": [{ "name": g.asg_name }] },
-        "diskSize": 20,
+        "diskSize": m.disk_size.unwrap_or(20),
         "health": { "issues": [] },
-        "updateConfig": { "maxUnavailable": 1 },
+        "updateConfig": update_config,
         "tags": {},
+    });
+    if let Some((id, name, version)) = &m.launch_template {
+        v["launchTemplate"] = json!({ "id": id, "name": name, "version": version });
+    }
+    v
+}
+
+/// What the simulator reads of a `CreateNodegroup` body.
+fn create_request(input: &Value) -> Result<nodegroups::CreateRequest, AwsError> {
+    let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
+    let texts = |k: &str| -> Vec<String> {
+        input
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let scaling = input.get("scalingConfig");
+    let num = |v: Option<&Value>, k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_u64).map(|n| n as u32);
+    let update = input.get("updateConfig");
+    Ok(nodegroups::CreateRequest {
+        name: text("nodegroupName").unwrap_or_default(),
+        version: text("version"),
+        release_version: text("releaseVersion"),
+        ami_type: text("amiType"),
+        instance_types: texts("instanceTypes"),
+        min: num(scaling, "minSize"),
+        max: num(scaling, "maxSize"),
+        desired: num(scaling, "desiredSize"),
+        subnets: texts("subnets"),
+        labels: labels(input.get("labels")),
+        taints: taints(input.get("taints"))?,
+        launch_template: input.get("launchTemplate").filter(|v| !v.is_null()).map(|lt| {
+            let f = |k: &str| lt.get(k).and_then(Value::as_str).map(str::to_string);
+            (f("id"), f("name"), f("version"))
+        }),
+        max_unavailable: num(update, "maxUnavailable"),
+        max_unavailable_percentage: num(update, "maxUnavailablePercentage"),
+        capacity_type: text("capacityType"),
+        disk_size: input.get("diskSize").and_then(Value::as_u64).map(|n| n as u32),
+        node_role: text("nodeRole"),
     })
+}
+
+fn labels(v: Option<&Value>) -> std::collections::BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn taints(v: Option<&Value>) -> Result<Vec<k8s_openapi::api::core::v1::Taint>, AwsError> {
+    let mut out = Vec::new();
+    for t in v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let effect = t.get("effect").and_then(Value::as_str).unwrap_or_default();
+        let effect = nodegroups::k8s_effect(effect).ok_or_else(|| {
+            AwsError::invalid(format!(
+                "Taint effect {effect:?} is not valid: use NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE"
+            ))
+        })?;
+        out.push(k8s_openapi::api::core::v1::Taint {
+            key: t.get("key").and_then(Value::as_str).unwrap_or_default().to_string(),
+            value: t.get("value").and_then(Value::as_str).map(str::to_string),
+            effect: effect.to_string(),
+            time_added: None,
+        });
+    }
+    Ok(out)
+}
+
+/// What the simulator reads of an `UpdateNodegroupConfig` body.
+fn config_request(input: &Value) -> Result<nodegroups::ConfigRequest, AwsError> {
+    let scaling = input.get("scalingConfig");
+    let num = |v: Option<&Value>, k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_u64).map(|n| n as u32);
+    let update = input.get("updateConfig");
+    let l = input.get("labels");
+    let t = input.get("taints");
+    Ok(nodegroups::ConfigRequest {
+        min: num(scaling, "minSize"),
+        max: num(scaling, "maxSize"),
+        desired: num(scaling, "desiredSize"),
+        labels_add: labels(l.and_then(|l| l.get("addOrUpdateLabels"))),
+        labels_remove: l
+            .and_then(|l| l.get("removeLabels"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        taints_add: taints(t.and_then(|t| t.get("addOrUpdateTaints")))?,
+        taints_remove: taints(t.and_then(|t| t.get("removeTaints")))?,
+        max_unavailable: num(update, "maxUnavailable"),
+        max_unavailable_percentage: num(update, "maxUnavailablePercentage"),
+    })
+}
+
+/// `DescribeClusterVersions`: the calendar as it stands at the world's time.
+fn cluster_versions(w: &World, query: &str) -> Value {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let all = |k: &str| -> Vec<String> { params.iter().filter(|(q, _)| q == k).map(|(_, v)| v.clone()).collect() };
+    let flag = |k: &str| params.iter().any(|(q, v)| q == k && v == "true");
+    let wanted = all("clusterVersions");
+    let version_status = all("versionStatus");
+    let status = all("status");
+    let default = versions::default_minor(w.now);
+    let list: Vec<Value> = versions::calendar()
+        .into_iter()
+        .filter_map(|v| {
+            let support = v.support_at(w.now);
+            if support == versions::Support::Unreleased {
+                return None;
+            }
+            if support == versions::Support::Unsupported && !flag("includeAll") && wanted.is_empty() {
+                return None;
+            }
+            if !wanted.is_empty() && !wanted.iter().any(|x| x == v.minor) {
+                return None;
+            }
+            if !version_status.is_empty() && !version_status.iter().any(|x| x == support.version_status()) {
+                return None;
+            }
+            if !status.is_empty() && !status.iter().any(|x| x == support.status()) {
+                return None;
+            }
+            let is_default = default == Some(v.minor);
+            if flag("defaultOnly") && !is_default {
+                return None;
+            }
+            let patch = crate::sim::world::eks_version(v.minor);
+            let patch = patch
+                .trim_start_matches('v')
+                .split('-')
+                .next()
+                .unwrap_or(v.minor)
+                .to_string();
+            Some(json!({
+                "clusterVersion": v.minor,
+                "clusterType": "eks",
+                "defaultPlatformVersion": "eks.1",
+                "defaultVersion": is_default,
+                "releaseDate": epoch(v.release),
+                "endOfStandardSupportDate": epoch(v.end_of_standard),
+                "endOfExtendedSupportDate": epoch(v.end_of_extended),
+                "status": support.status(),
+                "versionStatus": support.version_status(),
+                "kubernetesPatchVersion": patch,
+            }))
+        })
+        .collect();
+    json!({ "clusterVersions": list })
 }
 
 fn update(u: &Update) -> Value {

@@ -1,5 +1,6 @@
 //! The simulator's AWS endpoint: EKS (REST-JSON), Auto Scaling (query protocol, XML)
-//! and CloudWatch (Smithy RPCv2 CBOR) on one plain-HTTP loopback listener, routed by
+//! and CloudWatch (Smithy RPCv2 CBOR, awsJson1_0 or query) on one plain-HTTP loopback
+//! listener, routed by
 //! the service named in the SigV4 credential scope (or, failing that, by the shape of
 //! the request). upshift's AWS client reaches it with an endpoint override.
 
@@ -7,6 +8,7 @@ pub mod autoscaling;
 pub mod cbor;
 pub mod cloudwatch;
 pub mod eks;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -51,7 +53,10 @@ pub fn service_of(headers: &HeaderMap, method: &Method) -> Service {
         _ => {}
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if header("smithy-protocol") == "rpc-v2-cbor" || header("content-type").starts_with("application/cbor") {
+    if header("smithy-protocol") == "rpc-v2-cbor"
+        || header("content-type").starts_with("application/cbor")
+        || header("x-amz-target").starts_with("GraniteServiceVersion20100801.")
+    {
         Service::CloudWatch
     } else if method == Method::POST && header("content-type").starts_with("application/x-www-form-urlencoded") {
         Service::AutoScaling
@@ -77,10 +82,13 @@ async fn handle(State(app): State<Arc<AwsApp>>, req: Request<Body>) -> Response<
     };
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
+    // an unsigned query-protocol request names its service by its API version
+    let cloudwatch_query = service == Service::AutoScaling
+        && form_urlencoded::parse(&body).any(|(k, v)| k == "Version" && v == cloudwatch::API_VERSION);
     match service {
         Service::Eks => eks::handle(&app, &parts.method, &path, &query, &body),
-        Service::AutoScaling => autoscaling::handle(&app, &body),
-        Service::CloudWatch => cloudwatch::handle(&app, &path, &body),
+        Service::AutoScaling if !cloudwatch_query => autoscaling::handle(&app, &body),
+        Service::AutoScaling | Service::CloudWatch => cloudwatch::handle(&app, &parts.headers, &path, &body),
     }
 }
 

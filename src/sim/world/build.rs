@@ -21,14 +21,17 @@ use super::annotations as ann;
 use super::nodes::{self, NodeGroupKind as Kind, NodeGroupState};
 use super::{ClusterState, World, kubelet, owner_ref, template_hash};
 use crate::sim::clock::Clock;
-use crate::sim::quantity;
 use crate::sim::scenario::{
     self, Component, FaultKind, IntOrPercent, NodeGroupKind, PdbSpec, Scenario, WorkloadKind, WorkloadSpec,
 };
+use crate::units::quantity;
+
+mod extra;
 
 /// Builds the world of `scenario` on `clock`. Errors say what in the scenario is wrong.
 pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
     let s = scenario.clone().resolve().map_err(|e| e.to_string())?;
+    let s = super::karpenter::build::with_controller(s)?;
     let cluster = ClusterState {
         name: s.cluster.name.clone(),
         region: s.cluster.region.clone(),
@@ -52,6 +55,12 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             namespaces.push(wl.namespace.clone());
         }
     }
+    for svc in &s.services {
+        let ns = svc.namespace();
+        if !namespaces.contains(&ns) {
+            namespaces.push(ns);
+        }
+    }
     for ns in namespaces {
         let mut meta = ObjectMeta {
             name: Some(ns.clone()),
@@ -70,6 +79,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             }),
         });
     }
+    super::service::seed_default(&mut w);
     for g in &s.node_groups {
         let cap = g
             .capacity
@@ -108,7 +118,9 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             nodes::launch(&mut w, gi, true);
         }
     }
+    super::karpenter::build::install(&mut w, &s, started)?;
     w.now = ago(3);
+    extra::add_storage_classes(&mut w, &s);
     let mut placer = Placer::default();
     let names: Vec<String> = w.nodes.items().keys().cloned().collect();
     for wl in &s.workloads {
@@ -123,6 +135,10 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
         }
     }
     super::objects::add(&mut w, &s.objects)?;
+    extra::add_services(&mut w, &s);
+    let keys: Vec<String> = w.statefulsets.items().keys().cloned().collect();
+    w.dirty.statefulsets.extend(keys);
+    super::eks::from_scenario(&mut w, &s)?;
     // controllers compute every status once; then history starts fresh
     let keys: Vec<String> = w.deployments.items().keys().cloned().collect();
     w.dirty.deployments.extend(keys);
@@ -136,6 +152,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
     w.reconcile();
     w.compact();
     super::eks::start(&mut w);
+    super::karpenter::start(&mut w);
     Ok(w)
 }
 
@@ -184,6 +201,9 @@ fn template(s: &scenario::ResolvedScenario, wl: &WorkloadSpec, name: &str) -> Po
     labels.insert("app".into(), name.to_string());
     labels.extend(component_labels(wl.component.as_ref(), &wl.name));
     let mut annotations = BTreeMap::new();
+    if wl.do_not_disrupt {
+        annotations.insert(super::karpenter::keys::DO_NOT_DISRUPT.to_string(), "true".to_string());
+    }
     annotations.insert(ann::START_SECONDS.to_string(), wl.start_seconds.to_string());
     annotations.insert(ann::TERMINATION_SECONDS.to_string(), wl.termination_seconds.to_string());
     let target = format!("{}/{}", wl.namespace, wl.name);
@@ -209,6 +229,9 @@ fn template(s: &scenario::ResolvedScenario, wl: &WorkloadSpec, name: &str) -> Po
             NodeGroupKind::Managed => node_selector.insert("eks.amazonaws.com/nodegroup".into(), g.clone()),
             NodeGroupKind::SelfManaged => node_selector.insert("alpha.eksctl.io/nodegroup-name".into(), g.clone()),
         };
+    }
+    if let Some(p) = &wl.node_pool {
+        node_selector.insert(super::karpenter::keys::NODEPOOL.into(), p.clone());
     }
     let mut tolerations: Vec<Toleration> = wl
         .tolerations
@@ -354,6 +377,7 @@ fn add_workload(
                     template: tpl.clone(),
                     revision_history_limit: Some(10),
                     progress_deadline_seconds: Some(600),
+                    min_ready_seconds: (wl.min_ready_seconds > 0).then_some(wl.min_ready_seconds as i32),
                     // as EKS's CoreDNS add-on ships it: one pod may be down during a
                     // rollout, so an update finishes even when no node has room to surge
                     strategy: (wl.component == Some(scenario::Component::Dns)).then(|| DeploymentStrategy {
@@ -391,7 +415,7 @@ fn add_workload(
                     replicas: Some(wl.replicas as i32),
                     selector: rs_sel,
                     template: Some(rs_tpl.clone()),
-                    ..Default::default()
+                    min_ready_seconds: (wl.min_ready_seconds > 0).then_some(wl.min_ready_seconds as i32),
                 }),
                 status: None,
             });
@@ -409,6 +433,7 @@ fn add_workload(
                 spec: Some(DaemonSetSpec {
                     selector: selector.clone(),
                     template: tpl.clone(),
+                    min_ready_seconds: (wl.min_ready_seconds > 0).then_some(wl.min_ready_seconds as i32),
                     ..Default::default()
                 }),
                 status: None,
@@ -432,6 +457,7 @@ fn add_workload(
                 add_pod(w, &ds_tpl, pmeta, Some(node.clone()), placer, names);
             }
         }
+        WorkloadKind::StatefulSet => extra::add_statefulset(w, s, wl, names),
         WorkloadKind::Pod => {
             let pmeta = meta(w, ns, name, BTreeMap::new());
             add_pod(w, &tpl, pmeta, None, placer, names);

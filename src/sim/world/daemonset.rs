@@ -192,12 +192,20 @@ fn reconcile_one(w: &mut World, k: &str, ds: &DaemonSet) {
     let pods = owned_pods(w, &uid);
     let live: Vec<&Arc<Pod>> = pods.iter().filter(|p| !is_terminal(p) && !is_terminating(p)).collect();
     let ready = live.iter().filter(|p| is_ready(p)).count() as i32;
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    let available = super::recheck::count_available(
+        w,
+        super::Controller::DaemonSet,
+        k,
+        min_ready,
+        live.iter().map(|p| &***p),
+    );
     let status = DaemonSetStatus {
         desired_number_scheduled: desired,
         current_number_scheduled: live.len() as i32,
         number_ready: ready,
-        number_available: Some(ready),
-        number_unavailable: Some((desired - ready).max(0)),
+        number_available: Some(available),
+        number_unavailable: Some((desired - available).max(0)),
         updated_number_scheduled: Some(live.iter().filter(|p| is_current(p)).count() as i32),
         number_misscheduled: 0,
         observed_generation: ds.metadata.generation,

@@ -50,6 +50,27 @@ fn ready(rs: &ReplicaSet) -> i32 {
     rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0)
 }
 
+/// Pods Ready for the ReplicaSet's minReadySeconds, as its controller counts them.
+fn available(rs: &ReplicaSet) -> i32 {
+    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
+}
+
+/// The most pods the Deployment may have unavailable (the controller's
+/// `MaxUnavailable`): none for Recreate or zero replicas.
+fn max_unavailable(d: &Deployment, want: i32) -> i32 {
+    let spec = d.spec.as_ref();
+    let rolling = spec
+        .and_then(|s| s.strategy.as_ref())
+        .and_then(|s| s.rolling_update.as_ref());
+    if strategy(d) != "RollingUpdate" || want == 0 {
+        return 0;
+    }
+    let surge = scaled(rolling.and_then(|r| r.max_surge.as_ref()), want, 25, true);
+    let unavailable = scaled(rolling.and_then(|r| r.max_unavailable.as_ref()), want, 25, false);
+    let unavailable = if surge == 0 && unavailable == 0 { 1 } else { unavailable };
+    unavailable.min(want)
+}
+
 fn set_replicas(w: &mut World, rs: &ReplicaSet, n: i32) {
     if replicas(rs) == n {
         return;
@@ -165,12 +186,12 @@ fn reconcile_one(w: &mut World, k: &str, d: &Deployment) {
             .get(&super::key(&*new_rs))
             .cloned()
             .unwrap_or(new_rs.clone());
-        let available: i32 = ready(&new_now) + olds.iter().map(|rs| ready(rs)).sum::<i32>();
+        let up: i32 = available(&new_now) + olds.iter().map(|rs| available(rs)).sum::<i32>();
         let min_available = want - unavailable;
-        let mut can_remove = (available - min_available).max(0);
+        let mut can_remove = (up - min_available).max(0);
         // old pods that are not ready can always go
         for rs in &olds {
-            let unready = (replicas(rs) - ready(rs)).max(0);
+            let unready = (replicas(rs) - available(rs)).max(0);
             let take = unready.min(replicas(rs));
             let mut n = replicas(rs) - take;
             let more = can_remove.min(n);
@@ -196,8 +217,10 @@ fn reconcile_one(w: &mut World, k: &str, d: &Deployment) {
         .and_then(|rs| rs.status.as_ref())
         .map(|s| s.replicas)
         .unwrap_or(0);
-    let available_ok = ready_n >= want - scaled(rolling.and_then(|r| r.max_unavailable.as_ref()), want, 25, false);
-    let complete = updated == want && total == want && ready_n == want;
+    let available_n: i32 = all.iter().map(|rs| available(rs)).sum();
+    let spec_total: i32 = all.iter().map(|rs| replicas(rs)).sum();
+    let available_ok = available_n >= want - max_unavailable(d, want);
+    let complete = updated == want && total == want && available_n == want;
     let cond = |type_: &str, ok: bool, reason: &str, message: String| DeploymentCondition {
         type_: type_.into(),
         status: if ok { "True" } else { "False" }.into(),
@@ -220,8 +243,8 @@ fn reconcile_one(w: &mut World, k: &str, d: &Deployment) {
         replicas: Some(total),
         updated_replicas: Some(updated),
         ready_replicas: Some(ready_n),
-        available_replicas: Some(ready_n),
-        unavailable_replicas: Some((want - ready_n).max(0)),
+        available_replicas: Some(available_n),
+        unavailable_replicas: Some((spec_total - available_n).max(0)),
         conditions: Some(vec![
             cond(
                 "Available",

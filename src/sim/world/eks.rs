@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use super::nodes::{self, InstanceState, NodeGroupKind};
-use super::{AwsTimer, Timer, World, addons, metrics, minor_of, refresh};
+use super::nodes::GroupLife;
+use super::nodes::NodeGroupKind;
+use super::{AwsTimer, Timer, World, addons, lifecycle, metrics, minor_of, nodegroup_update, nodegroups, nth, refresh};
+use crate::sim::scenario::aws::SupportType;
+use crate::sim::scenario::{Scenario, aws::HookDefault, aws::HookTransition};
 
 /// Virtual seconds a control-plane version update takes (AWS: roughly 10–25 minutes).
 pub const CONTROL_PLANE_UPDATE_SECS: f64 = 14.0 * 60.0;
@@ -94,39 +97,8 @@ pub struct Update {
     pub errors: Vec<UpdateError>,
 }
 
-/// Progress of a managed node group version update.
-#[derive(Clone, Debug)]
-pub struct NodegroupRollout {
-    pub update_id: String,
-    pub group: String,
-    pub from: String,
-    pub to: String,
-    pub force: bool,
-    pub surge: u32,
-    pub original_desired: u32,
-    pub original_max: u32,
-    /// Instances still on the old version when the update started.
-    pub old: Vec<String>,
-    /// The instance being drained, when its drain started, when evictions were first
-    /// refused (and not since allowed), when it became empty.
-    pub draining: Option<Drain>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Drain {
-    pub instance: String,
-    pub node: String,
-    pub refused_since: Option<Timestamp>,
-    pub empty_since: Option<Timestamp>,
-    pub last_refusal: Option<String>,
-}
-
-/// Fault knobs for the AWS endpoint.
-#[derive(Clone, Debug, Default)]
-pub struct AwsFaults {
-    /// The next this many AWS requests are refused with a throttling error.
-    pub throttle_next: u32,
-}
+pub use super::aws_faults::AwsFaults;
+pub use super::nodegroup_update::{Drain, NodegroupRollout, update_nodegroup_version};
 
 /// The cloud side's state.
 #[derive(Clone, Debug, Default)]
@@ -135,6 +107,9 @@ pub struct AwsState {
     pub rollouts: Vec<NodegroupRollout>,
     pub addons: Vec<addons::Addon>,
     pub refresh: refresh::AsgState,
+    pub lifecycle: lifecycle::LifecycleState,
+    pub nodegroups: nodegroups::NodegroupOps,
+    pub nth: nth::TerminationHandler,
     pub metrics: metrics::Metrics,
     pub faults: AwsFaults,
     /// When the cluster was created (for `createdAt`).
@@ -144,6 +119,8 @@ pub struct AwsState {
     /// Cluster status while its control plane updates.
     pub cluster_updating: bool,
     pub requests: BTreeMap<String, u64>,
+    /// The cluster's upgrade policy (`upgradePolicy.supportType`).
+    pub support_type: SupportType,
 }
 
 /// Starts the cloud side of a freshly built scenario world: add-ons from its
@@ -157,6 +134,50 @@ pub fn start(w: &mut World) {
     addons::discover(w);
     refresh::seed_tags(w);
     metrics::start(w);
+}
+
+/// The AWS side a scenario sets: lifecycle hooks, the termination handler, the
+/// upgrade policy, fault rates.
+pub fn from_scenario(w: &mut World, s: &Scenario) -> Result<(), String> {
+    for g in &s.node_groups {
+        let Some(asg) = w.groups.iter().find(|x| x.name == g.name).map(|x| x.asg_name.clone()) else {
+            continue;
+        };
+        let hooks: Vec<lifecycle::Hook> = g
+            .lifecycle_hooks
+            .iter()
+            .map(|h| lifecycle::Hook {
+                name: h.name.clone(),
+                asg: asg.clone(),
+                transition: match h.transition {
+                    HookTransition::Launching => lifecycle::Transition::Launching,
+                    HookTransition::Terminating => lifecycle::Transition::Terminating,
+                },
+                heartbeat_timeout: h.heartbeat_timeout,
+                default_result: match h.default_result {
+                    HookDefault::Continue => lifecycle::HookResult::Continue,
+                    HookDefault::Abandon => lifecycle::HookResult::Abandon,
+                },
+                notification_target_arn: None,
+                role_arn: None,
+                notification_metadata: None,
+            })
+            .collect();
+        lifecycle::seed(w, &asg, &hooks);
+    }
+    if let Some(t) = &s.termination_handler {
+        nth::install(w, t)?;
+    }
+    w.aws.support_type = s
+        .cluster
+        .upgrade_policy
+        .as_ref()
+        .map(|p| p.support_type)
+        .unwrap_or_default();
+    if let Some(f) = &s.aws_faults {
+        w.aws.faults.set(f, s.seed);
+    }
+    Ok(())
 }
 
 /// A fresh id in the shape of an AWS UUID.
@@ -173,6 +194,7 @@ pub fn fire(w: &mut World, timer: AwsTimer) {
             step(w);
         }
         AwsTimer::Sample => metrics::sample(w),
+        AwsTimer::LifecycleTimeout { token } => lifecycle::timeout(w, &token),
     }
 }
 
@@ -187,11 +209,14 @@ pub fn wake(w: &mut World) {
 fn step(w: &mut World) {
     let ids: Vec<String> = w.aws.rollouts.iter().map(|r| r.update_id.clone()).collect();
     for id in ids {
-        step_rollout(w, &id);
+        nodegroup_update::step_rollout(w, &id);
     }
     addons::step(w);
     refresh::step(w);
-    let busy = !w.aws.rollouts.is_empty() || addons::busy(w) || refresh::busy(w);
+    nth::step(w);
+    nodegroups::step(w);
+    let busy =
+        !w.aws.rollouts.is_empty() || addons::busy(w) || refresh::busy(w) || lifecycle::busy(w) || nodegroups::busy(w);
     if busy {
         wake(w);
     }
@@ -216,7 +241,8 @@ pub fn new_update(w: &mut World, target: UpdateTarget, kind: &'static str, param
     u
 }
 
-fn in_progress(w: &World, target: &UpdateTarget) -> bool {
+/// Whether an update of `target` is in progress.
+pub fn in_progress(w: &World, target: &UpdateTarget) -> bool {
     w.aws
         .updates
         .iter()
@@ -225,14 +251,12 @@ fn in_progress(w: &World, target: &UpdateTarget) -> bool {
 
 /// The minor after `minor` ("1.30" → "1.31").
 pub fn next_minor(minor: &str) -> Option<String> {
-    let (major, m) = minor.split_once('.')?;
-    let m: u32 = m.parse().ok()?;
-    Some(format!("{major}.{}", m + 1))
+    crate::units::Minor::parse(minor).map(|m| m.next().to_string())
 }
 
 /// Minor versions as numbers for comparing ("1.30" → 30).
 pub fn minor_number(minor: &str) -> Option<u32> {
-    minor.split_once('.')?.1.parse().ok()
+    crate::units::Minor::parse(minor).map(|m| m.minor)
 }
 
 /// `UpdateClusterVersion`: one minor at a time, one update at a time.
@@ -294,244 +318,11 @@ pub fn managed_group(w: &World, name: &str) -> Option<usize> {
         .position(|g| g.name == name && g.kind == NodeGroupKind::Managed)
 }
 
-/// `UpdateNodegroupVersion`: surge, cordon, drain respecting PDBs, terminate.
-pub fn update_nodegroup_version(
-    w: &mut World,
-    group: &str,
-    version: Option<&str>,
-    force: bool,
-) -> Result<Update, AwsError> {
-    let Some(gi) = managed_group(w, group) else {
-        return Err(AwsError::not_found(format!("No node group found for name: {group}.")));
-    };
-    let target = UpdateTarget::Nodegroup(group.to_string());
-    if in_progress(w, &target) {
-        return Err(AwsError::in_use(format!(
-            "Nodegroup {group} cannot be updated while an update is in progress"
-        )));
-    }
-    if w.aws.cluster_updating {
-        return Err(AwsError::in_use(format!(
-            "Nodegroup {group} cannot be updated while the cluster's control plane is updating"
-        )));
-    }
-    let to = version.map(str::to_string).unwrap_or_else(|| w.cluster.version.clone());
-    let from = w.groups[gi].version.clone();
-    if minor_number(&to) > minor_number(&w.cluster.version) || minor_number(&to).is_none() {
-        return Err(AwsError::invalid(format!(
-            "Requested Nodegroup version {to} is invalid: it must not be newer than the cluster's version {}",
-            w.cluster.version
-        )));
-    }
-    if minor_number(&to) < minor_number(&from) {
-        return Err(AwsError::invalid(format!(
-            "Requested Nodegroup version {to} is older than the node group's version {from}"
-        )));
-    }
-    let u = new_update(
-        w,
-        target,
-        "VersionUpdate",
-        vec![
-            ("Version".into(), to.clone()),
-            ("ReleaseVersion".into(), release_version(&to)),
-        ],
-    );
-    let g = &mut w.groups[gi];
-    let old: Vec<String> = g
-        .instances
-        .iter()
-        .filter(|i| i.state != InstanceState::Terminating && i.version != to)
-        .map(|i| i.id.clone())
-        .collect();
-    let zones = g.zones.len().max(1) as u32;
-    let surge = (2 * zones).max(1).min(old.len() as u32);
-    let rollout = NodegroupRollout {
-        update_id: u.id.clone(),
-        group: group.to_string(),
-        from,
-        to: to.clone(),
-        force,
-        surge,
-        original_desired: g.desired,
-        original_max: g.max,
-        old,
-        draining: None,
-    };
-    g.version = to;
-    g.desired += surge;
-    g.max = g.max.max(g.desired);
-    w.dirty.node_groups = true;
-    w.aws.rollouts.push(rollout);
-    wake(w);
-    Ok(u)
-}
-
 /// The AMI release version EKS names for a minor.
 pub fn release_version(minor: &str) -> String {
     let v = super::eks_version(minor);
     let patch = v.trim_start_matches('v').split('-').next().unwrap_or(minor).to_string();
     format!("{patch}-20241121")
-}
-
-fn group_index(w: &World, name: &str) -> Option<usize> {
-    w.groups.iter().position(|g| g.name == name)
-}
-
-/// Whether every live instance not in `old` is in service with a Ready node.
-fn new_nodes_ready(w: &World, gi: usize, old: &[String]) -> bool {
-    w.groups[gi]
-        .instances
-        .iter()
-        .filter(|i| i.state != InstanceState::Terminating && !old.contains(&i.id))
-        .all(|i| {
-            i.state == InstanceState::InService
-                && w.nodes
-                    .get(&i.node_name)
-                    .is_some_and(|n| super::scheduler::node_ready(n))
-        })
-}
-
-fn step_rollout(w: &mut World, id: &str) {
-    let Some(ri) = w.aws.rollouts.iter().position(|r| r.update_id == id) else {
-        return;
-    };
-    let r = w.aws.rollouts[ri].clone();
-    let Some(gi) = group_index(w, &r.group) else {
-        w.aws.rollouts.remove(ri);
-        return;
-    };
-    // surge first: the new nodes must be Ready before any old one is drained
-    if !new_nodes_ready(w, gi, &r.old) {
-        return;
-    }
-    let Some(mut drain) = r.draining.clone() else {
-        // pick the next old instance still alive
-        let next = r.old.iter().find(|id| {
-            w.groups[gi]
-                .instances
-                .iter()
-                .any(|i| &&i.id == id && i.state != InstanceState::Terminating)
-        });
-        match next.cloned() {
-            Some(inst) => {
-                let node = w.groups[gi]
-                    .instances
-                    .iter()
-                    .find(|i| i.id == inst)
-                    .map(|i| i.node_name.clone())
-                    .unwrap_or_default();
-                cordon(w, &node);
-                w.aws.rollouts[ri].draining = Some(Drain {
-                    instance: inst,
-                    node,
-                    refused_since: None,
-                    empty_since: None,
-                    last_refusal: None,
-                });
-                step_rollout(w, id);
-            }
-            None => finish_rollout(w, ri, UpdateStatus::Successful, None),
-        }
-        return;
-    };
-    // evict what is left on the node (DaemonSet pods stay, as with kubectl drain)
-    let pods: Vec<String> = w
-        .idx
-        .pods_by_node
-        .get(&drain.node)
-        .map(|s| s.iter().cloned().collect())
-        .unwrap_or_default();
-    let mut remaining = 0;
-    let mut refused = None;
-    for key in pods {
-        let Some(pod) = w.pods.get(&key).cloned() else { continue };
-        if daemon_pod(&pod) || super::kubelet::is_terminal(&pod) {
-            continue;
-        }
-        remaining += 1;
-        if super::kubelet::is_terminating(&pod) {
-            continue;
-        }
-        match w.evict(&key, None) {
-            super::EvictionVerdict::Evicted | super::EvictionVerdict::NotFound => {}
-            super::EvictionVerdict::Blocked { pdb, cause } => {
-                if r.force {
-                    super::gc::delete_pod(w, &key, None);
-                } else {
-                    refused = Some(format!("pod {key}: PodDisruptionBudget {pdb}: {cause}"));
-                }
-            }
-            super::EvictionVerdict::MultiplePdbs => {
-                if r.force {
-                    super::gc::delete_pod(w, &key, None);
-                } else {
-                    refused = Some(format!("pod {key}: more than one PodDisruptionBudget covers it"));
-                }
-            }
-        }
-    }
-    let now = w.now;
-    match &refused {
-        Some(why) => {
-            let since = *drain.refused_since.get_or_insert(now);
-            drain.last_refusal = Some(why.clone());
-            if now.duration_since(since).as_secs() >= EVICTION_TIMEOUT_SECS {
-                let err = UpdateError {
-                    code: "PodEvictionFailure".into(),
-                    message: format!(
-                        "Reached max retries while trying to evict pods from nodes in node group {}",
-                        r.group
-                    ),
-                    resource_ids: vec![drain.node.clone()],
-                };
-                w.aws.rollouts[ri].draining = Some(drain);
-                finish_rollout(w, ri, UpdateStatus::Failed, Some(err));
-                return;
-            }
-        }
-        None => drain.refused_since = None,
-    }
-    if remaining == 0 {
-        let empty = *drain.empty_since.get_or_insert(now);
-        if now.duration_since(empty).as_secs() >= TERMINATE_DELAY_SECS {
-            // the last `surge` old instances are not replaced: the group shrinks back
-            let left = r
-                .old
-                .iter()
-                .filter(|id| {
-                    w.groups[gi]
-                        .instances
-                        .iter()
-                        .any(|i| &&i.id == id && i.state != InstanceState::Terminating)
-                })
-                .count() as u32;
-            let replace = left > r.surge;
-            nodes::terminate(w, &drain.instance, replace);
-            w.aws.rollouts[ri].draining = None;
-            return;
-        }
-    }
-    w.aws.rollouts[ri].draining = Some(drain);
-}
-
-fn finish_rollout(w: &mut World, ri: usize, status: UpdateStatus, error: Option<UpdateError>) {
-    let r = w.aws.rollouts.remove(ri);
-    if let Some(gi) = group_index(w, &r.group) {
-        let g = &mut w.groups[gi];
-        if status == UpdateStatus::Successful {
-            g.desired = r.original_desired;
-            g.max = r.original_max.max(g.desired);
-        } else {
-            // the node group stays on its version; instances already replaced stay
-            g.version = r.from.clone();
-        }
-        w.dirty.node_groups = true;
-    }
-    if let Some(u) = update_mut(w, &r.update_id) {
-        u.status = status;
-        u.errors.extend(error);
-    }
 }
 
 /// Whether a DaemonSet runs the pod (drains leave those).
@@ -553,10 +344,11 @@ pub fn cordon(w: &mut World, node: &str) {
 
 /// The node group's status as EKS reports it.
 pub fn nodegroup_status(w: &World, name: &str) -> &'static str {
-    if in_progress(w, &UpdateTarget::Nodegroup(name.to_string())) {
-        "UPDATING"
-    } else {
-        "ACTIVE"
+    match w.groups.iter().find(|g| g.name == name).map(|g| g.managed.life) {
+        Some(GroupLife::Creating) => "CREATING",
+        Some(GroupLife::Deleting) => "DELETING",
+        _ if in_progress(w, &UpdateTarget::Nodegroup(name.to_string())) => "UPDATING",
+        _ => "ACTIVE",
     }
 }
 
@@ -578,15 +370,14 @@ pub fn refusal(w: &World, group: &str) -> Option<String> {
         .rollouts
         .iter()
         .find(|r| r.group == group)
-        .and_then(|r| r.draining.as_ref()?.last_refusal.clone())
+        .and_then(|r| r.draining.iter().find_map(|d| d.last_refusal.clone()))
 }
 
 /// Counts a request to the AWS endpoint and decides whether it is throttled.
 pub fn admit(w: &mut World, operation: &str) -> Result<(), AwsError> {
     *w.aws.requests.entry(operation.to_string()).or_default() += 1;
-    if w.aws.faults.throttle_next > 0 {
-        w.aws.faults.throttle_next -= 1;
-        return Err(AwsError::new("ThrottlingException", 400, "Rate exceeded"));
+    match w.aws.faults.roll(operation) {
+        Some(f) => Err(f.error()),
+        None => Ok(()),
     }
-    Ok(())
 }

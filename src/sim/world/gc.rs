@@ -1,9 +1,10 @@
 //! Garbage collection: dependents of deleted owners, pods of deleted nodes, objects
 //! whose finalizers are gone, namespaces being deleted, and old events.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use super::{Stored, World, controller_of};
@@ -18,6 +19,9 @@ pub fn cascade(w: &mut World, owner_uid: &str) {
         if let Some(gone) = w.remove::<ReplicaSet>(&k) {
             cascade(w, gone.metadata.uid.as_deref().unwrap_or_default());
         }
+    }
+    for k in dependents::<ControllerRevision>(w, owner_uid) {
+        w.remove::<ControllerRevision>(&k);
     }
     let pods: Vec<String> = w
         .idx
@@ -91,6 +95,12 @@ pub fn delete_namespace(w: &mut World, ns: &str) {
     clear::<Deployment>(w, ns);
     clear::<ReplicaSet>(w, ns);
     clear::<DaemonSet>(w, ns);
+    clear::<StatefulSet>(w, ns);
+    clear::<ControllerRevision>(w, ns);
+    clear::<Service>(w, ns);
+    clear::<EndpointSlice>(w, ns);
+    clear::<Endpoints>(w, ns);
+    clear::<PersistentVolumeClaim>(w, ns);
     clear::<Pod>(w, ns);
     clear::<PodDisruptionBudget>(w, ns);
     clear::<ConfigMap>(w, ns);

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
 
 use super::annotations as ann;
 use super::{Timer, Usage, World, controller_of, key, minor_of};
-use crate::sim::quantity;
+use crate::units::quantity;
 
 /// Per-pod bookkeeping of the simulated kubelet, by pod key.
 #[derive(Default)]
@@ -139,6 +139,7 @@ pub fn pod_changed(w: &mut World, old: Option<&Arc<Pod>>, new: Option<&Arc<Pod>>
             match *kind {
                 "ReplicaSet" => w.dirty.replicasets.insert(okey.clone()),
                 "DaemonSet" => w.dirty.daemonsets.insert(okey.clone()),
+                "StatefulSet" => w.dirty.statefulsets.insert(okey.clone()),
                 _ => false,
             };
         }
@@ -148,6 +149,18 @@ pub fn pod_changed(w: &mut World, old: Option<&Arc<Pod>>, new: Option<&Arc<Pod>>
     }
     if new.is_none() {
         w.kubelet.pods.remove(&k);
+    }
+    super::service::pod_changed(w, old, new);
+    // a claim being deleted waits for the pods that mount it
+    if new.is_none_or(|n| is_terminal(n))
+        && let Some(o) = old
+    {
+        let ns = o.metadata.namespace.clone().unwrap_or_default();
+        let claims: Vec<String> = super::volumes::claims_of(o)
+            .map(|c| crate::sim::store::key_of(Some(&ns), c))
+            .filter(|c| w.pvcs.get(c).is_some_and(|p| p.metadata.deletion_timestamp.is_some()))
+            .collect();
+        w.dirty.claims.extend(claims);
     }
 }
 
@@ -263,6 +276,36 @@ fn set_conditions(w: &World, status: &mut PodStatus, ready: bool) {
     status.conditions = Some(conds);
 }
 
+/// The runtime's id of a container's run: a new one at each restart.
+fn container_id(pod: &Pod, container: &str, restarts: i32) -> String {
+    // FNV-1a over the pod's uid, the container's name and the run, then mixed
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    for b in uid.bytes().chain([b'/']).chain(container.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= restarts as u64;
+    let mut words = [0u64; 4];
+    for w in &mut words {
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        *w = z ^ (z >> 31);
+    }
+    // 64 hex digits like containerd's ids, written without the formatting machinery
+    // (every pod of a scenario gets one at build)
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(13 + 64);
+    id.push_str("containerd://");
+    for w in words {
+        for shift in (0..16).rev() {
+            id.push(HEX[((w >> (shift * 4)) & 0xf) as usize] as char);
+        }
+    }
+    id
+}
+
 /// Builds container statuses for every container of `pod` in state `state`.
 fn statuses(pod: &Pod, state: ContainerState, ready: bool) -> Vec<ContainerStatus> {
     let old = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
@@ -283,12 +326,7 @@ fn statuses(pod: &Pod, state: ContainerState, ready: bool) -> Vec<ContainerStatu
                 } else {
                     String::new()
                 },
-                container_id: running.then(|| {
-                    format!(
-                        "containerd://{:016x}",
-                        u64::from(super::fnv(pod.metadata.uid.as_deref().unwrap_or_default().as_bytes())) << 20
-                    )
-                }),
+                container_id: running.then(|| container_id(pod, &c.name, prev.map(|p| p.restart_count).unwrap_or(0))),
                 ready,
                 started: Some(running),
                 restart_count: prev.map(|p| p.restart_count).unwrap_or(0),

@@ -3,33 +3,51 @@
 //! (`put`/`remove`) through which the API and every simulated controller change it.
 
 pub mod addons;
+pub mod admission;
+pub mod aws_faults;
 mod build;
 mod daemonset;
 mod deployment;
 mod disruption;
 pub mod eks;
+pub mod endpoints;
+mod endpointslices;
 mod events;
 mod gc;
 pub mod insights;
+pub mod karpenter;
 mod kubelet;
+pub mod lifecycle;
+pub mod logs;
 pub mod metrics;
+pub mod nodegroup_update;
+pub mod nodegroups;
 mod nodes;
+pub mod nth;
 pub mod objects;
+mod recheck;
 pub mod refresh;
 mod replicaset;
 mod scheduler;
+pub mod service;
+mod statefulset;
 #[cfg(test)]
 mod tests;
+pub mod versions;
+pub mod volumes;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Endpoints, PersistentVolume, PersistentVolumeClaim, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -37,8 +55,9 @@ use rand::{Rng, SeedableRng};
 pub use build::build;
 pub use disruption::EvictionVerdict;
 pub use gc::{delete_namespace, delete_pod};
-pub use nodes::{Instance, InstanceState, NodeGroupKind, NodeGroupState};
+pub use nodes::{GroupLife, Instance, InstanceState, ManagedConfig, NodeGroupKind, NodeGroupState};
 pub use nodes::{set_ready as set_node_ready, terminate as terminate_instance};
+pub use recheck::Controller;
 
 use super::clock::{Clock, secs};
 use super::store::{Object, Table, object_key};
@@ -54,6 +73,8 @@ pub mod annotations {
 
 /// How many changes each table remembers for watches.
 const WATCH_HISTORY: usize = 50_000;
+/// Fewer for endpoints: each change keeps a whole slice of up to 100 endpoints.
+const ENDPOINTS_HISTORY: usize = 5_000;
 
 /// The cluster-level facts of the simulated EKS cluster.
 #[derive(Clone, Debug)]
@@ -97,6 +118,13 @@ pub struct Dirty {
     pub pdb_namespaces: BTreeSet<String>,
     pub scheduler: bool,
     pub node_groups: bool,
+    /// Services whose endpoints are rebuilt whole.
+    pub services: BTreeSet<String>,
+    /// (Service, pod) whose endpoint may have changed.
+    pub endpoints: BTreeSet<(String, String)>,
+    pub statefulsets: BTreeSet<String>,
+    /// PersistentVolumeClaims the volume controller looks at.
+    pub claims: BTreeSet<String>,
 }
 
 impl Dirty {
@@ -109,6 +137,10 @@ impl Dirty {
             || !self.pdb_namespaces.is_empty()
             || self.scheduler
             || self.node_groups
+            || !self.services.is_empty()
+            || !self.endpoints.is_empty()
+            || !self.statefulsets.is_empty()
+            || !self.claims.is_empty()
     }
 }
 
@@ -127,6 +159,10 @@ pub enum Timer {
     InstanceGone { instance: String },
     /// Something on the cloud side (EKS updates, instance refreshes, metrics).
     Aws(AwsTimer),
+    /// A controller looks again (a pod has now been Ready for its minReadySeconds).
+    Recheck { controller: Controller, key: String },
+    /// A pass of the Karpenter controllers (`karpenter/`).
+    Karpenter,
 }
 
 /// Timers of the simulated cloud side.
@@ -138,6 +174,8 @@ pub enum AwsTimer {
     Step,
     /// CloudWatch takes a sample and evaluates alarms.
     Sample,
+    /// A lifecycle action's heartbeat timeout may have run out.
+    LifecycleTimeout { token: String },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -178,6 +216,16 @@ pub struct World {
     pub configmaps: Table<ConfigMap>,
     pub secrets: Table<Secret>,
     pub leases: Table<Lease>,
+    pub services: Table<Service>,
+    pub endpoints: Table<Endpoints>,
+    pub endpointslices: Table<EndpointSlice>,
+    pub statefulsets: Table<StatefulSet>,
+    pub controllerrevisions: Table<ControllerRevision>,
+    pub pvcs: Table<PersistentVolumeClaim>,
+    pub pvs: Table<PersistentVolume>,
+    pub storageclasses: Table<StorageClass>,
+    /// Karpenter's custom resources and controller state (also EKS Auto Mode's).
+    pub karpenter: karpenter::State,
 
     pub idx: Index,
     pub dirty: Dirty,
@@ -190,6 +238,8 @@ pub struct World {
     next_ip: u32,
     host_counter: u32,
     last_housekeeping: Timestamp,
+    pub(crate) net: service::NetState,
+    pub(crate) rechecks: recheck::Rechecks,
 }
 
 /// A kind the world stores, with its table and what a change to it sets in motion.
@@ -237,6 +287,14 @@ stored!(DaemonSet, daemonsets, daemonset::daemonset_changed);
 stored!(ConfigMap, configmaps);
 stored!(Secret, secrets);
 stored!(Lease, leases);
+stored!(Service, services, service::service_changed);
+stored!(Endpoints, endpoints);
+stored!(EndpointSlice, endpointslices);
+stored!(StatefulSet, statefulsets, statefulset::statefulset_changed);
+stored!(ControllerRevision, controllerrevisions);
+stored!(PersistentVolumeClaim, pvcs, volumes::claim_changed);
+stored!(PersistentVolume, pvs);
+stored!(StorageClass, storageclasses);
 
 impl World {
     pub fn new(clock: Clock, cluster: ClusterState, seed: u64) -> Self {
@@ -259,6 +317,15 @@ impl World {
             configmaps: Table::new(WATCH_HISTORY),
             secrets: Table::new(WATCH_HISTORY),
             leases: Table::new(WATCH_HISTORY),
+            services: Table::new(WATCH_HISTORY),
+            endpoints: Table::new(ENDPOINTS_HISTORY),
+            endpointslices: Table::new(ENDPOINTS_HISTORY),
+            statefulsets: Table::new(WATCH_HISTORY),
+            controllerrevisions: Table::new(WATCH_HISTORY),
+            pvcs: Table::new(WATCH_HISTORY),
+            pvs: Table::new(WATCH_HISTORY),
+            storageclasses: Table::new(WATCH_HISTORY),
+            karpenter: Default::default(),
             idx: Index::default(),
             dirty: Dirty::default(),
             timers: BinaryHeap::new(),
@@ -270,6 +337,8 @@ impl World {
             next_ip: 0,
             host_counter: 0,
             last_housekeeping: now,
+            net: Default::default(),
+            rechecks: Default::default(),
         }
     }
 
@@ -322,6 +391,15 @@ impl World {
         self.configmaps.compact(rv);
         self.secrets.compact(rv);
         self.leases.compact(rv);
+        self.services.compact(rv);
+        self.endpoints.compact(rv);
+        self.endpointslices.compact(rv);
+        self.statefulsets.compact(rv);
+        self.controllerrevisions.compact(rv);
+        self.pvcs.compact(rv);
+        self.pvs.compact(rv);
+        self.storageclasses.compact(rv);
+        self.karpenter.compact(rv);
     }
 
     pub fn schedule(&mut self, after_secs: f64, timer: Timer) {
@@ -372,6 +450,8 @@ impl World {
             Timer::NodeJoin { instance } => nodes::join(self, &instance),
             Timer::InstanceGone { instance } => nodes::instance_gone(self, &instance),
             Timer::Aws(t) => eks::fire(self, t),
+            Timer::Recheck { controller, key } => recheck::fire(self, controller, &key),
+            Timer::Karpenter => karpenter::fire(self),
         }
     }
 
@@ -387,11 +467,14 @@ impl World {
             deployment::reconcile(self);
             replicaset::reconcile(self);
             daemonset::reconcile(self);
+            statefulset::reconcile(self);
             if std::mem::take(&mut self.dirty.scheduler) {
                 scheduler::schedule_pending(self);
             }
             kubelet::sync(self);
             disruption::reconcile(self);
+            volumes::reconcile(self);
+            endpointslices::reconcile(self);
         }
     }
 
@@ -469,11 +552,9 @@ pub fn key<T: Object>(obj: &T) -> String {
 
 /// "1.31" from a kubelet version like "v1.31.2-eks-7f9249a".
 pub fn minor_of(version: &str) -> String {
-    let v = version.trim_start_matches('v');
-    let mut parts = v.split(['.', '-', '+']);
-    match (parts.next(), parts.next()) {
-        (Some(a), Some(b)) => format!("{a}.{b}"),
-        _ => v.to_string(),
+    match crate::units::Minor::parse(version) {
+        Some(m) => m.to_string(),
+        None => version.trim_start_matches('v').to_string(),
     }
 }
 

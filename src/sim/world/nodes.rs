@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use super::{Timer, World, eks_version};
-use crate::sim::quantity;
+use crate::units::quantity;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeGroupKind {
@@ -56,6 +56,37 @@ pub struct NodeGroupState {
     pub boot_seconds: f64,
     pub instances: Vec<Instance>,
     next_zone: usize,
+    /// What EKS reports of a managed group (and its update config).
+    pub managed: ManagedConfig,
+}
+
+/// Where a managed node group is in its life, as EKS reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GroupLife {
+    Creating,
+    #[default]
+    Active,
+    Deleting,
+}
+
+/// A managed node group's EKS settings.
+#[derive(Clone, Debug, Default)]
+pub struct ManagedConfig {
+    pub life: GroupLife,
+    /// `AL2023_x86_64_STANDARD` unless the group was created with another.
+    pub ami_type: Option<String>,
+    /// The AMI release version the group was created with, if one was asked for.
+    pub release_version: Option<String>,
+    /// (id, name, version) of the launch template it was created with.
+    pub launch_template: Option<(String, String, String)>,
+    /// `updateConfig`: nodes replaced at a time, as a count or a percentage.
+    pub max_unavailable: Option<u32>,
+    pub max_unavailable_percentage: Option<u32>,
+    pub capacity_type: Option<String>,
+    pub disk_size: Option<u32>,
+    pub subnets: Vec<String>,
+    pub created: Option<jiff::Timestamp>,
+    pub modified: Option<jiff::Timestamp>,
 }
 
 impl NodeGroupState {
@@ -96,6 +127,7 @@ impl NodeGroupState {
             boot_seconds,
             instances: Vec::new(),
             next_zone: 0,
+            managed: ManagedConfig::default(),
         }
     }
 
@@ -131,6 +163,9 @@ pub fn node_changed(w: &mut World, old: Option<&Arc<Node>>, new: Option<&Arc<Nod
             .map(|s| s.into_iter().collect())
             .unwrap_or_default();
         for k in pods {
+            if let Some(p) = w.pods.get(&k).cloned() {
+                super::lifecycle::count_lost_pod(w, &p, &name);
+            }
             w.remove::<Pod>(&k);
         }
         w.idx.node_usage.remove(&name);
@@ -334,6 +369,7 @@ pub fn launch(w: &mut World, group: usize, booted: bool) -> String {
         launched: w.now,
     };
     w.groups[group].instances.push(inst);
+    super::lifecycle::launched(w, group, &id);
     if booted {
         join(w, &id);
     } else {
@@ -343,7 +379,8 @@ pub fn launch(w: &mut World, group: usize, booted: bool) -> String {
     id
 }
 
-fn find(w: &World, instance: &str) -> Option<(usize, usize)> {
+/// (group index, instance index) of an instance.
+pub fn find(w: &World, instance: &str) -> Option<(usize, usize)> {
     w.groups
         .iter()
         .enumerate()
@@ -356,7 +393,11 @@ pub fn join(w: &mut World, instance: &str) {
     if w.groups[gi].instances[ii].state != InstanceState::Pending {
         return;
     }
-    w.groups[gi].instances[ii].state = InstanceState::InService;
+    // the kubelet registers the node even while a launching hook holds the instance
+    // in Pending:Wait; the instance is in service once the hook lets it go
+    if !super::lifecycle::waiting(w, instance) {
+        w.groups[gi].instances[ii].state = InstanceState::InService;
+    }
     let group = w.groups[gi].clone();
     let inst = group.instances[ii].clone();
     let node = node_object(w, &group, &inst, true);
@@ -375,6 +416,8 @@ pub fn join(w: &mut World, instance: &str) {
 
 /// Starts terminating an instance: its node goes NotReady now and disappears soon
 /// after. With `replace`, the group launches a replacement (desired unchanged).
+/// This is the abrupt end (a failed or reclaimed instance): Auto Scaling's own
+/// terminations go through `lifecycle::terminate`, which honours lifecycle hooks.
 pub fn terminate(w: &mut World, instance: &str, replace: bool) -> bool {
     let Some((gi, ii)) = find(w, instance) else {
         return false;
@@ -382,11 +425,27 @@ pub fn terminate(w: &mut World, instance: &str, replace: bool) -> bool {
     if w.groups[gi].instances[ii].state == InstanceState::Terminating {
         return true;
     }
+    mark_terminating(w, gi, ii, replace);
+    shut_down(w, instance);
+    true
+}
+
+/// Takes an instance out of service: it no longer counts towards the group's
+/// capacity (so a replacement launches, unless `replace` is false and the group
+/// shrinks instead). Its node keeps running until `shut_down`.
+pub fn mark_terminating(w: &mut World, gi: usize, ii: usize, replace: bool) {
     w.groups[gi].instances[ii].state = InstanceState::Terminating;
     if !replace {
         let g = &mut w.groups[gi];
         g.desired = g.desired.saturating_sub(1).max(g.min.min(g.desired));
     }
+    w.dirty.node_groups = true;
+}
+
+/// The instance shuts down: its node goes NotReady now and disappears (with the
+/// pods still bound to it) after 40 virtual seconds.
+pub fn shut_down(w: &mut World, instance: &str) {
+    let Some((gi, ii)) = find(w, instance) else { return };
     let node_name = w.groups[gi].instances[ii].node_name.clone();
     set_ready(
         w,
@@ -402,13 +461,13 @@ pub fn terminate(w: &mut World, instance: &str, replace: bool) -> bool {
         },
     );
     w.dirty.node_groups = true;
-    true
 }
 
 /// A terminated instance is gone: so is its node (and with it, its pods).
 pub fn instance_gone(w: &mut World, instance: &str) {
     let Some((gi, ii)) = find(w, instance) else { return };
     let inst = w.groups[gi].instances.remove(ii);
+    super::lifecycle::forget(w, &inst.id);
     w.remove::<Node>(&inst.node_name);
 }
 
@@ -462,7 +521,7 @@ pub fn reconcile_groups(w: &mut World) {
                 .map(|i| i.id.clone())
                 .collect();
             for id in extra {
-                terminate(w, &id, true);
+                super::lifecycle::terminate(w, &id, true);
             }
         }
     }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
@@ -19,6 +20,9 @@ pub const KINDS: &[(&str, &str)] = &[
     ("Deployment", "apps/v1"),
     ("DaemonSet", "apps/v1"),
     ("PodDisruptionBudget", "policy/v1"),
+    ("Service", "v1"),
+    ("StatefulSet", "apps/v1"),
+    ("StorageClass", "storage.k8s.io/v1"),
 ];
 
 /// A seeded object, decoded into its typed form.
@@ -28,6 +32,9 @@ pub enum Seeded {
     Deployment(Deployment),
     DaemonSet(DaemonSet),
     Pdb(PodDisruptionBudget),
+    Service(Service),
+    StatefulSet(StatefulSet),
+    StorageClass(StorageClass),
 }
 
 impl Seeded {
@@ -38,6 +45,9 @@ impl Seeded {
             Seeded::Deployment(o) => &mut o.metadata,
             Seeded::DaemonSet(o) => &mut o.metadata,
             Seeded::Pdb(o) => &mut o.metadata,
+            Seeded::Service(o) => &mut o.metadata,
+            Seeded::StatefulSet(o) => &mut o.metadata,
+            Seeded::StorageClass(o) => &mut o.metadata,
         }
     }
 }
@@ -69,6 +79,9 @@ pub fn decode(obj: &Value) -> Result<Seeded, String> {
         "Secret" => Seeded::Secret(serde_json::from_value(obj).map_err(typed)?),
         "Deployment" => Seeded::Deployment(serde_json::from_value(obj).map_err(typed)?),
         "DaemonSet" => Seeded::DaemonSet(serde_json::from_value(obj).map_err(typed)?),
+        "Service" => Seeded::Service(serde_json::from_value(obj).map_err(typed)?),
+        "StatefulSet" => Seeded::StatefulSet(serde_json::from_value(obj).map_err(typed)?),
+        "StorageClass" => Seeded::StorageClass(serde_json::from_value(obj).map_err(typed)?),
         _ => Seeded::Pdb(serde_json::from_value(obj).map_err(typed)?),
     })
 }
@@ -77,8 +90,14 @@ pub fn decode(obj: &Value) -> Result<Seeded, String> {
 pub fn add(w: &mut World, objects: &[Value]) -> Result<(), String> {
     for (i, obj) in objects.iter().enumerate() {
         let mut seeded = decode(obj).map_err(|e| format!("objects[{i}] {e}"))?;
+        let cluster_scoped = matches!(seeded, Seeded::StorageClass(_));
         let meta = seeded.meta_mut();
-        let ns = meta.namespace.get_or_insert_with(|| "default".to_string()).clone();
+        let ns = if cluster_scoped {
+            meta.namespace = None;
+            "default".to_string()
+        } else {
+            meta.namespace.get_or_insert_with(|| "default".to_string()).clone()
+        };
         let managed = meta.managed_fields.take();
         w.stamp_new(meta);
         meta.managed_fields = managed;
@@ -111,6 +130,22 @@ pub fn add(w: &mut World, objects: &[Value]) -> Result<(), String> {
                 w.put(o);
             }
             Seeded::Pdb(o) => {
+                w.put(o);
+            }
+            Seeded::Service(mut o) => {
+                use super::admission::Admit;
+                Service::admit(w, &mut o, None).map_err(|e| format!("objects[{i}] is not a valid Service: {e}"))?;
+                w.put(o);
+            }
+            Seeded::StatefulSet(mut o) => {
+                use super::admission::Admit;
+                StatefulSet::admit(w, &mut o, None)
+                    .map_err(|e| format!("objects[{i}] is not a valid StatefulSet: {e}"))?;
+                o.metadata.generation = Some(1);
+                w.put(o);
+            }
+            Seeded::StorageClass(mut o) => {
+                super::volumes::admit_class(&mut o);
                 w.put(o);
             }
         }

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::World;
 use super::eks::{AwsError, new_id, wake};
-use super::nodes::{self, InstanceState, NodeGroupKind};
+use super::nodes::{InstanceState, NodeGroupKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefreshStatus {
@@ -118,7 +118,8 @@ pub fn group_of_asg(w: &World, asg: &str) -> Option<usize> {
     w.groups.iter().position(|g| g.asg_name == asg)
 }
 
-fn asg_missing(asg: &str) -> AwsError {
+/// The error for an Auto Scaling group that does not exist.
+pub fn asg_missing(asg: &str) -> AwsError {
     AwsError::new(
         "ValidationError",
         400,
@@ -248,8 +249,10 @@ fn step_one(w: &mut World, ri: usize) {
     };
     let desired = w.groups[gi].desired as usize;
     let healthy_now = healthy(w, gi, r.preferences.instance_warmup);
-    // the current batch is done when its replacements are healthy
-    r.batch.retain(|id| alive(w, gi, id));
+    // the current batch is done when its instances are out of service (past any
+    // lifecycle hook they wait on) and their replacements are healthy
+    r.batch
+        .retain(|id| alive(w, gi, id) || super::lifecycle::waiting(w, id));
     let batch_settled = r.batch.is_empty() && healthy_now >= desired;
     if r.status == RefreshStatus::Cancelling {
         if batch_settled {
@@ -317,7 +320,7 @@ fn step_one(w: &mut World, ri: usize) {
     r.status_reason = format!("Replacing {} instance(s)", batch.len());
     let asg = r.asg.clone();
     for id in &batch {
-        nodes::terminate(w, id, true);
+        super::lifecycle::terminate(w, id, true);
         record_activity(
             w,
             &asg,
@@ -377,7 +380,7 @@ pub fn terminate_instance(w: &mut World, instance: &str, decrement: bool) -> Res
         ));
     }
     let now = w.now;
-    nodes::terminate(w, instance, !decrement);
+    super::lifecycle::terminate(w, instance, !decrement);
     let cause = if decrement {
         format!(
             "At {now} instance {instance} was taken out of service in response to a user request, shrinking the capacity."

@@ -104,11 +104,19 @@ pub fn reconcile(w: &mut World) {
         let pods = owned_pods(w, &uid);
         let live: Vec<&Arc<Pod>> = pods.iter().filter(|p| !is_terminating(p) && !is_terminal(p)).collect();
         let ready = live.iter().filter(|p| is_ready(p)).count() as i32;
+        let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+        let available = super::recheck::count_available(
+            w,
+            super::Controller::ReplicaSet,
+            &k,
+            min_ready,
+            live.iter().map(|p| &***p),
+        );
         let status = ReplicaSetStatus {
             replicas: live.len() as i32,
             fully_labeled_replicas: Some(live.len() as i32),
             ready_replicas: Some(ready),
-            available_replicas: Some(ready),
+            available_replicas: Some(available),
             observed_generation: rs.metadata.generation,
             ..Default::default()
         };

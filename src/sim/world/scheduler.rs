@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, Taint, Toleration};
 
 use super::kubelet::requests;
 use super::{Usage, World};
-use crate::sim::quantity;
+use crate::units::quantity;
 
 #[derive(Default)]
 pub struct SchedulerState {
@@ -93,11 +93,27 @@ pub(crate) fn misfit(pod: &Pod, req: Usage, node: &Node, used: Usage) -> Option<
 /// The best node for `pod`, or the scheduler's message saying why there is none.
 pub fn pick_node(w: &World, pod: &Pod) -> Result<String, String> {
     let req = requests(pod);
+    let total = w.nodes.len();
+    let volumes = super::volumes::prefilter(w, pod).map_err(|reason| {
+        format!(
+            "0/{total} nodes are available: {reason}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+        )
+    })?;
+    let minor = super::minor_of(&w.cluster.version)
+        .split_once('.')
+        .and_then(|(_, m)| m.parse::<u32>().ok())
+        .unwrap_or(0);
     let mut best: Option<(u64, &String)> = None;
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for (name, node) in w.nodes.items().iter() {
         let used = w.idx.node_usage.get(name).copied().unwrap_or_default();
-        match misfit(pod, req, node, used) {
+        let misfit = misfit(pod, req, node, used).or_else(|| {
+            volumes
+                .as_ref()
+                .and_then(|v| super::volumes::node_misfit(v, node, minor))
+                .map(str::to_string)
+        });
+        match misfit {
             Some(reason) => *reasons.entry(reason).or_default() += 1,
             None => {
                 let cap = allocatable(node);
@@ -112,7 +128,6 @@ pub fn pick_node(w: &World, pod: &Pod) -> Result<String, String> {
     if let Some((_, name)) = best {
         return Ok(name.clone());
     }
-    let total = w.nodes.len();
     let mut parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
     parts.sort();
     Err(format!(
@@ -157,6 +172,7 @@ pub fn schedule_pending(w: &mut World) {
                     ..Default::default()
                 });
                 status.conditions = Some(conds);
+                super::volumes::bind_claims(w, &pod, &node, true);
                 let p = w.put(p);
                 w.scheduler.last_failure.remove(&key);
                 let ns = p.metadata.namespace.clone().unwrap_or_default();
