@@ -173,6 +173,8 @@ pub struct PdbInfo {
     pub current_healthy: i32,
     pub desired_healthy: i32,
     pub expected_pods: i32,
+    /// The budget's `matchLabels` (what it selects pods by).
+    pub selector: Vec<(String, String)>,
 }
 
 impl PdbInfo {
@@ -185,11 +187,24 @@ impl PdbInfo {
             current_healthy: s.map_or(0, |s| s.current_healthy),
             desired_healthy: s.map_or(0, |s| s.desired_healthy),
             expected_pods: s.map_or(0, |s| s.expected_pods),
+            selector: p
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .and_then(|s| s.match_labels.as_ref())
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }
     }
 
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether it covers pods labelled `labels` (in its namespace): every label it
+    /// selects by is among them. A budget with no `matchLabels` is taken to cover nothing.
+    pub fn covers(&self, namespace: &str, labels: &[(String, String)]) -> bool {
+        self.namespace == namespace && !self.selector.is_empty() && self.selector.iter().all(|s| labels.contains(s))
     }
 
     /// Blocks every eviction of its pods (while it covers any).

@@ -1,19 +1,28 @@
 //! Plain data, no I/O: the cluster as the cockpit sees it (compact records of nodes,
-//! pods, budgets, critical workloads and warning events, fed by watches), the four
-//! signals computed from it, their time series and the event log.
+//! pods, budgets, workloads, Services and warning events, fed by watches), the four
+//! signals and availability computed from it, their time series and the event log.
 
+pub mod availability;
+pub mod baseline;
 pub mod component;
+pub mod health;
+pub mod journal;
 pub mod log;
 pub mod node;
 pub mod pod;
 pub mod rollout;
 pub mod series;
+pub mod service;
 pub mod signals;
+pub mod workload;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::units::Minor;
+
 pub use component::{Category, ComponentInfo, PdbInfo};
+pub use health::Health;
 pub use log::{EventLog, Level, LogEntry};
 pub use node::NodeInfo;
 pub use pod::PodInfo;
@@ -21,24 +30,7 @@ pub use rollout::RolloutState;
 pub use series::{Series, SeriesSet};
 pub use signals::Signals;
 
-pub type Timestamp = jiff::Timestamp;
-
-/// `v1.30.4-eks-a737599` or `1.30` → `1.30`
-pub fn minor_of(version: &str) -> Option<String> {
-    let v = version.trim_start_matches('v');
-    let mut parts = v.split(['.', '-', '+']);
-    let major: u32 = parts.next()?.parse().ok()?;
-    let minor: u32 = parts.next()?.trim_end_matches('+').parse().ok()?;
-    Some(format!("{major}.{minor}"))
-}
-
-/// Orders minor versions numerically (`1.9` < `1.10`).
-pub fn minor_key(minor: &str) -> (u32, u32) {
-    let mut parts = minor.split('.');
-    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor)
-}
+pub use crate::units::Timestamp;
 
 /// Shares one allocation among the many records that repeat a string (namespaces,
 /// node names on pods, owners, zones), which keeps 150,000 pods small.
@@ -79,16 +71,24 @@ pub enum Source {
     Pdbs,
     Deployments,
     DaemonSets,
+    StatefulSets,
+    ReplicaSets,
+    Services,
+    EndpointSlices,
 }
 
 impl Source {
-    pub const ALL: [Source; 6] = [
+    pub const ALL: [Source; 10] = [
         Source::Nodes,
         Source::Pods,
         Source::Events,
         Source::Pdbs,
         Source::Deployments,
         Source::DaemonSets,
+        Source::StatefulSets,
+        Source::ReplicaSets,
+        Source::Services,
+        Source::EndpointSlices,
     ];
 
     /// What a user would call it: `pods`, `poddisruptionbudgets`, ...
@@ -100,6 +100,10 @@ impl Source {
             Source::Pdbs => "poddisruptionbudgets",
             Source::Deployments => "deployments",
             Source::DaemonSets => "daemonsets",
+            Source::StatefulSets => "statefulsets",
+            Source::ReplicaSets => "replicasets",
+            Source::Services => "services",
+            Source::EndpointSlices => "endpointslices",
         }
     }
 }
@@ -136,29 +140,34 @@ pub enum Delta {
     Pdbs(Vec<Change<PdbInfo>>),
     Components(Vec<Change<ComponentInfo>>),
     Events(Vec<Change<LogEntry>>),
+    /// Deployments, StatefulSets, DaemonSets, ReplicaSets (critical components among them).
+    Workloads(workload::Kind, Vec<Change<workload::WorkloadInfo>>),
+    Services(Vec<Change<service::ServiceInfo>>),
+    EndpointSlices(Vec<Change<service::SliceInfo>>),
     Source(Source, SourceState),
     ServerVersion(String),
     /// The rollout a lead publishes (None: the ConfigMap is gone or unreadable).
-    Rollout(Option<Box<rollout::Followed>>),
+    Rollout(Option<Box<rollout::Published>>),
 }
 
-/// A keyed table fed by one watch, with the relist bookkeeping of a reflector.
+/// A keyed table fed by one watch, with the relist bookkeeping of a reflector: what
+/// the watch reflected of the cluster.
 #[derive(Debug)]
-pub struct Table<T> {
+pub struct Reflected<T> {
     pub items: HashMap<String, T>,
     relisting: Option<HashSet<String>>,
 }
 
-impl<T> Default for Table<T> {
+impl<T> Default for Reflected<T> {
     fn default() -> Self {
-        Table {
+        Reflected {
             items: HashMap::new(),
             relisting: None,
         }
     }
 }
 
-impl<T> Table<T> {
+impl<T> Reflected<T> {
     /// Applies one change; returns what left the table: the value an upsert
     /// replaced, the deleted one, or those a finished relist did not see again.
     pub fn apply(&mut self, change: Change<T>) -> Vec<(String, T)> {
@@ -222,6 +231,8 @@ pub struct PodIndex {
     pub errors: HashSet<String>,
     /// Container restarts summed over all pods.
     pub restarts: u64,
+    /// Keys of pods with no controller (lost if their node goes), not finished.
+    pub ownerless: HashSet<String>,
 }
 
 impl PodIndex {
@@ -242,6 +253,9 @@ impl PodIndex {
             self.errors.insert(key.to_string());
         }
         self.restarts += u64::from(p.restarts);
+        if p.is_ownerless() {
+            self.ownerless.insert(key.to_string());
+        }
     }
 
     fn remove(&mut self, key: &str, p: &PodInfo) {
@@ -257,18 +271,23 @@ impl PodIndex {
         self.unscheduled.remove(key);
         self.errors.remove(key);
         self.restarts = self.restarts.saturating_sub(u64::from(p.restarts));
+        self.ownerless.remove(key);
     }
 }
 
 /// The cluster as the cockpit knows it.
 #[derive(Debug)]
 pub struct ClusterModel {
-    pub nodes: Table<NodeInfo>,
-    pub pods: Table<PodInfo>,
+    pub nodes: Reflected<NodeInfo>,
+    pub pods: Reflected<PodInfo>,
     /// Aggregates over `pods`.
     pub pod_index: PodIndex,
-    pub pdbs: Table<PdbInfo>,
-    pub components: Table<ComponentInfo>,
+    pub pdbs: Reflected<PdbInfo>,
+    pub components: Reflected<ComponentInfo>,
+    /// Every workload's availability.
+    pub workloads: workload::Workloads,
+    /// Services and their ready endpoints.
+    pub services: service::Services,
     pub sources: BTreeMap<Source, SourceState>,
     /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
     pub server_version: Option<String>,
@@ -278,21 +297,26 @@ pub struct ClusterModel {
     pub started: Timestamp,
     /// Bumped on every change: the screen redraws when it moves.
     pub generation: u64,
+    /// The cockpit's clock when the last batch came in: when a workload's availability changed.
+    pub now: Timestamp,
 }
 
 impl ClusterModel {
     pub fn new(started: Timestamp) -> ClusterModel {
         ClusterModel {
-            nodes: Table::default(),
-            pods: Table::default(),
+            nodes: Reflected::default(),
+            pods: Reflected::default(),
             pod_index: PodIndex::default(),
-            pdbs: Table::default(),
-            components: Table::default(),
+            pdbs: Reflected::default(),
+            components: Reflected::default(),
+            workloads: workload::Workloads::default(),
+            services: service::Services::default(),
             sources: Source::ALL.iter().map(|s| (*s, SourceState::Syncing)).collect(),
             server_version: None,
             rollout_target: None,
             started,
             generation: 0,
+            now: started,
         }
     }
 
@@ -325,6 +349,20 @@ impl ClusterModel {
             Delta::Components(changes) => changes.into_iter().for_each(|c| {
                 self.components.apply(c);
             }),
+            Delta::Workloads(kind, changes) => {
+                for c in changes {
+                    for (key, component) in self.workloads.apply(kind, c, self.now) {
+                        match component {
+                            Some(info) => self.components.apply(Change::Upsert(key, info)),
+                            None => self.components.apply(Change::Delete(key)),
+                        };
+                    }
+                }
+            }
+            Delta::Services(changes) => changes.into_iter().for_each(|c| {
+                self.services.services.apply(c);
+            }),
+            Delta::EndpointSlices(changes) => changes.into_iter().for_each(|c| self.services.apply_slice(c)),
             Delta::Events(changes) => {
                 for c in changes {
                     if let Change::Upsert(_, entry) = c {
@@ -374,11 +412,14 @@ impl ClusterModel {
         }
     }
 
-    /// Every watch has listed what it may see (forbidden ones count as done).
+    /// Every watch has listed what it may see (forbidden ones count as done), and at
+    /// least one listed something.
     pub fn synced(&self) -> bool {
         self.sources
             .values()
             .all(|s| matches!(s, SourceState::Synced | SourceState::Forbidden(_)))
+            // a view that could list nothing at all is not a view of the cluster
+            && self.sources.values().any(|s| matches!(s, SourceState::Synced))
     }
 
     /// The control plane's minor version, else the newest kubelet's.
@@ -386,13 +427,14 @@ impl ClusterModel {
         if let Some(t) = &self.rollout_target {
             return Some(t.clone());
         }
-        self.server_version.as_deref().and_then(minor_of).or_else(|| {
+        let server = self.server_version.as_deref().and_then(Minor::parse);
+        server.map(|m| m.to_string()).or_else(|| {
             self.nodes
                 .items
                 .values()
                 .map(|n| n.minor.to_string())
                 .filter(|m| !m.is_empty())
-                .max_by_key(|m| minor_key(m))
+                .max_by_key(|m| Minor::key(m))
         })
     }
 }
@@ -400,14 +442,18 @@ impl ClusterModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::pod::{ErrorKind, OwnerKind, Phase};
+    use crate::model::pod::{ErrorKind, OwnerKind, PodPhase};
 
     fn pod(name: &str, node: Option<&str>, error: Option<ErrorKind>, restarts: u32, deleting: bool) -> PodInfo {
         PodInfo {
             namespace: Arc::from("ns"),
             name: name.to_string(),
             node: node.map(Arc::from),
-            phase: if node.is_some() { Phase::Running } else { Phase::Pending },
+            phase: if node.is_some() {
+                PodPhase::Running
+            } else {
+                PodPhase::Pending
+            },
             owner_kind: OwnerKind::ReplicaSet,
             owner: Some(Arc::from("web-abcde")),
             ready: error.is_none(),
@@ -431,7 +477,11 @@ mod tests {
     }
 
     fn same(a: &PodIndex, b: &PodIndex) -> bool {
-        a.by_node == b.by_node && a.unscheduled == b.unscheduled && a.errors == b.errors && a.restarts == b.restarts
+        a.by_node == b.by_node
+            && a.unscheduled == b.unscheduled
+            && a.errors == b.errors
+            && a.restarts == b.restarts
+            && a.ownerless == b.ownerless
     }
 
     #[test]

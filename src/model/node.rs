@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::{Interner, Timestamp, minor_of};
+use super::{Interner, Timestamp};
+use crate::units::{Minor, quantity};
 
 /// Labels that name a node's group, most specific first.
 pub const GROUP_LABELS: [&str; 4] = [
@@ -142,14 +143,14 @@ impl NodeInfo {
             .iter()
             .any(|t| LEAVING_TAINTS.contains(&t.key.as_str()));
         let alloc = status.and_then(|s| s.allocatable.as_ref());
-        let quantity = |k: &str| alloc.and_then(|a| a.get(k)).map(|q| q.0.as_str());
+        let allocatable = |k: &str| alloc.and_then(|a| a.get(k)).map(|q| q.0.as_str());
         NodeInfo {
             name: meta.name.clone().unwrap_or_default(),
             group: strings.get(group),
             zone: strings.get(label("topology.kubernetes.io/zone").unwrap_or("")),
             instance_type: strings.get(label("node.kubernetes.io/instance-type").unwrap_or("")),
             kubelet: strings.get(kubelet),
-            minor: strings.get(&minor_of(kubelet).unwrap_or_default()),
+            minor: strings.get(&Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default()),
             ready,
             ready_since,
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
@@ -158,9 +159,9 @@ impl NodeInfo {
             taints,
             problems,
             created: meta.creation_timestamp.as_ref().map(|t| t.0),
-            cpu_millis: quantity("cpu").and_then(crate::sim::quantity::cpu_millis).unwrap_or(0),
-            memory: quantity("memory").and_then(crate::sim::quantity::bytes).unwrap_or(0),
-            max_pods: quantity("pods").and_then(|p| p.parse().ok()).unwrap_or(0),
+            cpu_millis: allocatable("cpu").and_then(quantity::cpu_millis).unwrap_or(0),
+            memory: allocatable("memory").and_then(quantity::bytes).unwrap_or(0),
+            max_pods: allocatable("pods").and_then(|p| p.parse().ok()).unwrap_or(0),
             provider_id: spec.and_then(|s| s.provider_id.clone()),
         }
     }

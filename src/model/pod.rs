@@ -9,7 +9,7 @@ use super::{Interner, Timestamp};
 
 /// The pod's phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum Phase {
+pub enum PodPhase {
     Pending,
     Running,
     Succeeded,
@@ -70,7 +70,7 @@ pub struct PodInfo {
     pub namespace: Arc<str>,
     pub name: String,
     pub node: Option<Arc<str>>,
-    pub phase: Phase,
+    pub phase: PodPhase,
     pub owner_kind: OwnerKind,
     /// The controlling object's name (a ReplicaSet's name, a DaemonSet's, ...).
     pub owner: Option<Arc<str>>,
@@ -112,11 +112,11 @@ impl PodInfo {
             Some(_) => OwnerKind::Other,
         };
         let phase = match status.and_then(|s| s.phase.as_deref()) {
-            Some("Pending") | None => Phase::Pending,
-            Some("Running") => Phase::Running,
-            Some("Succeeded") => Phase::Succeeded,
-            Some("Failed") => Phase::Failed,
-            Some(_) => Phase::Unknown,
+            Some("Pending") | None => PodPhase::Pending,
+            Some("Running") => PodPhase::Running,
+            Some("Succeeded") => PodPhase::Succeeded,
+            Some("Failed") => PodPhase::Failed,
+            Some(_) => PodPhase::Unknown,
         };
         let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or_default();
         let ready = conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
@@ -183,7 +183,7 @@ impl PodInfo {
             }
         }
         let pod_reason = status.and_then(|s| s.reason.as_deref());
-        if phase == Phase::Failed && error.is_none() {
+        if phase == PodPhase::Failed && error.is_none() {
             error = Some(if pod_reason == Some("Evicted") {
                 ErrorKind::Evicted
             } else {
@@ -220,9 +220,15 @@ impl PodInfo {
         format!("{}/{}", self.namespace, self.name)
     }
 
+    /// A pod no controller brings back: nothing owns it, it is not a node's static
+    /// pod, and it has not finished.
+    pub fn is_ownerless(&self) -> bool {
+        self.owner_kind == OwnerKind::None && !matches!(self.phase, PodPhase::Succeeded | PodPhase::Failed)
+    }
+
     /// Waiting for a node: not bound, not finished, not being deleted.
     pub fn is_unscheduled(&self) -> bool {
-        self.node.is_none() && self.phase == Phase::Pending && !self.deleting
+        self.node.is_none() && self.phase == PodPhase::Pending && !self.deleting
     }
 
     /// The workload a pod belongs to, for grouping: a ReplicaSet's pods are shown

@@ -2,13 +2,20 @@
 //! stands, the gate being waited at with its criteria, what the lead may decide now,
 //! and the journal's recent entries. The lead's drive publishes it to its own screen
 //! and to a ConfigMap in the cluster; a read-only cockpit reads it back from there.
-//! Pure data: nothing here can write anywhere.
+//! The ConfigMap's shape is defined here, both ways. Pure data: nothing here can
+//! write anywhere.
 
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
+use super::journal::{Entry, GateId, StepId, StepState};
 
-/// The ConfigMap a driven rollout is published to (in `kube-system`).
+/// The namespace of the ConfigMap a driven rollout is published to.
+pub const NAMESPACE: &str = "kube-system";
+/// The ConfigMap a driven rollout is published to (in [`NAMESPACE`]).
 pub const CONFIGMAP: &str = "upshift-rollout";
 /// Its key holding [`RolloutState`] as JSON.
 pub const STATE_KEY: &str = "state.json";
@@ -39,6 +46,9 @@ pub struct RolloutState {
     pub gate: Option<GateView>,
     /// The last thing the drive told the lead ("proceed refused: the gate is red").
     pub notice: Option<String>,
+    /// The verdict's open problems, each named (empty: plainly done).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// Where the whole rollout stands, and so what the lead can do now.
@@ -104,7 +114,7 @@ impl Phase {
 #[serde(rename_all = "camelCase", default)]
 pub struct StepView {
     /// The journal's id: `control-plane`, `addon/coredns`, `nodegroup/apps`.
-    pub id: String,
+    pub id: StepId,
     /// `addon coredns → v1.11.3-eksbuild.1`
     pub label: String,
     pub state: StepState,
@@ -114,35 +124,6 @@ pub struct StepView {
     pub detail: String,
     /// For node group steps.
     pub group: Option<GroupProgress>,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepState {
-    #[default]
-    Pending,
-    /// Its gate is open and waiting.
-    Gate,
-    Running,
-    Done,
-    Skipped,
-    Failed,
-    /// Stopped by an abort.
-    Aborted,
-}
-
-impl StepState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepState::Pending => "pending",
-            StepState::Gate => "gate",
-            StepState::Running => "running",
-            StepState::Done => "done",
-            StepState::Skipped => "skipped",
-            StepState::Failed => "failed",
-            StepState::Aborted => "aborted",
-        }
-    }
 }
 
 /// A node group's progress.
@@ -170,7 +151,7 @@ pub struct GroupProgress {
 #[serde(rename_all = "camelCase", default)]
 pub struct GateView {
     /// `gate/addon/coredns`, `gate/nodegroup/batch#3`: the id decisions are journaled under.
-    pub id: String,
+    pub id: GateId,
     /// "before addon coredns", "before batch 3 of 4 of nodegroup batch"
     pub title: String,
     pub criteria: Vec<Criterion>,
@@ -193,6 +174,12 @@ pub struct Criterion {
     pub ok: bool,
     /// "0 (limit 0)", "3 above the baseline of 6 (limit 0): shop/recommendations…"
     pub detail: String,
+    /// What makes it red, one by one: what an override accepts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<super::journal::Accepted>,
+    /// Green only because an override accepted what it saw: "accepted by ana@laptop: reason".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<String>,
 }
 
 /// What the lead asks of the drive. The read-only cockpit has no way to send one.
@@ -229,13 +216,70 @@ pub enum Command {
     },
     /// Let the current node group go on between batches while its gate is green.
     AutoContinue(bool),
+    /// The cockpit is closing (a signal): the drive journals why and stops where it
+    /// is; running the same command again resumes. No decision about the rollout.
+    Stop {
+        reason: String,
+    },
 }
 
-/// A rollout as read back from its ConfigMap: the state and the journal's recent entries.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Followed {
+/// The most bytes of journal lines the ConfigMap carries: the API server refuses a
+/// ConfigMap over 1 MiB in all, and the state needs room beside them. Entries with
+/// long details are dropped oldest first until the rest fits.
+pub const JOURNAL_BYTES: usize = 768 * 1024;
+
+/// A rollout as published to its ConfigMap and read back from it: the state and the
+/// journal's recent entries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Published {
     pub state: RolloutState,
-    pub journal: Vec<crate::rollout::journal::Entry>,
+    /// The newest entries, oldest first.
+    pub recent: Vec<Entry>,
+}
+
+impl Published {
+    /// The ConfigMap that carries it: the state as JSON, the entries as JSON lines.
+    pub fn to_config_map(&self) -> ConfigMap {
+        // the newest lines that fit, oldest first
+        let mut lines = Vec::new();
+        let mut size = 0;
+        for line in self.recent.iter().rev().filter_map(|e| serde_json::to_string(e).ok()) {
+            size += line.len() + 1;
+            if size > JOURNAL_BYTES {
+                break;
+            }
+            lines.push(line);
+        }
+        lines.reverse();
+        let journal = lines.join("\n");
+        let mut data = BTreeMap::new();
+        data.insert(
+            STATE_KEY.to_string(),
+            serde_json::to_string(&self.state).unwrap_or_default(),
+        );
+        data.insert(JOURNAL_KEY.to_string(), journal);
+        ConfigMap {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(CONFIGMAP.into()),
+                namespace: Some(NAMESPACE.into()),
+                labels: Some([("app.kubernetes.io/managed-by".to_string(), "upshift".to_string())].into()),
+                ..Default::default()
+            },
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    /// Reads a publication back from its ConfigMap (None when it holds no state).
+    pub fn from_config_map(cm: &ConfigMap) -> Option<Published> {
+        let data = cm.data.as_ref()?;
+        let state: RolloutState = serde_json::from_str(data.get(STATE_KEY)?).ok()?;
+        let recent = data
+            .get(JOURNAL_KEY)
+            .map(|j| j.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+            .unwrap_or_default();
+        Some(Published { state, recent })
+    }
 }
 
 impl RolloutState {
@@ -277,7 +321,7 @@ mod tests {
                 since: None,
             },
             steps: vec![StepView {
-                id: "nodegroup/batch".into(),
+                id: StepId::Nodegroup("batch".into()),
                 state: StepState::Running,
                 group: Some(GroupProgress {
                     old: 2,
@@ -294,5 +338,64 @@ mod tests {
         let back: RolloutState = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.progress(), (0, 1));
+    }
+
+    #[test]
+    fn a_publication_reads_back() {
+        use crate::model::journal::What;
+        let p = Published {
+            state: RolloutState {
+                cluster: "demo".into(),
+                target: "1.31".into(),
+                ..Default::default()
+            },
+            recent: vec![Entry {
+                seq: 1,
+                at: jiff::Timestamp::UNIX_EPOCH,
+                who: "ana@laptop".into(),
+                what: What::Step {
+                    step: StepId::ControlPlane,
+                    state: StepState::Running,
+                },
+            }],
+        };
+        let cm = p.to_config_map();
+        assert_eq!(cm.metadata.name.as_deref(), Some(CONFIGMAP));
+        assert_eq!(cm.metadata.namespace.as_deref(), Some(NAMESPACE));
+        let back = Published::from_config_map(&cm).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn a_journal_of_long_entries_keeps_its_newest_under_the_size_limit() {
+        use crate::model::journal::What;
+        let recent: Vec<Entry> = (1..=200u64)
+            .map(|seq| Entry {
+                seq,
+                at: jiff::Timestamp::UNIX_EPOCH,
+                who: "ana@laptop".into(),
+                what: What::Event {
+                    level: crate::model::Level::Warning,
+                    object: format!("Pod/shop/web-{seq}"),
+                    reason: "EvictionRefused".into(),
+                    message: "x".repeat(8 * 1024),
+                },
+            })
+            .collect();
+        let cm = Published {
+            state: RolloutState::default(),
+            recent: recent.clone(),
+        }
+        .to_config_map();
+        let size: usize = cm.data.as_ref().unwrap().iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(size < 1024 * 1024, "{size}");
+        let back = Published::from_config_map(&cm).unwrap();
+        assert!(
+            back.recent.len() > 10 && back.recent.len() < recent.len(),
+            "{}",
+            back.recent.len()
+        );
+        assert_eq!(back.recent.last(), recent.last());
+        assert!(back.recent.windows(2).all(|w| w[1].seq == w[0].seq + 1));
     }
 }

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::component::{Category, ComponentInfo, PdbInfo};
 use super::node::{NodeInfo, Tri};
 use super::pod::{ErrorKind, PodInfo};
-use super::{ClusterModel, Source, SourceState, Timestamp, minor_key};
+use super::{ClusterModel, Source, SourceState, Timestamp};
+use crate::units::Minor;
 
 /// How many rows of detail a signal keeps (counts always cover everything).
 const TOP: usize = 50;
@@ -175,6 +176,8 @@ pub struct Signals {
     pub unscheduled: Unscheduled,
     pub errors: PodErrors,
     pub components: Components,
+    /// Workloads down or degraded, Services without ready endpoints.
+    pub availability: super::availability::Availability,
     /// Watches the cockpit may not use, with why.
     pub blind: Vec<(String, String)>,
 }
@@ -226,6 +229,7 @@ impl Signals {
             unscheduled: unscheduled_pods(unscheduled),
             errors,
             components: components(m),
+            availability: super::availability::Availability::compute(m),
             blind: m
                 .sources
                 .iter()
@@ -245,7 +249,7 @@ impl Signals {
 }
 
 fn node_state(m: &ClusterModel, target: Option<String>) -> NodeState {
-    let target_key = target.as_deref().map(minor_key);
+    let target_key = target.as_deref().map(Minor::key);
     let mut rows: Vec<NodeRow> = m
         .nodes
         .items
@@ -264,7 +268,7 @@ fn node_state(m: &ClusterModel, target: Option<String>) -> NodeState {
                 draining: n.unschedulable && here.is_some_and(|h| h.leaving > 0),
                 terminating: n.terminating(),
                 new: n.created.is_some_and(|c| c > m.started),
-                old: target_key.is_some_and(|t| minor_key(&n.minor) < t),
+                old: target_key.is_some_and(|t| Minor::key(&n.minor) < t),
                 pods: here.map_or(0, |h| h.pods),
                 created: n.created,
             }
@@ -399,3 +403,6 @@ fn components(m: &ClusterModel) -> Components {
         pdbs: m.pdbs.len(),
     }
 }
+
+#[cfg(test)]
+mod tests;
