@@ -1,6 +1,7 @@
 //! upshift's cloud client against moto, an AWS emulator no one here wrote, on
 //! loopback: proof that our requests are well-formed for what moto implements (EKS
-//! clusters and node groups; Auto Scaling groups, instances, protection and tags).
+//! clusters and node groups; Auto Scaling groups, instances, protection, tags and
+//! lifecycle hooks).
 //! moto's server does not speak the CBOR protocol of aws-sdk-cloudwatch, so CloudWatch
 //! is covered by tests/cloud_sim.rs only. Prints SKIPPED when moto is not installed
 //! (`pip install 'moto[server]'`).
@@ -9,7 +10,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use upshift::cloud::{AwsCloud, AwsOptions, Cloud, CloudError, sdk_config};
+use upshift::cloud::{AwsCloud, AwsOptions, Cloud, CloudError, CloudRead, sdk_config};
 
 const REGION: &str = "us-east-1";
 
@@ -161,10 +162,107 @@ async fn the_cloud_client_speaks_to_moto() {
     c.untag_group("batch", &["upshift/rollout".to_string()]).await.unwrap();
     let g = &c.describe_groups(&names).await.unwrap()[0];
     assert!(!g.tags.contains_key("upshift/rollout"));
+    // lifecycle hooks: the termination hook upshift puts for `drainer: upshift`
+    let hook = upshift::cloud::HookSpec {
+        name: "upshift-drain".into(),
+        heartbeat_timeout: 1800,
+        default_result: upshift::cloud::HookResult::Continue,
+    };
+    c.put_lifecycle_hook("batch", &hook).await.unwrap();
+    let hooks = c.describe_lifecycle_hooks("batch").await.unwrap();
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let h = &hooks[0];
+    assert!(h.terminating(), "{h:?}");
+    assert_eq!(
+        (
+            h.name.as_str(),
+            h.group.as_str(),
+            h.heartbeat_timeout,
+            h.default_result.as_str()
+        ),
+        ("upshift-drain", "batch", 1800, "CONTINUE")
+    );
+    let seen = c.describe_asg_instances(&ids).await.unwrap();
+    assert!(
+        seen.iter()
+            .any(|i| i.id == ids[0] && i.group == "batch" && !i.lifecycle_state.is_empty()),
+        "{seen:?}"
+    );
+    c.delete_lifecycle_hook("batch", "upshift-drain").await.unwrap();
+    assert!(c.describe_lifecycle_hooks("batch").await.unwrap().is_empty());
 
     // CloudWatch is not tried: aws-sdk-cloudwatch speaks only Smithy RPCv2 CBOR,
     // which moto's server (5.2.5) does not route or parse; tests/cloud_sim.rs covers it.
 
     // moto does not implement EKS updates: the client reports it, it does not panic
     assert!(c.update_cluster_version("rehearsal", "1.31").await.is_err());
+}
+
+#[tokio::test]
+async fn node_groups_are_copied_reconfigured_and_deleted_on_moto() {
+    use upshift::cloud::{MaxUnavailable, NewNodegroup, NodegroupChange, TaintInfo};
+    let Some(moto) = start_moto().await else { return };
+    let opts = AwsOptions::local(&moto.url, REGION);
+    let conf = sdk_config(&opts).await;
+    aws_sdk_eks::Client::new(&conf)
+        .create_cluster()
+        .name("blue")
+        .version("1.30")
+        .role_arn("arn:aws:iam::123456789012:role/eks")
+        .resources_vpc_config(
+            aws_sdk_eks::types::VpcConfigRequest::builder()
+                .subnet_ids("subnet-1")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto creates the cluster");
+    let c = AwsCloud::connect(&opts).await.unwrap();
+    let mut group = NewNodegroup {
+        name: "apps".into(),
+        version: Some("1.30".into()),
+        min: 1,
+        max: 4,
+        desired: 3,
+        instance_types: vec!["m5.large".into()],
+        labels: [("role".to_string(), "apps".to_string())].into(),
+        ..Default::default()
+    };
+    group.config.subnets = vec!["subnet-1".into(), "subnet-2".into()];
+    group.config.node_role = Some("arn:aws:iam::123456789012:role/node".into());
+    group.config.capacity_type = Some("ON_DEMAND".into());
+    group.config.taints = vec![TaintInfo {
+        key: "dedicated".into(),
+        value: Some("apps".into()),
+        effect: "NO_SCHEDULE".into(),
+    }];
+    group.config.update_config = Some(MaxUnavailable::Count(2));
+    let made = c.create_nodegroup("blue", &group).await.unwrap();
+    assert_eq!(made.name, "apps");
+    // the copy of what moto describes is what was asked for
+    let got = c.describe_nodegroup("blue", "apps").await.unwrap();
+    assert_eq!((got.min, got.max, got.desired), (1, 4, 3));
+    assert_eq!(got.labels, group.labels);
+    assert_eq!(got.config.subnets, group.config.subnets);
+    assert_eq!(got.config.taints, group.config.taints);
+    assert_eq!(got.config.node_role, group.config.node_role);
+    // moto (5.2) reads no updateConfig on CreateNodegroup; tests/cloud_nodegroups.rs
+    // checks it against the simulator, and UpdateNodegroupConfig sets it below
+    let err = c.create_nodegroup("blue", &group).await.unwrap_err();
+    assert!(matches!(err, CloudError::InUse { .. }), "{err:?}");
+
+    let change = NodegroupChange {
+        scaling: Some((1, 5, 2)),
+        update_config: Some(MaxUnavailable::Percentage(25)),
+    };
+    c.update_nodegroup_config("blue", "apps", &change).await.unwrap();
+    let got = c.describe_nodegroup("blue", "apps").await.unwrap();
+    assert_eq!((got.max, got.desired), (5, 2));
+    assert_eq!(got.config.update_config, Some(MaxUnavailable::Percentage(25)));
+
+    c.delete_nodegroup("blue", "apps").await.unwrap();
+    let err = c.describe_nodegroup("blue", "apps").await.unwrap_err();
+    assert!(matches!(err, CloudError::NotFound { .. }), "{err:?}");
+    let err = c.delete_nodegroup("blue", "apps").await.unwrap_err();
+    assert!(matches!(err, CloudError::NotFound { .. }), "{err:?}");
 }

@@ -7,17 +7,11 @@ mod common;
 use std::time::Duration;
 
 use upshift::cloud::{
-    AwsCloud, AwsOptions, Cloud, CloudError, MetricQuery, RefreshPrefs, ResolveConflicts, UpdateScope,
+    AwsCloud, Cloud, CloudError, CloudRead, MetricQuery, RefreshPrefs, ResolveConflicts, UpdateScope,
 };
 use upshift::sim::Simulator;
 
 const CLUSTER: &str = "demo";
-
-async fn cloud(sim: &Simulator) -> AwsCloud {
-    AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
-        .await
-        .expect("the AWS client connects")
-}
 
 /// Advances virtual time by `step` until `check` holds, or fails after `tries`.
 async fn until<F, Fut>(sim: &Simulator, step: Duration, tries: usize, what: &str, mut check: F)
@@ -53,7 +47,7 @@ async fn upgrade_control_plane(sim: &Simulator, c: &AwsCloud) {
 #[tokio::test]
 async fn the_control_plane_updates_one_minor_at_a_time_in_virtual_minutes() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let info = c.describe_cluster(CLUSTER).await.unwrap();
     assert_eq!(info.version, "1.30");
     assert_eq!(info.status, "ACTIVE");
@@ -113,7 +107,7 @@ async fn the_control_plane_updates_one_minor_at_a_time_in_virtual_minutes() {
 #[tokio::test]
 async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let mut names = c.list_addons(CLUSTER).await.unwrap();
     names.sort();
     assert_eq!(names, ["coredns", "kube-proxy", "vpc-cni"]);
@@ -185,7 +179,7 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
 #[tokio::test]
 async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_node() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let mut groups = c.list_nodegroups(CLUSTER).await.unwrap();
     groups.sort();
     assert_eq!(
@@ -239,23 +233,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
     assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
     // the surge is gone again and every node left runs the new kubelet
     until(&sim, Duration::from_secs(15), 20, "the surge nodes to go", || async {
-        let w = sim.world();
-        let w = w.lock();
-        let nodes: Vec<_> = w
-            .nodes
-            .items()
-            .values()
-            .filter(|n| {
-                n.metadata
-                    .labels
-                    .as_ref()
-                    .unwrap()
-                    .get("eks.amazonaws.com/nodegroup")
-                    .map(String::as_str)
-                    == Some("system")
-            })
-            .cloned()
-            .collect();
+        let nodes = common::Inspect::nodes_labelled(&sim, "eks.amazonaws.com/nodegroup", "system");
         nodes.len() == 3
             && nodes.iter().all(|n| {
                 n.status
@@ -274,7 +252,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
 #[tokio::test]
 async fn a_drain_blocked_by_a_budget_fails_with_pod_eviction_failure_after_15_minutes() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     upgrade_control_plane(&sim, &c).await;
     // payments/ledger runs 2 pods under a minAvailable: 2 budget, on the apps group
     let u = c.update_nodegroup_version(CLUSTER, "apps", None, false).await.unwrap();
@@ -302,7 +280,7 @@ async fn a_drain_blocked_by_a_budget_fails_with_pod_eviction_failure_after_15_mi
 #[tokio::test]
 async fn instance_refreshes_respect_min_healthy_and_stop_at_checkpoints() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let all = c.describe_groups(&[]).await.unwrap();
     assert_eq!(all.len(), 3);
     let batch = c.describe_groups(&["batch".to_string()]).await.unwrap();
@@ -383,7 +361,7 @@ async fn instance_refreshes_respect_min_healthy_and_stop_at_checkpoints() {
 #[tokio::test]
 async fn instances_terminate_and_groups_take_protection_tags_and_record_activities() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let names = vec!["batch".to_string()];
     let g = &c.describe_groups(&names).await.unwrap()[0];
     let ids: Vec<String> = g.instances.iter().map(|i| i.id.clone()).collect();
@@ -444,7 +422,7 @@ async fn instances_terminate_and_groups_take_protection_tags_and_record_activiti
 #[tokio::test]
 async fn metrics_follow_the_cluster_and_alarms_fire_when_a_service_has_no_ready_pods() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     sim.advance(Duration::from_secs(5 * 60));
     let asg = c.describe_nodegroup(CLUSTER, "apps").await.unwrap().auto_scaling_groups[0].clone();
     let q = |id: &str, ns: &str, metric: &str, dims: &[(&str, &str)], stat: &str| MetricQuery {
@@ -478,7 +456,7 @@ async fn metrics_follow_the_cluster_and_alarms_fire_when_a_service_has_no_ready_
             "Maximum",
         ),
     ];
-    let now = jiff::Timestamp::from_second(sim.world().lock().now.as_second() + 1).unwrap();
+    let now = jiff::Timestamp::from_second(common::Inspect::now(&sim).as_second() + 1).unwrap();
     let start = now - jiff::SignedDuration::from_hours(1);
     let series = c.metric_data(&queries, start, now).await.unwrap();
     assert_eq!(series.len(), 3);
@@ -491,7 +469,7 @@ async fn metrics_follow_the_cluster_and_alarms_fire_when_a_service_has_no_ready_
     // a custom metric goes in and comes back
     let custom = q("errs", "Upshift/Rollout", "PodErrors", &[("Cluster", CLUSTER)], "Sum");
     c.put_metric(&custom, 7.0).await.unwrap();
-    let now = jiff::Timestamp::from_second(sim.world().lock().now.as_second() + 60).unwrap();
+    let now = jiff::Timestamp::from_second(common::Inspect::now(&sim).as_second() + 60).unwrap();
     let got = c.metric_data(std::slice::from_ref(&custom), start, now).await.unwrap();
     assert_eq!(got[0].points.iter().map(|(_, v)| *v).sum::<f64>(), 7.0, "{got:?}");
 
@@ -532,7 +510,7 @@ async fn metrics_follow_the_cluster_and_alarms_fire_when_a_service_has_no_ready_
 #[tokio::test]
 async fn throttling_is_retried_with_backoff_and_reported_when_it_persists() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     sim.throttle_aws(2);
     assert_eq!(c.describe_cluster(CLUSTER).await.unwrap().version, "1.30");
     assert_eq!(
@@ -561,7 +539,7 @@ async fn throttling_is_retried_with_backoff_and_reported_when_it_persists() {
 #[tokio::test]
 async fn upgrade_insights_name_what_blocks_the_next_minor() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let list = c.list_insights(CLUSTER).await.unwrap();
     assert_eq!(list.len(), 3);
     assert!(
@@ -569,10 +547,11 @@ async fn upgrade_insights_name_what_blocks_the_next_minor() {
             .all(|i| i.kubernetes_version == "1.31" && i.category == "UPGRADE_READINESS")
     );
     let addons = list.iter().find(|i| i.name.contains("add-on")).unwrap();
-    // kube-proxy v1.30 does not run on 1.31
-    assert_eq!(addons.status, "ERROR");
+    // kube-proxy v1.30 runs on a 1.31 control plane (three minors of skew allowed) and
+    // CoreDNS moves after it: as in EKS, nothing blocks the upgrade
+    assert_eq!(addons.status, "PASSING");
     let detail = c.describe_insight(CLUSTER, &addons.id).await.unwrap();
-    assert!(detail.resources.iter().any(|(r, _)| r == "kube-proxy"), "{detail:?}");
+    assert!(detail.resources.is_empty(), "{detail:?}");
     assert!(detail.recommendation.is_some());
     let skew = list.iter().find(|i| i.name.contains("skew")).unwrap();
     assert_eq!(skew.status, "PASSING");

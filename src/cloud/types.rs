@@ -17,6 +17,21 @@ pub struct ClusterInfo {
     pub endpoint: String,
     pub platform_version: String,
     pub created: Option<Timestamp>,
+    /// The upgrade policy's support type: `STANDARD` (EKS upgrades the cluster when
+    /// standard support ends) or `EXTENDED` (it stays, and pays for extended support).
+    pub support_type: String,
+}
+
+/// A Kubernetes minor's life on EKS (`DescribeClusterVersions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionSupport {
+    /// `1.31`
+    pub version: String,
+    /// `STANDARD_SUPPORT`, `EXTENDED_SUPPORT`, `UNSUPPORTED`
+    pub status: String,
+    pub release: Option<Timestamp>,
+    pub end_of_standard: Option<Timestamp>,
+    pub end_of_extended: Option<Timestamp>,
 }
 
 /// Whose updates to list or describe.
@@ -78,6 +93,8 @@ pub struct NodegroupInfo {
     pub labels: BTreeMap<String, String>,
     /// Health issues: "code: message".
     pub health_issues: Vec<String>,
+    /// The rest of what it is made of: subnets, taints, launch template, roles, …
+    pub config: NodegroupConfig,
 }
 
 /// How an add-on update treats fields changed by hand.
@@ -222,4 +239,146 @@ pub struct AlarmInfo {
     pub namespace: String,
     pub metric: String,
     pub updated: Option<Timestamp>,
+}
+
+/// The transition a termination lifecycle hook holds.
+pub const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
+
+/// What a lifecycle action ends with, or what its hook applies when it times out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookResult {
+    /// Go on: for a termination, the instance terminates and other hooks still run.
+    Continue,
+    /// Stop waiting: for a termination, the instance terminates and no other hook runs.
+    Abandon,
+}
+
+impl HookResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookResult::Continue => "CONTINUE",
+            HookResult::Abandon => "ABANDON",
+        }
+    }
+}
+
+/// A taint of a managed node group, in EKS's spelling: effect `NO_SCHEDULE`,
+/// `NO_EXECUTE` or `PREFER_NO_SCHEDULE`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaintInfo {
+    pub key: String,
+    pub value: Option<String>,
+    pub effect: String,
+}
+
+/// The launch template a managed node group boots from; EKS gives at least the id
+/// or the name, and the version it uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LaunchTemplateRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+/// How many nodes EKS takes down at once while it updates a managed group (its
+/// `updateConfig`): a count, or a percentage of the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxUnavailable {
+    Count(i32),
+    Percentage(i32),
+}
+
+impl std::fmt::Display for MaxUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaxUnavailable::Count(n) => write!(f, "maxUnavailable {n}"),
+            MaxUnavailable::Percentage(p) => write!(f, "maxUnavailablePercentage {p}"),
+        }
+    }
+}
+
+/// A lifecycle hook of an Auto Scaling group (`DescribeLifecycleHooks`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LifecycleHookInfo {
+    pub name: String,
+    pub group: String,
+    /// `autoscaling:EC2_INSTANCE_TERMINATING` or `autoscaling:EC2_INSTANCE_LAUNCHING`.
+    pub transition: String,
+    /// Seconds an instance waits without a heartbeat before the default result applies.
+    pub heartbeat_timeout: i32,
+    /// Seconds an instance can wait at most, heartbeats or not.
+    pub global_timeout: i32,
+    /// CONTINUE or ABANDON.
+    pub default_result: String,
+    /// Where Auto Scaling sends the hook's notifications (an SQS queue, an SNS topic).
+    pub notification_target_arn: Option<String>,
+}
+
+impl LifecycleHookInfo {
+    /// Whether the hook holds instances being terminated.
+    pub fn terminating(&self) -> bool {
+        self.transition == TERMINATING
+    }
+}
+
+/// A termination lifecycle hook to put on a group (`PutLifecycleHook`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookSpec {
+    pub name: String,
+    /// Seconds, 30 to 7200.
+    pub heartbeat_timeout: i32,
+    pub default_result: HookResult,
+}
+
+/// An instance as `DescribeAutoScalingInstances` reports it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AsgInstanceInfo {
+    pub id: String,
+    pub group: String,
+    pub zone: String,
+    /// InService, Terminating:Wait, Terminating:Proceed, Pending:Wait, …
+    pub lifecycle_state: String,
+    pub health_status: String,
+    pub protected_from_scale_in: bool,
+}
+
+/// What a managed node group is made of (`DescribeNodegroup`): what a copy of it on
+/// another version needs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodegroupConfig {
+    pub subnets: Vec<String>,
+    pub taints: Vec<TaintInfo>,
+    pub launch_template: Option<LaunchTemplateRef>,
+    /// ON_DEMAND, SPOT or CAPACITY_BLOCK.
+    pub capacity_type: Option<String>,
+    /// The IAM role of the group's nodes (an ARN).
+    pub node_role: Option<String>,
+    /// AL2023_x86_64_STANDARD, BOTTLEROCKET_ARM_64, CUSTOM, …
+    pub ami_type: Option<String>,
+    /// GiB; EKS gives none when a launch template sets the disks.
+    pub disk_size: Option<i32>,
+    pub update_config: Option<MaxUnavailable>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A managed node group to create (`CreateNodegroup`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewNodegroup {
+    pub name: String,
+    /// Kubernetes minor, e.g. "1.31" (the control plane's when None).
+    pub version: Option<String>,
+    pub min: i32,
+    pub max: i32,
+    pub desired: i32,
+    pub instance_types: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub config: NodegroupConfig,
+}
+
+/// A change to a managed node group (`UpdateNodegroupConfig`); None leaves a part as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodegroupChange {
+    /// (min, max, desired)
+    pub scaling: Option<(i32, i32, i32)>,
+    pub update_config: Option<MaxUnavailable>,
 }

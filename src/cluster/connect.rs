@@ -121,3 +121,73 @@ pub async fn connect(
         },
     ))
 }
+
+/// What went wrong reaching the API server at `server`, for a person: the refused
+/// credentials, the certificate that is not trusted, the address that does not
+/// answer, each with what to do; otherwise the error's causes, each said once.
+pub fn explain(e: &kube::Error, server: &str) -> String {
+    if let kube::Error::Api(s) = e {
+        return match s.code {
+            401 => format!(
+                "the API server {server} did not accept these credentials (401 Unauthorized: {}): renew them (for EKS: `aws eks update-kubeconfig`), or choose another context",
+                s.message
+            ),
+            403 => format!("the API server {server} forbids this (403: {})", s.message),
+            code => format!("the API server {server} answered {code} {}: {}", s.reason, s.message),
+        };
+    }
+    let chain = causes(e);
+    let lower = chain.to_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("x509") {
+        format!(
+            "the API server {server} presented a certificate this client does not trust ({chain}): check the kubeconfig's certificate-authority-data for this cluster"
+        )
+    } else if lower.contains("connection refused")
+        || lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("timed out")
+        || lower.contains("unreachable")
+    {
+        format!("cannot reach the API server {server} ({chain}): check its address in the kubeconfig and the network")
+    } else {
+        format!("reaching the API server {server}: {chain}")
+    }
+}
+
+/// An error and its sources joined by ": ", leaving out a cause already said.
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut said: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !said.iter().any(|s| s.contains(&text)) {
+            said.push(text);
+        }
+        next = err.source();
+    }
+    said.join(": ")
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_said_once_and_refused_credentials_say_what_to_do() {
+        let status = kube::core::Status::failure("Unauthorized", "Unauthorized").with_code(401);
+        let text = explain(&kube::Error::Api(Box::new(status)), "https://127.0.0.1:6443");
+        assert!(
+            text.contains("did not accept these credentials") && text.contains("update-kubeconfig"),
+            "{text}"
+        );
+        assert!(!text.contains("Status {"), "{text}");
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = kube::Error::Service(Box::new(inner));
+        let text = explain(&e, "https://127.0.0.1:1");
+        assert!(
+            text.starts_with("cannot reach the API server https://127.0.0.1:1"),
+            "{text}"
+        );
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+    }
+}

@@ -1,9 +1,11 @@
-//! Access to a Kubernetes cluster. Reading is [`ClusterReader`]: watches projected
-//! into the compact model, and nothing that can write. The writes of a rollout live
-//! in their own module and need a handle that a read-only cockpit never builds.
+//! Reading a cluster: connecting through a kubeconfig, and [`ClusterReader`] with its
+//! paged lists and its watches projected into the compact model. Nothing here can
+//! write; the writes of a rollout live in `rollout` and need a client of their own,
+//! which a read-only cockpit never builds.
 
 pub mod connect;
+pub mod reader;
 pub mod watch;
 
 pub use connect::{ConnectError, Connection, connect};
-pub use watch::ClusterReader;
+pub use reader::ClusterReader;

@@ -1,15 +1,18 @@
 //! The cockpit's eyes: one watch per kind (nodes, pods, warning events, PDBs,
-//! Deployments, DaemonSets), each projected into compact records as it arrives and
-//! sent to the cockpit's loop in batches. Lists are paged, watches resume from their
+//! Deployments, DaemonSets, StatefulSets, ReplicaSets, Services, EndpointSlices), each projected into compact records as it arrives and
+//! sent to the cockpit's loop in batches, and a watch on the ConfigMap a lead
+//! publishes the rollout to. Lists are paged, watches resume from their
 //! resourceVersion and relist after `410 Gone`, errors back off and retry; nothing
-//! is ever polled on a timer but the API server's version.
+//! is ever polled on a timer but the API server's version. Started through
+//! [`ClusterReader::start`](super::ClusterReader::start).
 
 use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -17,19 +20,15 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::model::component::{ComponentInfo, PdbInfo};
+use crate::model::component::PdbInfo;
+use crate::model::service::{ServiceInfo, SliceInfo};
+use crate::model::workload::{Kind, WorkloadInfo};
 use crate::model::{Change, Delta, Interner, LogEntry, NodeInfo, PodInfo, Source, SourceState};
 
 /// How often the API server's version is asked (it changes when the control plane is upgraded).
 const VERSION_EVERY: Duration = Duration::from_secs(15);
 /// The most changes sent in one batch.
 const BATCH: usize = 1024;
-
-/// Reads a cluster; cannot write to it. A read-only cockpit is built from this alone.
-#[derive(Clone)]
-pub struct ClusterReader {
-    client: kube::Client,
-}
 
 /// The running watches; dropping it stops them.
 pub struct Watches {
@@ -66,79 +65,100 @@ fn failure(e: &watcher::Error) -> SourceState {
     }
 }
 
-impl ClusterReader {
-    pub fn new(client: kube::Client) -> ClusterReader {
-        ClusterReader { client }
-    }
-
-    /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
-    pub async fn server_version(&self) -> Result<String, kube::Error> {
-        self.client.apiserver_version().await.map(|v| v.git_version)
-    }
-
-    /// Starts every watch; batches of changes go to `tx`.
-    pub fn start(&self, tx: mpsc::Sender<Delta>) -> Watches {
-        let c = &self.client;
-        let plain = watcher::Config::default();
-        let tasks = vec![
-            spawn(
-                Api::<Node>::all(c.clone()),
-                plain.clone(),
-                Source::Nodes,
-                tx.clone(),
-                |n, s| Some(NodeInfo::from_node(n, s)),
-                Delta::Nodes,
-            ),
-            spawn(
-                Api::<Pod>::all(c.clone()),
-                plain.clone(),
-                Source::Pods,
-                tx.clone(),
-                |p, s| Some(PodInfo::from_pod(p, s)),
-                Delta::Pods,
-            ),
-            spawn(
-                Api::<Event>::all(c.clone()),
-                plain.clone().fields("type=Warning"),
-                Source::Events,
-                tx.clone(),
-                |e, _| Some(LogEntry::from_event(e)),
-                Delta::Events,
-            ),
-            spawn(
-                Api::<PodDisruptionBudget>::all(c.clone()),
-                plain.clone(),
-                Source::Pdbs,
-                tx.clone(),
-                |p, _| Some(PdbInfo::from_pdb(p)),
-                Delta::Pdbs,
-            ),
-            spawn(
-                Api::<Deployment>::all(c.clone()),
-                plain.clone(),
-                Source::Deployments,
-                tx.clone(),
-                |d, _| ComponentInfo::from_deployment(d),
-                Delta::Components,
-            ),
-            spawn(
-                Api::<DaemonSet>::all(c.clone()),
-                plain,
-                Source::DaemonSets,
-                tx.clone(),
-                |d, _| ComponentInfo::from_daemonset(d),
-                Delta::Components,
-            ),
-            tokio::spawn(follow_version(self.clone(), tx.clone())),
-            tokio::spawn(follow_rollout(c.clone(), tx)),
-        ];
-        Watches { tasks }
-    }
+/// Starts every watch on `client`; batches of changes go to `tx`.
+pub(super) fn start(client: &kube::Client, tx: mpsc::Sender<Delta>) -> Watches {
+    let c = client;
+    let plain = watcher::Config::default();
+    let tasks = vec![
+        spawn(
+            Api::<Node>::all(c.clone()),
+            plain.clone(),
+            Source::Nodes,
+            tx.clone(),
+            |n, s| Some(NodeInfo::from_node(n, s)),
+            Delta::Nodes,
+        ),
+        spawn(
+            Api::<Pod>::all(c.clone()),
+            plain.clone(),
+            Source::Pods,
+            tx.clone(),
+            |p, s| Some(PodInfo::from_pod(p, s)),
+            Delta::Pods,
+        ),
+        spawn(
+            Api::<Event>::all(c.clone()),
+            plain.clone().fields("type=Warning"),
+            Source::Events,
+            tx.clone(),
+            |e, _| Some(LogEntry::from_event(e)),
+            Delta::Events,
+        ),
+        spawn(
+            Api::<PodDisruptionBudget>::all(c.clone()),
+            plain.clone(),
+            Source::Pdbs,
+            tx.clone(),
+            |p, _| Some(PdbInfo::from_pdb(p)),
+            Delta::Pdbs,
+        ),
+        spawn(
+            Api::<Deployment>::all(c.clone()),
+            plain.clone(),
+            Source::Deployments,
+            tx.clone(),
+            WorkloadInfo::from_deployment,
+            |c| Delta::Workloads(Kind::Deployment, c),
+        ),
+        spawn(
+            Api::<DaemonSet>::all(c.clone()),
+            plain.clone(),
+            Source::DaemonSets,
+            tx.clone(),
+            WorkloadInfo::from_daemonset,
+            |c| Delta::Workloads(Kind::DaemonSet, c),
+        ),
+        spawn(
+            Api::<StatefulSet>::all(c.clone()),
+            plain.clone(),
+            Source::StatefulSets,
+            tx.clone(),
+            WorkloadInfo::from_statefulset,
+            |c| Delta::Workloads(Kind::StatefulSet, c),
+        ),
+        spawn(
+            Api::<ReplicaSet>::all(c.clone()),
+            plain.clone(),
+            Source::ReplicaSets,
+            tx.clone(),
+            WorkloadInfo::from_replicaset,
+            |c| Delta::Workloads(Kind::ReplicaSet, c),
+        ),
+        spawn(
+            Api::<Service>::all(c.clone()),
+            plain.clone(),
+            Source::Services,
+            tx.clone(),
+            ServiceInfo::from_service,
+            Delta::Services,
+        ),
+        spawn(
+            Api::<EndpointSlice>::all(c.clone()),
+            plain,
+            Source::EndpointSlices,
+            tx.clone(),
+            SliceInfo::from_slice,
+            Delta::EndpointSlices,
+        ),
+        tokio::spawn(follow_version(c.clone(), tx.clone())),
+        tokio::spawn(follow_rollout(c.clone(), tx)),
+    ];
+    Watches { tasks }
 }
 
-async fn follow_version(reader: ClusterReader, tx: mpsc::Sender<Delta>) {
+async fn follow_version(client: kube::Client, tx: mpsc::Sender<Delta>) {
     loop {
-        match reader.server_version().await {
+        match client.apiserver_version().await.map(|v| v.git_version) {
             Ok(v) => {
                 if tx.send(Delta::ServerVersion(v)).await.is_err() {
                     return;
@@ -153,16 +173,15 @@ async fn follow_version(reader: ClusterReader, tx: mpsc::Sender<Delta>) {
 /// Follows the ConfigMap a driving cockpit publishes its rollout to (a watch on that
 /// one object, by a field selector on its name).
 async fn follow_rollout(client: kube::Client, tx: mpsc::Sender<Delta>) {
-    use crate::model::rollout::{CONFIGMAP, Followed};
+    use crate::model::rollout::{CONFIGMAP, NAMESPACE, Published};
     use k8s_openapi::api::core::v1::ConfigMap;
-    let api: Api<ConfigMap> = Api::namespaced(client, crate::rollout::lock::NAMESPACE);
+    let api: Api<ConfigMap> = Api::namespaced(client, NAMESPACE);
     let config = watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP}"));
     let mut stream = std::pin::pin!(watcher(api, config).default_backoff());
     while let Some(item) = stream.next().await {
         let delta = match item {
             Ok(watcher::Event::InitApply(cm) | watcher::Event::Apply(cm)) => {
-                let read = crate::rollout::drive::publish::read(&cm);
-                Delta::Rollout(read.map(|(state, journal)| Box::new(Followed { state, journal })))
+                Delta::Rollout(Published::from_config_map(&cm).map(Box::new))
             }
             Ok(watcher::Event::Delete(_)) => Delta::Rollout(None),
             Ok(_) => continue,
