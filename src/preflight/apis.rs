@@ -3,22 +3,24 @@
 //! last-applied annotation or the newest managedFields write used it (whoever
 //! applies next probably will too: medium); an old write that a later write in a
 //! served version has superseded (the usual false positive of annotation scanners:
-//! low, and never a blocker).
+//! low, and never a blocker). The table's horizon bounds the answer: a target beyond
+//! the release it was checked against is a warning, never "nothing removed"; and the
+//! deprecations a step crosses (still served, or a feature turned off) are noted.
 
 use std::collections::BTreeMap;
 
 use super::gather::{ObjectEvidence, Snapshot};
-use super::tables::Removal;
-use super::{Check, CheckRun, Confidence, Finding, Severity};
-use crate::model::minor_key;
+use super::tables::{Effect, Removal, RemovalTable};
+use super::{Check, CheckRun, Confidence, Finding, Severity, minors_between};
+use crate::units::Minor;
 
 /// The removal (and its index in the table) of `kind` in `api_version`, if the
 /// target no longer serves it: removed in this step, or already gone (then whatever
 /// still sends it fails today).
 fn removed<'a>(removals: &'a [Removal], api_version: &str, kind: &str, target: &str) -> Option<(usize, &'a Removal)> {
-    let t = minor_key(target);
+    let t = Minor::key(target);
     removals.iter().enumerate().find(|(_, r)| {
-        r.api_version == api_version && r.kinds.iter().any(|k| k == kind) && minor_key(&r.removed_in) <= t
+        r.api_version == api_version && r.kinds.iter().any(|k| k == kind) && Minor::key(&r.removed_in) <= t
     })
 }
 
@@ -68,7 +70,73 @@ fn object_confidence(o: &ObjectEvidence, old: &str) -> Option<(Confidence, Vec<S
     Some((Confidence::Medium, evidence))
 }
 
-pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) -> (Vec<Finding>, CheckRun) {
+/// The warning for a target the table does not reach, if it does not.
+pub fn horizon_finding(table: &RemovalTable, target: &str) -> Option<Finding> {
+    let h = &table.horizon;
+    if h.covers(target) {
+        return None;
+    }
+    let gap = minors_between(&h.checked_against, target).join(" and ");
+    Some(Finding {
+        check: Check::RemovedApis,
+        severity: Severity::Warning,
+        confidence: None,
+        title: format!(
+            "The removed-API table was last checked against {}; {gap} may remove APIs it does not know",
+            h.checked_against
+        ),
+        resources: Vec::new(),
+        why: format!(
+            "upshift knows the API removals of every release up to {} ({}); what {gap} removes is not in its table, so this check cannot say that nothing is removed.",
+            h.checked_against,
+            h.describe()
+        ),
+        action: format!(
+            "Read the Kubernetes deprecation guide and the release notes of {gap} (Urgent Upgrade Notes, Deprecation, API Change) before upgrading; add what you find with --apis FILE."
+        ),
+        evidence: h.sources.iter().map(|s| format!("source: {s}")).collect(),
+    })
+}
+
+/// Notes for the deprecations and disabled features the step from `current` to
+/// `target` crosses.
+fn deprecations(table: &RemovalTable, current: &str, target: &str) -> Vec<Finding> {
+    let (c, t) = (Minor::key(current), Minor::key(target));
+    table
+        .deprecations
+        .iter()
+        .filter(|d| c < Minor::key(&d.in_release) && Minor::key(&d.in_release) <= t)
+        .map(|d| {
+            let what = match &d.field {
+                Some(f) => format!("{f} of {} {}", d.api_version, d.kinds.join(", ")),
+                None => format!("{} {}", d.api_version, d.kinds.join(", ")),
+            };
+            let (severity, verb) = match d.effect {
+                Effect::Deprecated => (Severity::Info, "deprecates"),
+                Effect::Disabled => (Severity::Warning, "disables"),
+            };
+            Finding {
+                check: Check::RemovedApis,
+                severity,
+                confidence: None,
+                title: format!("Kubernetes {} {verb} {what}", d.in_release),
+                resources: Vec::new(),
+                why: format!("{}.", d.note),
+                action: match (&d.replacement, d.effect) {
+                    (Some(r), _) => format!("Move what uses it to {r}; nothing is removed by this step."),
+                    (None, Effect::Disabled) => {
+                        "Find the workloads that use it and change them before upgrading.".into()
+                    }
+                    (None, Effect::Deprecated) => "Plan to stop using it; nothing is removed by this step.".into(),
+                },
+                evidence: vec![format!("{}: deprecations", table.horizon.file)],
+            }
+        })
+        .collect()
+}
+
+pub fn check(s: &Snapshot, current: &str, target: &str, table: &RemovalTable) -> (Vec<Finding>, CheckRun) {
+    let removals = table.entries.as_slice();
     let mut findings = Vec::new();
     // Helm: one finding per release and removal (one apiVersion of some kinds)
     let mut by_release: BTreeMap<(String, usize), Vec<String>> = BTreeMap::new();
@@ -134,7 +202,7 @@ pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) ->
                 ),
                 _ => format!(
                     "The last write through kubectl apply or a controller used {v}, which {} refuses: whatever applies it next (a pipeline, a GitOps tool) will fail.",
-                    if minor_key(&r.removed_in) <= minor_key(current) {
+                    if Minor::key(&r.removed_in) <= Minor::key(current) {
                         format!("the cluster already ({})", r.removed_in)
                     } else {
                         r.removed_in.clone()
@@ -156,23 +224,37 @@ pub fn check(s: &Snapshot, current: &str, target: &str, removals: &[Removal]) ->
             });
         }
     }
+    findings.extend(deprecations(table, current, target));
+    let beyond = horizon_finding(table, target);
     let helm_note = if s.unreadable.iter().any(|(w, _)| w.starts_with("secrets")) {
         " (Helm releases kept in Secrets could not be read)"
     } else {
         ""
     };
+    let h = &table.horizon;
+    let reach = if beyond.is_some() { &h.checked_against } else { target };
     let run = CheckRun {
         check: Check::RemovedApis,
         examined: format!(
-            "{} objects' annotations and managedFields, {} Helm releases{helm_note}, against {} removals up to {target}",
+            "{} objects' annotations and managedFields, {} Helm releases{helm_note}, against {} removals in releases up to {reach} (removal table {}{})",
             s.objects.len(),
             s.helm.len(),
             removals
                 .iter()
-                .filter(|r| minor_key(&r.removed_in) <= minor_key(target))
-                .count()
+                .filter(|r| Minor::key(&r.removed_in) <= Minor::key(reach))
+                .count(),
+            h.describe(),
+            if beyond.is_some() {
+                format!("; {target} is beyond it")
+            } else {
+                String::new()
+            }
         ),
-        complete: helm_note.is_empty(),
+        complete: helm_note.is_empty() && beyond.is_none(),
     };
+    findings.extend(beyond);
     (findings, run)
 }
+
+#[cfg(test)]
+mod tests;

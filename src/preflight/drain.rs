@@ -2,7 +2,7 @@
 //! budgets that allow no disruption now, single-replica workloads, pods without a
 //! controller, pods with node-local data, and workloads that tolerate every taint.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::gather::{PodFacts, Snapshot};
 use super::{Check, CheckRun, Finding, Severity};
@@ -101,6 +101,39 @@ pub fn check(s: &Snapshot) -> (Vec<Finding>, CheckRun) {
             why: "Nothing recreates them: a drain deletes them for good (kubectl drain refuses them without --force)."
                 .into(),
             action: "Move them under a Deployment or Job, or note them as lost in the plan.".into(),
+            evidence: Vec::new(),
+        });
+    }
+    // EKS deletes a managed group's pods with no controller without asking: named as lost
+    let managed: BTreeMap<&str, &str> = s
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            n.labels
+                .get("eks.amazonaws.com/nodegroup")
+                .map(|g| (n.name.as_str(), g.as_str()))
+        })
+        .collect();
+    let lost: BTreeSet<String> = live
+        .iter()
+        .filter(|p| p.owner.is_none())
+        .filter_map(|p| {
+            let group = managed.get(p.node.as_deref()?)?;
+            Some(format!("Pod {} (managed node group {group})", p.key()))
+        })
+        .collect();
+    if !lost.is_empty() {
+        findings.push(Finding {
+            check: Check::DrainBlockers,
+            severity: Severity::Warning,
+            confidence: None,
+            title: format!(
+                "{} pods with no controller will be lost when EKS updates their managed node group",
+                lost.len()
+            ),
+            resources: listed(&lost),
+            why: "A managed node group's update evicts and deletes them without asking; nothing recreates them.".into(),
+            action: "Recreate them under a controller before the window, or accept their loss by name at the gate before that group.".into(),
             evidence: Vec::new(),
         });
     }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::{Check, CheckRun, Confidence, Finding, Severity};
-use crate::cloud::{AddonInfo, AddonVersions, Cloud, CloudError, ClusterInfo, InsightInfo, NodegroupInfo};
+use crate::cloud::{AddonInfo, AddonVersions, CloudError, CloudRead, ClusterInfo, InsightInfo, NodegroupInfo};
 
 /// What EKS says about the cluster.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -22,12 +22,18 @@ pub struct EksFacts {
     pub target_versions: Vec<AddonVersions>,
     #[serde(skip)]
     pub insights: Vec<InsightInfo>,
+    /// The support calendar of the current and target minors.
+    #[serde(skip)]
+    pub versions: Vec<crate::cloud::VersionSupport>,
+    /// When these facts were read: the support calendar is judged against it.
+    #[serde(skip)]
+    pub read_at: Option<crate::units::Timestamp>,
     /// What could not be read, with why.
     pub unreadable: Vec<(String, String)>,
 }
 
 /// Reads the cluster's EKS facts; only DescribeCluster failing is fatal.
-pub async fn gather(cloud: &dyn Cloud, cluster: &str, target: &str) -> Result<EksFacts, CloudError> {
+pub async fn gather(cloud: &dyn CloudRead, cluster: &str, target: &str) -> Result<EksFacts, CloudError> {
     let mut f = EksFacts {
         cluster: cloud.describe_cluster(cluster).await?,
         ..EksFacts::default()
@@ -79,6 +85,12 @@ pub async fn gather(cloud: &dyn Cloud, cluster: &str, target: &str) -> Result<Ek
         }
         Err(e) => note("upgrade insights", e),
     }
+    let minors = vec![f.cluster.version.clone(), target.to_string()];
+    match cloud.cluster_versions(&minors).await {
+        Ok(v) => f.versions = v,
+        Err(e) => note("the support calendar (DescribeClusterVersions)", e),
+    }
+    f.read_at = Some(crate::units::Timestamp::now());
     f.nodegroups = nodegroups;
     f.addons = addons;
     f.target_versions = target_versions;
@@ -213,6 +225,7 @@ pub fn check(f: &EksFacts, target: &str) -> (Vec<Finding>, CheckRun) {
         fd.evidence = vec![format!("EKS Upgrade Insight {} in category {}", i.id, i.category)];
         out.push(fd);
     }
+    out.extend(super::support::check(f, target));
     let run = CheckRun {
         check: Check::Eks,
         examined: format!(

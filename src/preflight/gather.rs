@@ -1,7 +1,8 @@
-//! Reads what preflight needs from a cluster, once and read-only: nodes, pods,
-//! workloads, budgets, and the evidence of API versions objects were written with
-//! (last-applied annotations, managedFields, Helm v3 release records). Lists are
-//! paged; what RBAC or the server refuses is noted, not fatal.
+//! Reads what preflight needs from a cluster, once and through a [`ClusterReader`]
+//! (so it cannot write): nodes, pods, workloads, budgets, and the evidence of API
+//! versions objects were written with (last-applied annotations, managedFields, Helm
+//! v3 release records). Lists are paged; what RBAC or the server refuses is noted,
+//! not fatal.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -10,13 +11,12 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, PodSpec, Secret};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::model::minor_of;
+use crate::cluster::ClusterReader;
 use crate::model::node::GROUP_LABELS;
-use crate::sim::quantity;
+use crate::units::{Minor, quantity};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -204,6 +204,9 @@ pub struct Snapshot {
     pub pdbs: Vec<PdbFacts>,
     pub objects: Vec<ObjectEvidence>,
     pub helm: Vec<HelmRelease>,
+    /// Each node's OS, kernel and container runtime (`status.nodeInfo`).
+    #[serde(skip)]
+    pub node_os: Vec<super::nodeos::NodeOs>,
     /// What could not be read, with why (RBAC, a resource the server does not serve).
     pub unreadable: Vec<(String, String)>,
 }
@@ -211,7 +214,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// The control plane's minor, e.g. `1.30`.
     pub fn current_minor(&self) -> String {
-        minor_of(&self.server_version).unwrap_or_default()
+        Minor::parse(&self.server_version)
+            .map(|m| m.to_string())
+            .unwrap_or_default()
     }
 
     fn note(&mut self, what: &str, e: &kube::Error) {
@@ -221,24 +226,6 @@ impl Snapshot {
             other => other.to_string(),
         };
         self.unreadable.push((what.to_string(), why));
-    }
-}
-
-/// Lists every object of a kind, 500 at a time, keeping only what `keep` takes
-/// from each (so 150,000 pods never sit in memory as whole objects).
-async fn list_all<K, T>(api: Api<K>, mut keep: impl FnMut(&K) -> T) -> Result<Vec<T>, kube::Error>
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    let mut out = Vec::new();
-    let mut lp = ListParams::default().limit(500);
-    loop {
-        let page = api.list(&lp).await?;
-        out.extend(page.items.iter().map(&mut keep));
-        match page.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
-            _ => return Ok(out),
-        }
     }
 }
 
@@ -314,7 +301,7 @@ pub fn node_facts(n: &Node) -> NodeFacts {
         name: n.metadata.name.clone().unwrap_or_default(),
         group,
         zone: labels.get("topology.kubernetes.io/zone").cloned().unwrap_or_default(),
-        minor: minor_of(&kubelet).unwrap_or_default(),
+        minor: Minor::parse(&kubelet).map(|m| m.to_string()).unwrap_or_default(),
         kubelet,
         ready: status
             .and_then(|s| s.conditions.as_deref())
@@ -443,21 +430,24 @@ fn latest_revisions(mut all: Vec<HelmRelease>) -> Vec<HelmRelease> {
     all
 }
 
-/// Reads the cluster.
-pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
+/// Reads the cluster, through a reader: preflight cannot write.
+pub async fn gather(reader: &ClusterReader) -> Result<Snapshot, kube::Error> {
     let mut s = Snapshot {
-        server_version: client.apiserver_version().await?.git_version,
+        server_version: reader.server_version().await?,
         ..Snapshot::default()
     };
-    match list_all(Api::<Node>::all(client.clone()), node_facts).await {
-        Ok(nodes) => s.nodes = nodes,
+    match reader
+        .list_all::<Node, _>(|n| (node_facts(n), super::nodeos::NodeOs::from_node(n)))
+        .await
+    {
+        Ok(nodes) => (s.nodes, s.node_os) = nodes.into_iter().unzip(),
         Err(e) => s.note("nodes", &e),
     }
-    match list_all(Api::<Pod>::all(client.clone()), pod_facts).await {
+    match reader.list_all::<Pod, _>(pod_facts).await {
         Ok(pods) => s.pods = pods,
         Err(e) => s.note("pods", &e),
     }
-    match list_all(Api::<Deployment>::all(client.clone()), Clone::clone).await {
+    match reader.list_all::<Deployment, _>(Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref();
@@ -473,7 +463,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("deployments", &e),
     }
-    match list_all(Api::<StatefulSet>::all(client.clone()), Clone::clone).await {
+    match reader.list_all::<StatefulSet, _>(Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref();
@@ -489,7 +479,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("statefulsets", &e),
     }
-    match list_all(Api::<DaemonSet>::all(client.clone()), Clone::clone).await {
+    match reader.list_all::<DaemonSet, _>(Clone::clone).await {
         Ok(items) => {
             for d in &items {
                 let spec = d.spec.as_ref().and_then(|s| s.template.spec.as_ref());
@@ -499,7 +489,7 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("daemonsets", &e),
     }
-    match list_all(Api::<PodDisruptionBudget>::all(client.clone()), Clone::clone).await {
+    match reader.list_all::<PodDisruptionBudget, _>(Clone::clone).await {
         Ok(items) => {
             for p in &items {
                 let st = p.status.as_ref();
@@ -525,14 +515,14 @@ pub async fn gather(client: &kube::Client) -> Result<Snapshot, kube::Error> {
     let mut releases = Vec::new();
     // Helm v3 keeps releases in Secrets (the default) or ConfigMaps (HELM_DRIVER=configmap)
     let helm = ListParams::default().labels("owner=helm");
-    match Api::<Secret>::all(client.clone()).list(&helm).await {
+    match reader.list::<Secret>(&helm).await {
         Ok(list) => releases.extend(list.items.iter().filter_map(|sec| {
             let data = sec.data.as_ref()?.get("release")?;
             decode_helm_release(&data.0)
         })),
         Err(e) => s.note("secrets (Helm releases)", &e),
     }
-    match Api::<ConfigMap>::all(client.clone()).list(&helm).await {
+    match reader.list::<ConfigMap>(&helm).await {
         Ok(list) => releases.extend(list.items.iter().filter_map(|cm| {
             let data = cm.data.as_ref()?.get("release")?;
             decode_helm_release(data.as_bytes())

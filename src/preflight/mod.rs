@@ -7,15 +7,20 @@ pub mod apis;
 pub mod capacity;
 pub mod components;
 pub mod drain;
+pub mod drainers;
 pub mod eks;
 pub mod gather;
+pub mod nodeos;
 pub mod render;
 pub mod skew;
+pub mod support;
 pub mod tables;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
-use crate::model::minor_key;
+use crate::units::Minor;
 
 /// How much a finding matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -59,10 +64,13 @@ pub enum Check {
     DrainBlockers,
     Capacity,
     Eks,
+    NodeOs,
+    /// Whether something drains the nodes an instance refresh terminates.
+    RefreshDrainers,
 }
 
 impl Check {
-    pub const ALL: [Check; 7] = [
+    pub const ALL: [Check; 9] = [
         Check::Version,
         Check::RemovedApis,
         Check::Components,
@@ -70,6 +78,8 @@ impl Check {
         Check::DrainBlockers,
         Check::Capacity,
         Check::Eks,
+        Check::NodeOs,
+        Check::RefreshDrainers,
     ];
 
     pub fn title(self) -> &'static str {
@@ -81,6 +91,8 @@ impl Check {
             Check::DrainBlockers => "Drain blockers",
             Check::Capacity => "Capacity to absorb a batch",
             Check::Eks => "EKS (add-ons, insights)",
+            Check::NodeOs => "Node OS and runtime",
+            Check::RefreshDrainers => "Instance refresh drainers",
         }
     }
 }
@@ -134,22 +146,13 @@ impl Report {
     }
 }
 
-/// `1.31` → (1, 31), validated.
-pub fn parse_minor(v: &str) -> Option<(u32, u32)> {
-    let v = v.trim().trim_start_matches('v');
-    let mut parts = v.split('.');
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((major, minor))
-}
-
-/// Minors strictly after `from` up to and including `to`: `1.29`..`1.31` → 1.30, 1.31.
+/// The minors after `from` up to and including `to`: `1.32`, `1.34` → 1.33, 1.34.
 pub fn minors_between(from: &str, to: &str) -> Vec<String> {
-    let (a, b) = (minor_key(from), minor_key(to));
-    if a.0 != b.0 {
-        return Vec::new();
-    }
-    (a.1 + 1..=b.1).map(|m| format!("{}.{m}", a.0)).collect()
+    Minor::key(from)
+        .through(Minor::key(to))
+        .into_iter()
+        .map(|m| m.to_string())
+        .collect()
 }
 
 /// Runs every check over a snapshot.
@@ -184,6 +187,25 @@ pub fn run(
     let (f, r) = capacity::check(snapshot, batch);
     findings.extend(f);
     runs.push(r);
+    let os = nodeos::NodeOsInput {
+        nodes: snapshot.node_os.clone(),
+        managed_groups: eks
+            .map(|e| {
+                e.nodegroups
+                    .iter()
+                    .filter_map(|g| {
+                        g.config.ami_type.as_ref().map(|ami| nodeos::ManagedGroupOs {
+                            name: g.name.clone(),
+                            ami_type: ami.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let (f, r) = nodeos::check(&os, target, &tables.node_os);
+    findings.extend(f);
+    runs.push(r);
     match eks {
         Some(facts) => {
             let (f, r) = eks::check(facts, target);
@@ -202,7 +224,7 @@ pub fn run(
 
 /// EKS upgrades the control plane one minor at a time.
 fn version(current: &str, target: &str) -> Vec<Finding> {
-    let (c, t) = (minor_key(current), minor_key(target));
+    let (c, t) = (Minor::key(current), Minor::key(target));
     let finding = |severity, title: String, why: &str, action: String| Finding {
         check: Check::Version,
         severity,
@@ -220,8 +242,8 @@ fn version(current: &str, target: &str) -> Vec<Finding> {
             "There is no control plane upgrade to make; node groups and add-ons may still lag.",
             "Check the skew and components findings for what is left to upgrade.".into(),
         )]
-    } else if t.0 != c.0 || t.1 > c.1 + 1 {
-        let next = format!("{}.{}", c.0, c.1 + 1);
+    } else if t.major != c.major || t > c.next() {
+        let next = c.next();
         vec![finding(
             Severity::Blocker,
             format!("{target} is more than one minor ahead of {current}"),

@@ -111,10 +111,18 @@ fn md_finding(o: &mut String, f: &Finding) {
     let _ = writeln!(o);
 }
 
-/// Markdown for a ticket or the upgrade thread.
-pub fn markdown(r: &Report, unreadable: &[(String, String)]) -> String {
+/// Markdown for a ticket or the upgrade thread; its title names the cluster and the
+/// day it was run (`on`, e.g. `2026-12-01`), as a thread of many clusters needs.
+pub fn markdown(r: &Report, unreadable: &[(String, String)], cluster: &str, on: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "# Preflight: {} → {} ({})\n", r.current, r.target, r.context);
+    let _ = writeln!(
+        o,
+        "# Preflight: {} → {} ({}), cluster {}, {on}\n",
+        r.current,
+        r.target,
+        r.context,
+        md_escape(cluster)
+    );
     let _ = writeln!(o, "**{}** — server `{}`.\n", summary(r), r.server);
     for (sev, heading) in [
         (Severity::Blocker, "Blockers"),

@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 
 use super::gather::Snapshot;
 use super::{Check, CheckRun, Finding, Severity};
-use crate::model::minor_key;
+use crate::units::Minor;
 
 /// How many minors a kubelet may lag an API server of `target`.
 pub fn allowed_lag(target: &str) -> u32 {
-    if minor_key(target) >= (1, 28) { 3 } else { 2 }
+    if Minor::key(target) >= Minor::new(1, 28) { 3 } else { 2 }
 }
 
 pub fn check(s: &Snapshot, target: &str) -> (Vec<Finding>, CheckRun) {
-    let t = minor_key(target);
+    let t = Minor::key(target);
     let allowed = allowed_lag(target);
     // per group and kubelet minor, the nodes
     let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
@@ -23,8 +23,8 @@ pub fn check(s: &Snapshot, target: &str) -> (Vec<Finding>, CheckRun) {
     }
     let mut findings = Vec::new();
     for ((group, minor), nodes) in &groups {
-        let k = minor_key(minor);
-        if k.0 != t.0 || minor.is_empty() {
+        let k = Minor::key(minor);
+        if k.major != t.major || minor.is_empty() {
             continue;
         }
         let resources = vec![format!("node group {group} ({} nodes on {minor})", nodes.len())];
@@ -45,9 +45,9 @@ pub fn check(s: &Snapshot, target: &str) -> (Vec<Finding>, CheckRun) {
             });
             continue;
         }
-        let lag = t.1 - k.1;
+        let lag = t.minor - k.minor;
         if lag > allowed {
-            let needed = format!("{}.{}", t.0, t.1 - allowed);
+            let needed = Minor::new(t.major, t.minor - allowed);
             findings.push(Finding {
                 check: Check::Skew,
                 severity: Severity::Blocker,
