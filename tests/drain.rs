@@ -9,76 +9,43 @@ mod common;
 
 use std::time::Duration;
 
+use common::Inspect;
 use upshift::model::Level;
-use upshift::rollout::journal::{Journal, What};
+use upshift::model::journal::{Decision, StepId, Subject, What};
+use upshift::rollout::journal::Journal;
 use upshift::rollout::plan::Drain;
-use upshift::rollout::steps::{DrainCtx, Progress, drain_node};
+use upshift::rollout::steps::{Progress, drain_node};
 use upshift::sim::Simulator;
 
-/// The nodes of a group, and the first one that does (or does not) hold a pod of `app`.
-fn node_with(sim: &Simulator, group: &str, app: &str, holds: bool) -> String {
-    let w = sim.world();
-    let w = w.lock();
-    w.nodes
-        .items()
-        .values()
-        .filter(|n| {
-            n.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("eks.amazonaws.com/nodegroup"))
-                .is_some_and(|g| g == group)
-        })
-        .filter_map(|n| n.metadata.name.clone())
-        .find(|name| {
-            let has = w.pods.items().values().any(|p| {
-                p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str())
-                    && p.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get("app"))
-                        .map(String::as_str)
-                        == Some(app)
-            });
-            has == holds
-        })
-        .expect("such a node")
+/// The step these drains are journaled under.
+fn apps() -> StepId {
+    StepId::Nodegroup("apps".into())
 }
 
-fn pods_on(sim: &Simulator, node: &str) -> Vec<String> {
-    let w = sim.world();
-    let w = w.lock();
-    w.pods
-        .items()
-        .iter()
-        .filter(|(_, p)| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
-        .map(|(k, _)| k.clone())
-        .collect()
+/// The first node of a group that does (or does not) hold a pod of `app`.
+fn node_with(sim: &Simulator, group: &str, app: &str, holds: bool) -> String {
+    let running = sim.nodes_running(app);
+    sim.nodes_labelled("eks.amazonaws.com/nodegroup", group)
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .find(|name| running.contains(name) == holds)
+        .expect("such a node")
 }
 
 #[tokio::test]
 async fn a_node_is_cordoned_and_emptied_of_all_but_daemonset_pods() {
     let sim = common::start("demo").await;
     let node = node_with(&sim, "apps", "ledger", false);
-    let before = pods_on(&sim, &node);
+    let before = sim.pods_on(&node);
     assert!(before.len() > 2, "the node runs workloads: {before:?}");
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(&dir.path().join("j.jsonl")).unwrap();
-    let clock = sim.world().lock().clock.clone();
-    let now = move || clock.now();
+    let now = common::steps::clock_of(&sim);
     let client = sim.client("lead").await.unwrap();
     let mut done = None;
     for _ in 0..200 {
-        let mut ctx = DrainCtx {
-            client: client.clone(),
-            journal: &mut journal,
-            who: "ana@laptop",
-            now: &now,
-        };
-        match drain_node(&mut ctx, "nodegroup/apps", &node, &Drain::default())
-            .await
-            .unwrap()
-        {
+        let mut ctx = common::steps::drain_ctx(client.clone(), &mut journal, &now);
+        match drain_node(&mut ctx, &apps(), &node, &Drain::default()).await.unwrap() {
             Progress::Done { what } => {
                 done = Some(what);
                 break;
@@ -91,7 +58,7 @@ async fn a_node_is_cordoned_and_emptied_of_all_but_daemonset_pods() {
         }
     }
     assert!(done.expect("drained").contains("drained"));
-    let left = pods_on(&sim, &node);
+    let left = sim.pods_on(&node);
     assert!(
         left.iter()
             .all(|k| k.starts_with("kube-system/aws-node") || k.starts_with("kube-system/kube-proxy")),
@@ -111,17 +78,12 @@ async fn a_node_is_cordoned_and_emptied_of_all_but_daemonset_pods() {
         })
         .collect();
     assert_eq!(evicted.len(), before.len() - left.len(), "one eviction per moved pod");
-    assert!(journal.done("nodegroup/apps", "cordon", &node));
+    assert!(journal.done(&apps(), "cordon", &node));
     // calling again after done changes nothing and writes nothing
     let n = journal.entries().len();
-    let mut ctx = DrainCtx {
-        client: client.clone(),
-        journal: &mut journal,
-        who: "ana@laptop",
-        now: &now,
-    };
+    let mut ctx = common::steps::drain_ctx(client.clone(), &mut journal, &now);
     assert!(
-        drain_node(&mut ctx, "nodegroup/apps", &node, &Drain::default())
+        drain_node(&mut ctx, &apps(), &node, &Drain::default())
             .await
             .unwrap()
             .is_done()
@@ -135,21 +97,9 @@ async fn a_blocking_budget_is_named_with_its_pod_and_journaled_once() {
     let sim = common::start("demo").await;
     // a node with a ledger pod, not the one running the debug-shell pod (asked about first)
     let node = node_with(&sim, "apps", "ledger", true);
-    let node = if pods_on(&sim, &node).contains(&"default/debug-shell".to_string()) {
-        let w = sim.world();
-        let w = w.lock();
-        w.pods
-            .items()
-            .values()
-            .filter(|p| {
-                p.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("app"))
-                    .map(String::as_str)
-                    == Some("ledger")
-            })
-            .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+    let node = if sim.pods_on(&node).contains(&"default/debug-shell".to_string()) {
+        sim.nodes_running("ledger")
+            .into_iter()
             .find(|n| n != &node)
             .expect("the other ledger pod's node")
     } else {
@@ -157,22 +107,12 @@ async fn a_blocking_budget_is_named_with_its_pod_and_journaled_once() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(&dir.path().join("j.jsonl")).unwrap();
-    let clock = sim.world().lock().clock.clone();
-    let now = move || clock.now();
+    let now = common::steps::clock_of(&sim);
     let client = sim.client("lead").await.unwrap();
     let mut last = None;
     for _ in 0..5 {
-        let mut ctx = DrainCtx {
-            client: client.clone(),
-            journal: &mut journal,
-            who: "ana@laptop",
-            now: &now,
-        };
-        last = Some(
-            drain_node(&mut ctx, "nodegroup/apps", &node, &Drain::default())
-                .await
-                .unwrap(),
-        );
+        let mut ctx = common::steps::drain_ctx(client.clone(), &mut journal, &now);
+        last = Some(drain_node(&mut ctx, &apps(), &node, &Drain::default()).await.unwrap());
         sim.advance(Duration::from_secs(30));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -216,18 +156,12 @@ async fn a_blocking_budget_is_named_with_its_pod_and_journaled_once() {
 
 /// Drains `node` until it is Done or Held, advancing virtual time between passes.
 async fn drain_until(sim: &Simulator, journal: &mut Journal, node: &str, opts: &Drain) -> Progress {
-    let clock = sim.world().lock().clock.clone();
-    let now = move || clock.now();
+    let now = common::steps::clock_of(sim);
     let client = sim.client("lead").await.unwrap();
     let mut last = None;
     for _ in 0..200 {
-        let mut ctx = DrainCtx {
-            client: client.clone(),
-            journal: &mut *journal,
-            who: "ana@laptop",
-            now: &now,
-        };
-        let p = drain_node(&mut ctx, "nodegroup/apps", node, opts).await.unwrap();
+        let mut ctx = common::steps::drain_ctx(client.clone(), &mut *journal, &now);
+        let p = drain_node(&mut ctx, &apps(), node, opts).await.unwrap();
         if matches!(p, Progress::Done { .. } | Progress::Held { .. }) {
             return p;
         }
@@ -238,15 +172,15 @@ async fn drain_until(sim: &Simulator, journal: &mut Journal, node: &str, opts: &
     panic!("the drain of {node} neither finished nor held: {last:?}");
 }
 
-fn decide(sim: &Simulator, journal: &mut Journal, decision: &str, target: &str) {
-    let at = sim.world().lock().clock.now();
+fn decide(sim: &Simulator, journal: &mut Journal, decision: Decision, target: &str) {
+    let at = sim.now();
     journal
         .append(
             "ana@laptop",
             at,
             What::Decision {
-                step: Some("nodegroup/apps".into()),
-                decision: decision.into(),
+                step: Some(Subject::Step(apps())),
+                decision,
                 reason: None,
                 target: Some(target.into()),
             },
@@ -259,25 +193,8 @@ async fn emptydir_pods_are_held_when_the_plan_keeps_their_data_and_evicted_with_
     let sim = common::start("demo").await;
     // a node running an images pod (emptyDir) and not the debug-shell pod
     let node = {
-        let w = sim.world();
-        let w = w.lock();
-        let on = |app: &str| -> Vec<String> {
-            w.pods
-                .items()
-                .values()
-                .filter(|p| {
-                    p.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get("app"))
-                        .map(String::as_str)
-                        == Some(app)
-                })
-                .filter_map(|p| p.spec.as_ref()?.node_name.clone())
-                .collect()
-        };
-        let debug = on("debug-shell");
-        on("images")
+        let debug = sim.nodes_running("debug-shell");
+        sim.nodes_running("images")
             .into_iter()
             .find(|n| !debug.contains(n))
             .expect("a node with an images pod")
@@ -298,7 +215,7 @@ async fn emptydir_pods_are_held_when_the_plan_keeps_their_data_and_evicted_with_
     assert!(*ask_now, "{p:?}");
     assert!(why.contains("its emptyDir data is lost"), "{why}");
     let images_pod = pod.clone();
-    assert!(pods_on(&sim, &node).contains(&images_pod), "the pod was not evicted");
+    assert!(sim.pods_on(&node).contains(&images_pod), "the pod was not evicted");
 
     // the plan allows deleting emptyDir data: evicted, with one warning per pod
     let delete = Drain::default();
@@ -325,21 +242,15 @@ async fn emptydir_pods_are_held_when_the_plan_keeps_their_data_and_evicted_with_
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), warnings.len(), "one warning per pod: {warnings:?}");
-    assert!(journal.done("nodegroup/apps", "evict", &images_pod));
+    assert!(journal.done(&apps(), "evict", &images_pod));
 }
 
 #[tokio::test]
 async fn a_pod_without_a_controller_is_held_at_once_and_deleted_only_at_the_operators_word() {
     let sim = common::start("demo").await;
-    let node = {
-        let w = sim.world();
-        let w = w.lock();
-        w.pods
-            .items()
-            .get("default/debug-shell")
-            .and_then(|p| p.spec.as_ref()?.node_name.clone())
-            .expect("the demo's debug-shell pod runs on a node")
-    };
+    let node = sim
+        .node_of("default/debug-shell")
+        .expect("the demo's debug-shell pod runs on a node");
     let dir = tempfile::tempdir().unwrap();
     let mut journal = Journal::open(&dir.path().join("j.jsonl")).unwrap();
     let p = drain_until(&sim, &mut journal, &node, &Drain::default()).await;
@@ -365,7 +276,7 @@ async fn a_pod_without_a_controller_is_held_at_once_and_deleted_only_at_the_oper
     // keep-waiting moves since
     let first_since = *since;
     sim.advance(Duration::from_secs(60));
-    decide(&sim, &mut journal, "keep-waiting", "default/debug-shell");
+    decide(&sim, &mut journal, Decision::KeepWaiting, "default/debug-shell");
     let p = drain_until(&sim, &mut journal, &node, &Drain::default()).await;
     let Progress::Held { since, pod, .. } = &p else {
         panic!("{p:?}")
@@ -373,7 +284,7 @@ async fn a_pod_without_a_controller_is_held_at_once_and_deleted_only_at_the_oper
     assert_eq!(pod, "default/debug-shell");
     assert!(*since > first_since, "{since} after {first_since}");
 
-    decide(&sim, &mut journal, "delete-pod", "default/debug-shell");
+    decide(&sim, &mut journal, Decision::DeletePod, "default/debug-shell");
     let p = drain_until(&sim, &mut journal, &node, &Drain::default()).await;
     assert!(
         !matches!(&p, Progress::Held { pod, .. } if pod == "default/debug-shell"),
@@ -388,7 +299,7 @@ async fn a_pod_without_a_controller_is_held_at_once_and_deleted_only_at_the_oper
         .filter(|e| matches!(&e.what, What::Action { action, .. } if action == "delete-pod"))
         .count();
     assert_eq!(deletes, 1);
-    assert!(journal.done("nodegroup/apps", "delete-pod", "default/debug-shell"));
+    assert!(journal.done(&apps(), "delete-pod", "default/debug-shell"));
     sim.advance(Duration::from_secs(60));
-    assert!(!pods_on(&sim, &node).contains(&"default/debug-shell".to_string()));
+    assert!(!sim.pods_on(&node).contains(&"default/debug-shell".to_string()));
 }

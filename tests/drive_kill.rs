@@ -4,59 +4,23 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use upshift::cloud::{AwsCloud, AwsOptions, Cloud};
-use upshift::rollout::journal::{Journal, What};
+use upshift::cloud::CloudRead;
 use upshift::rollout::plan::{self, Environment, ProposeOptions, Step, Strategy};
-use upshift::sim::scenario::Scenario;
-use upshift::sim::{SimConfig, Simulator};
-
-fn spawn_drive(dir: &Path, sim: &Simulator) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_upshift"));
-    cmd.arg("drive")
-        .arg(dir.join("plan.yaml"))
-        .arg("--kubeconfig")
-        .arg(dir.join("kubeconfig"))
-        .arg("--context")
-        .arg("lead")
-        .arg("--journal")
-        .arg(dir.join("journal.jsonl"))
-        .arg("--headless")
-        .arg("--log-file")
-        .arg(dir.join("upshift.log"))
-        .env("USER", "ana")
-        .env("AWS_ENDPOINT_URL", sim.aws_url())
-        .env("AWS_REGION", sim.aws_region())
-        .env("AWS_ACCESS_KEY_ID", "upshift-sim")
-        .env("AWS_SECRET_ACCESS_KEY", "upshift-sim")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    cmd.spawn().expect("upshift starts")
-}
-
-fn journal_lines(dir: &Path) -> usize {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
+use upshift::sim::Simulator;
 
 /// Runs the headless drive as the lead would (proceed at settled gates, override a
 /// red one once) until it prints `done`, or until the journal reaches `kill_at`
 /// lines: then kills it with SIGKILL. Returns whether it finished.
 fn run_once(dir: &Path, sim: &Simulator, kill_at: Option<usize>, deadline: Instant) -> bool {
-    let mut child = spawn_drive(dir, sim);
+    let mut child = common::bin::spawn_drive(dir, sim);
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -71,7 +35,7 @@ fn run_once(dir: &Path, sim: &Simulator, kill_at: Option<usize>, deadline: Insta
     loop {
         assert!(Instant::now() < deadline, "the rollout did not finish in time");
         if let Some(n) = kill_at
-            && journal_lines(dir) >= n
+            && common::journal::lines(dir) >= n
         {
             child.kill().expect("SIGKILL");
             child.wait().unwrap();
@@ -106,9 +70,7 @@ fn run_once(dir: &Path, sim: &Simulator, kill_at: Option<usize>, deadline: Insta
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
-    let mut cfg = SimConfig::new(Scenario::load("demo").unwrap());
-    cfg.speed = 300.0;
-    let sim = Simulator::start(cfg).await.unwrap();
+    let sim = common::start_at("demo", 300.0).await;
     let dir = tempfile::tempdir().unwrap();
     sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
     let client = sim.client("lead").await.unwrap();
@@ -121,12 +83,15 @@ async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
         )
         .await
         .unwrap();
-    let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
-        .await
-        .unwrap();
-    let live = plan::discover(&client, "demo", Some((&cloud as &dyn Cloud, "demo")), "1.31")
-        .await
-        .unwrap();
+    let cloud = common::cloud::aws(&sim).await;
+    let live = plan::discover(
+        &upshift::cluster::ClusterReader::new(client.clone()),
+        "demo",
+        Some((&cloud as &dyn CloudRead, "demo")),
+        "1.31",
+    )
+    .await
+    .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
@@ -136,6 +101,7 @@ async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
             region: Some(sim.aws_region()),
             batch_size: 1,
             self_managed: Strategy::Replace,
+            managed: None,
         },
     );
     p.gates.settle_seconds = 20;
@@ -156,30 +122,17 @@ async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
                 return kills;
             }
             kills += 1;
-            at = journal_lines(&dir_path) + 1 + kills;
+            at = common::journal::lines(&dir_path) + 1 + kills;
         }
     })
     .await
     .unwrap();
     assert!(kills >= 4, "killed only {kills} times before it finished");
 
-    // the journal reads back whole: sequence numbers 1, 2, 3, ... (checked on open)
-    let j = Journal::open(&dir.path().join("journal.jsonl")).expect("no entry lost or torn");
-    let mut done = BTreeMap::new();
-    for e in j.entries() {
-        if let What::Result {
-            step,
-            action,
-            target,
-            ok: true,
-            ..
-        } = &e.what
-        {
-            *done.entry((step.clone(), action.clone(), target.clone())).or_insert(0) += 1;
-        }
-    }
-    let repeated: Vec<_> = done.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(repeated.is_empty(), "repeated: {repeated:?}");
+    // the journal reads back whole (1, 2, 3, ... with no gap), no finished action twice
+    let path = dir.path().join("journal.jsonl");
+    common::journal::assert_no_repeats(&path);
+    let done = common::journal::finished_actions(&path);
     // one control plane update, one termination per old batch node
     let updates = sim
         .aws_request_counts()

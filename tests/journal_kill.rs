@@ -7,7 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use upshift::rollout::journal::{Journal, What};
+use upshift::model::journal::What;
+use upshift::rollout::journal::Journal;
 
 const CHILD: &str = "UPSHIFT_JOURNAL_KILL_CHILD";
 
@@ -22,7 +23,7 @@ fn child_appends_until_killed() {
                 "upshift",
                 jiff::Timestamp::now(),
                 What::Action {
-                    step: "nodegroup/apps".into(),
+                    step: upshift::model::journal::StepId::Nodegroup("apps".into()),
                     action: "evict".into(),
                     target: format!("pod-{i}"),
                 },

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use parking_lot::Mutex;
-use upshift::rollout::lock::{Lock, LockError, NAME, NAMESPACE, Now};
+use upshift::rollout::lock::{Lock, LockError, NAME, NAMESPACE};
+use upshift::units::Now;
 
 fn clock(start: Timestamp) -> (Arc<Mutex<Timestamp>>, Now) {
     let t = Arc::new(Mutex::new(start));

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use upshift::cloud::{AwsCloud, AwsOptions};
 use upshift::rollout::plan::{self, Environment, GroupType, Live, Plan, PlanError, ProposeOptions, Step, Strategy};
 use upshift::sim::Simulator;
@@ -15,10 +13,15 @@ async fn live(sim: &Simulator, eks: bool) -> Live {
     let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
         .await
         .unwrap();
-    let eks = eks.then_some((&cloud as &dyn upshift::cloud::Cloud, sim.cluster_name()));
-    plan::discover(&client, "kubeconfig-cluster", eks, "1.31")
-        .await
-        .unwrap()
+    let eks = eks.then_some((&cloud as &dyn upshift::cloud::CloudRead, sim.cluster_name()));
+    plan::discover(
+        &upshift::cluster::ClusterReader::new(client),
+        "kubeconfig-cluster",
+        eks,
+        "1.31",
+    )
+    .await
+    .unwrap()
 }
 
 fn options(sim: &Simulator) -> ProposeOptions {
@@ -29,6 +32,8 @@ fn options(sim: &Simulator) -> ProposeOptions {
         region: Some(sim.aws_region()),
         batch_size: 1,
         self_managed: Strategy::Replace,
+        // the checks below are written for EKS's own update (tests/plan_bluegreen.rs: blue-green)
+        managed: Some(Strategy::EksUpdate),
     }
 }
 
@@ -140,9 +145,14 @@ async fn discovery_on_the_demo_gives_every_step_in_a_safe_order_and_sends_no_wri
 
 async fn live_without_eks(sim: &Simulator) -> Live {
     let client = sim.client("viewer").await.unwrap();
-    plan::discover(&client, "kubeconfig-cluster", None, "1.31")
-        .await
-        .unwrap()
+    plan::discover(
+        &upshift::cluster::ClusterReader::new(client),
+        "kubeconfig-cluster",
+        None,
+        "1.31",
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,10 +317,6 @@ async fn a_broken_plan_is_refused_with_its_line_field_and_what_to_do() {
     );
 }
 
-fn upshift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_upshift"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one() {
     let sim = common::start("demo").await;
@@ -324,7 +330,7 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
         let (kc, log) = (kc.clone(), log.clone());
         let (aws_url, region) = (aws_url.clone(), region.clone());
         tokio::task::spawn_blocking(move || {
-            let o = upshift()
+            let o = common::bin::upshift()
                 .arg("--log-file")
                 .arg(&log)
                 .arg("plan")
@@ -357,10 +363,12 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     assert!(written.contains("name: kube-proxy"), "{written}");
     assert!(stderr.contains("9 steps"), "{stderr}");
 
-    // stdout without -o
+    // stdout without -o, and without --cluster: said loudly, at the top and on stderr
     let (code, stdout, stderr) = run(args("--context viewer --target 1.31")).await.unwrap();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.starts_with("# upshift rollout plan"), "{stdout}");
+    assert!(stdout.starts_with("# WARNING: no EKS cluster known"), "{stdout}");
+    assert!(stdout.contains("# upshift rollout plan"), "{stdout}");
+    assert!(stderr.contains("give --cluster NAME"), "{stderr}");
     assert!(stdout.contains("name: batch"), "{stdout}");
 
     // two minors ahead: refused before anything is written
@@ -393,6 +401,20 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     let (code, _, stderr) = run(args(&format!("check {missing}"))).await.unwrap();
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("reading the plan"), "{stderr}");
+
+    // a kubeconfig whose cluster entry is the EKS ARN (as `aws eks update-kubeconfig`
+    // writes it): the cluster and region come from it, the add-ons are planned
+    let arn = format!("arn:aws:eks:{}:123456789012:cluster/{cluster}", sim.aws_region());
+    let kc_text = std::fs::read_to_string(dir.path().join("kubeconfig")).unwrap();
+    let kc_text = kc_text
+        .replace(&format!("- name: {cluster}\n"), &format!("- name: {arn}\n"))
+        .replace(&format!("cluster: {cluster}\n"), &format!("cluster: {arn}\n"));
+    assert!(kc_text.contains(&arn), "{kc_text}");
+    std::fs::write(dir.path().join("kubeconfig"), kc_text).unwrap();
+    let (code, stdout, stderr) = run(args("--context viewer --target 1.31")).await.unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(stdout.contains("name: kube-proxy"), "the add-ons are planned: {stdout}");
 
     assert_eq!(
         sim.request_counts().mutating("viewer"),

@@ -7,43 +7,25 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::Inspect;
+use common::steps::WHO;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams};
-use upshift::cloud::{AwsCloud, AwsOptions, Cloud, UpdateScope};
+use upshift::cloud::{AwsCloud, CloudRead, UpdateScope};
 use upshift::model::Timestamp;
-use upshift::rollout::journal::{Journal, What};
-use upshift::rollout::plan::{Drain, GroupType, NodegroupStep, Step, Strategy};
-use upshift::rollout::steps::{Progress, StepCtx, StepError, abort, reconcile};
+use upshift::model::journal::{Decision, StepId, StepState, Subject, What};
+use upshift::rollout::journal::Journal;
+use upshift::rollout::plan::{GroupType, NodegroupStep, Step, Strategy};
+use upshift::rollout::steps::{Progress, StepError, abort, reconcile};
 use upshift::sim::Simulator;
 
 const CLUSTER: &str = "demo";
-const WHO: &str = "ana@laptop";
 
-async fn cloud(sim: &Simulator) -> AwsCloud {
-    AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
-        .await
-        .expect("the AWS client connects")
-}
-
-fn count(sim: &Simulator, op: &str) -> u64 {
-    sim.aws_request_counts().get(op).copied().unwrap_or(0)
-}
-
-/// One reconcile call with the simulator's virtual clock.
+/// One reconcile call with the simulator's virtual clock, as the lead without a
+/// client that may write (these steps act on the cloud alone).
 async fn call(sim: &Simulator, c: &AwsCloud, journal: &mut Journal, step: &Step) -> Result<Progress, StepError> {
-    let clock = sim.world().lock().clock.clone();
-    let now = move || -> Timestamp { clock.now() };
-    let mut ctx = StepCtx {
-        cloud: c,
-        client: None,
-        cluster: CLUSTER,
-        target: "1.31",
-        drain: Drain::default(),
-        journal,
-        who: WHO,
-        now: &now,
-        group: Default::default(),
-    };
+    let now = common::steps::clock_of(sim);
+    let mut ctx = common::steps::step_ctx(c, None, CLUSTER, journal, &now);
     reconcile(&mut ctx, step).await
 }
 
@@ -72,7 +54,7 @@ fn actions(j: &Journal) -> Vec<(String, String, String)> {
     j.entries()
         .iter()
         .filter_map(|e| match &e.what {
-            What::Action { step, action, target } => Some((step.clone(), action.clone(), target.clone())),
+            What::Action { step, action, target } => Some((step.to_string(), action.clone(), target.clone())),
             _ => None,
         })
         .collect()
@@ -85,7 +67,7 @@ fn open(path: &Path) -> Journal {
 #[tokio::test]
 async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_restart() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rollout.jsonl");
     let mut journal = open(&path);
@@ -95,7 +77,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
         matches!(&first, Progress::Waiting { what, .. } if what.contains("started")),
         "{first:?}"
     );
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
     assert_eq!(
         actions(&journal),
         [("control-plane".into(), "update-cluster-version".into(), "1.31".into())]
@@ -132,7 +114,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
         };
         assert!(what.contains("InProgress"), "{what}");
     }
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
 
     // a restart: a fresh journal on the same file, and a new call, starts nothing
     drop(journal);
@@ -143,7 +125,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
         panic!("{p:?}")
     };
     assert!(what.contains("InProgress for 3m"), "{what}");
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
     assert_eq!(journal.entries().len(), before, "following an update writes nothing");
 
     // an action in doubt (killed between the action and its result) is not repeated
@@ -155,7 +137,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
             WHO,
             Timestamp::now(),
             What::Action {
-                step: "control-plane".into(),
+                step: StepId::ControlPlane,
                 action: "update-cluster-version".into(),
                 target: "1.31".into(),
             },
@@ -170,7 +152,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
             .unwrap()
             .is_done()
     );
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
     assert_eq!(
         killed.entries().len(),
         2,
@@ -184,11 +166,8 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
     let p = call(&sim, &c, &mut journal, &Step::ControlPlane).await.unwrap();
     assert!(p.is_done(), "{p:?}");
     assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.31"));
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
-    assert_eq!(
-        journal.step_states(),
-        [("control-plane".to_string(), "done".to_string())]
-    );
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(journal.step_states(), [(StepId::ControlPlane, StepState::Done)]);
 
     // done stays done, and says so without writing again
     let before = journal.entries().len();
@@ -199,13 +178,13 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
             .is_done()
     );
     assert_eq!(journal.entries().len(), before);
-    assert_eq!(count(&sim, "UpdateClusterVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
 }
 
 #[tokio::test]
 async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut journal = open(&dir.path().join("rollout.jsonl"));
     until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
@@ -227,7 +206,7 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
     };
     let p = call(&sim, &c, &mut journal, &step).await.unwrap();
     assert!(!p.is_done(), "{p:?}");
-    assert_eq!(count(&sim, "UpdateAddon"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateAddon"), 1);
     let mut followed = 0;
     for _ in 0..3 {
         sim.advance(Duration::from_secs(2));
@@ -238,7 +217,11 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
         }
     }
     assert!(followed > 0, "the update is followed while it runs");
-    assert_eq!(count(&sim, "UpdateAddon"), 1, "calls while it runs start nothing");
+    assert_eq!(
+        common::cloud::count(&sim, "UpdateAddon"),
+        1,
+        "calls while it runs start nothing"
+    );
     assert!(
         actions(&journal).contains(&("addon/coredns".into(), "update-addon".into(), default.clone())),
         "{:?}",
@@ -258,7 +241,7 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
         (now.version.as_str(), now.status.as_str()),
         (kp_default.as_str(), "ACTIVE")
     );
-    assert_eq!(count(&sim, "UpdateAddon"), 2);
+    assert_eq!(common::cloud::count(&sim, "UpdateAddon"), 2);
 
     // an add-on already at its version is Done without any update
     let vpc = c.describe_addon(CLUSTER, "vpc-cni").await.unwrap();
@@ -268,7 +251,7 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
     };
     assert!(call(&sim, &c, &mut journal, &same).await.unwrap().is_done());
     assert!(call(&sim, &c, &mut journal, &kp).await.unwrap().is_done());
-    assert_eq!(count(&sim, "UpdateAddon"), 2);
+    assert_eq!(common::cloud::count(&sim, "UpdateAddon"), 2);
 }
 
 fn managed(name: &str) -> Step {
@@ -278,13 +261,15 @@ fn managed(name: &str) -> Step {
         strategy: Strategy::EksUpdate,
         batch_size: 1,
         auto_continue: false,
+        drainer: None,
+        update_config: None,
     })
 }
 
 #[tokio::test]
 async fn the_managed_node_group_step_updates_once_and_then_does_nothing() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut journal = open(&dir.path().join("rollout.jsonl"));
 
@@ -302,14 +287,18 @@ async fn the_managed_node_group_step_updates_once_and_then_does_nothing() {
         matches!(&err, StepError::Failed { why, .. } if why.contains("control plane")),
         "{err}"
     );
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 0);
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 0);
 
     until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
     let p = call(&sim, &c, &mut journal, &managed("system")).await.unwrap();
     assert!(!p.is_done(), "{p:?}");
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 1);
     until_done(&sim, &c, &mut journal, &managed("system"), Duration::from_secs(15), 400).await;
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 1, "followed, never restarted");
+    assert_eq!(
+        common::cloud::count(&sim, "UpdateNodegroupVersion"),
+        1,
+        "followed, never restarted"
+    );
     let ng = c.describe_nodegroup(CLUSTER, "system").await.unwrap();
     assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
     let ids = c
@@ -327,13 +316,13 @@ async fn the_managed_node_group_step_updates_once_and_then_does_nothing() {
             .is_done()
     );
     assert_eq!(journal.entries().len(), before);
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 1);
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 1);
 }
 
 #[tokio::test]
 async fn a_node_group_update_blocked_by_a_budget_fails_and_a_force_decision_starts_it_again_once() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut journal = open(&dir.path().join("rollout.jsonl"));
     until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
@@ -365,25 +354,25 @@ async fn a_node_group_update_blocked_by_a_budget_fails_and_a_force_decision_star
         call(&sim, &c, &mut journal, &step).await,
         Err(StepError::EvictionRefused { .. })
     ));
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 1);
-    assert_eq!(journal.step_states().last().unwrap().1, "failed");
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 1);
+    assert_eq!(journal.step_states().last().unwrap().1, StepState::Failed);
 
     // the operator forces it: one forced update, followed to Done, never repeated
-    let at = sim.world().lock().clock.now();
+    let at = sim.now();
     journal
         .append(
             WHO,
             at,
             What::Decision {
-                step: Some("nodegroup/apps".into()),
-                decision: "force".into(),
+                step: Some(Subject::Step(StepId::Nodegroup("apps".into()))),
+                decision: Decision::Force,
                 reason: None,
                 target: Some("apps".into()),
             },
         )
         .unwrap();
     until_done(&sim, &c, &mut journal, &step, Duration::from_secs(30), 400).await;
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 2);
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 2);
     let forced: Vec<_> = actions(&journal)
         .into_iter()
         .filter(|(_, a, _)| a == "force-update-nodegroup-version")
@@ -392,32 +381,21 @@ async fn a_node_group_update_blocked_by_a_budget_fails_and_a_force_decision_star
     let ng = c.describe_nodegroup(CLUSTER, "apps").await.unwrap();
     assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
     assert!(call(&sim, &c, &mut journal, &step).await.unwrap().is_done());
-    assert_eq!(count(&sim, "UpdateNodegroupVersion"), 2);
+    assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 2);
 }
 
 #[tokio::test]
 async fn aborting_a_managed_group_says_its_running_update_goes_on() {
     let sim = common::start("demo").await;
-    let c = cloud(&sim).await;
+    let c = common::cloud::aws(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut journal = open(&dir.path().join("rollout.jsonl"));
     until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
     let step = managed("system");
     assert!(!call(&sim, &c, &mut journal, &step).await.unwrap().is_done());
     let Step::Nodegroup(g) = &step else { unreachable!() };
-    let clock = sim.world().lock().clock.clone();
-    let now = move || -> Timestamp { clock.now() };
-    let mut ctx = StepCtx {
-        cloud: &c,
-        client: None,
-        cluster: CLUSTER,
-        target: "1.31",
-        drain: Drain::default(),
-        journal: &mut journal,
-        who: WHO,
-        now: &now,
-        group: Default::default(),
-    };
+    let now = common::steps::clock_of(&sim);
+    let mut ctx = common::steps::step_ctx(&c, None, CLUSTER, &mut journal, &now);
     let lines = abort(&mut ctx, g).await.unwrap();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(

@@ -7,59 +7,20 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use upshift::cloud::{AwsCloud, AwsOptions};
-use upshift::model::Timestamp;
-use upshift::model::rollout::GroupProgress;
-use upshift::rollout::journal::{Journal, What};
-use upshift::rollout::plan::{Drain, GroupType, NodegroupStep, Step, Strategy};
-use upshift::rollout::steps::{Progress, StepCtx, StepError, abort, gate_id, reconcile};
-use upshift::sim::scenario::Scenario;
-use upshift::sim::{SimConfig, Simulator};
+use common::Inspect;
+use common::steps::Rig;
+use upshift::model::journal::{Decision, GateId, StepId};
+use upshift::rollout::plan::{Drainer, GroupType, NodegroupStep, Step, Strategy};
+use upshift::rollout::steps::{Progress, StepError, reconcile};
 
-const WHO: &str = "ana@laptop";
 const GROUP_LABEL: &str = "alpha.eksctl.io/nodegroup-name";
 const AUTOSCALER_TAG: &str = "k8s.io/cluster-autoscaler/enabled";
 
-/// A simulator, the clients a lead has, and the rollout's journal.
-struct Rig {
-    sim: Simulator,
-    cloud: AwsCloud,
-    client: kube::Client,
-    cluster: String,
-    path: PathBuf,
-    journal: Journal,
-    _dir: tempfile::TempDir,
-}
-
-async fn rig(sim: Simulator) -> Rig {
-    let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
-        .await
-        .expect("the AWS client connects");
-    let client = sim.client("lead").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rollout.jsonl");
-    let journal = Journal::open(&path).unwrap();
-    let cluster = sim.cluster_name().to_string();
-    Rig {
-        sim,
-        cloud,
-        client,
-        cluster,
-        path,
-        journal,
-        _dir: dir,
-    }
-}
-
-/// The simulator on a scenario written here.
-async fn start_yaml(yaml: &str) -> Simulator {
-    let scenario = Scenario::from_yaml(yaml, "test scenario").unwrap_or_else(|e| panic!("{e}"));
-    let mut cfg = SimConfig::new(scenario);
-    cfg.bookmark_interval = Duration::from_millis(300);
-    Simulator::start(cfg).await.expect("simulator starts")
+/// A node group step's id.
+fn group_id(name: &str) -> StepId {
+    StepId::Nodegroup(name.into())
 }
 
 fn group_step(name: &str, strategy: Strategy, batch_size: u32) -> Step {
@@ -69,69 +30,14 @@ fn group_step(name: &str, strategy: Strategy, batch_size: u32) -> Step {
         strategy,
         batch_size,
         auto_continue: false,
+        // the demo's groups have no termination hook: upshift drains a refresh itself
+        drainer: (strategy == Strategy::InstanceRefresh).then_some(Drainer::Upshift),
+        update_config: None,
     })
 }
 
+/// What these tests ask of the rig beyond the shared one.
 impl Rig {
-    fn now(&self) -> Timestamp {
-        self.sim.world().lock().clock.now()
-    }
-
-    /// One reconcile call; also returns the group's progress as the step filled it.
-    async fn call(&mut self, step: &Step) -> (Result<Progress, StepError>, GroupProgress) {
-        let clock = self.sim.world().lock().clock.clone();
-        let now = move || -> Timestamp { clock.now() };
-        let mut ctx = StepCtx {
-            cloud: &self.cloud,
-            client: Some(self.client.clone()),
-            cluster: &self.cluster,
-            target: "1.31",
-            drain: Drain::default(),
-            journal: &mut self.journal,
-            who: WHO,
-            now: &now,
-            group: GroupProgress::default(),
-        };
-        let r = reconcile(&mut ctx, step).await;
-        (r, ctx.group)
-    }
-
-    async fn abort(&mut self, step: &Step) -> Vec<String> {
-        let Step::Nodegroup(g) = step else { unreachable!() };
-        let clock = self.sim.world().lock().clock.clone();
-        let now = move || -> Timestamp { clock.now() };
-        let mut ctx = StepCtx {
-            cloud: &self.cloud,
-            client: Some(self.client.clone()),
-            cluster: &self.cluster,
-            target: "1.31",
-            drain: Drain::default(),
-            journal: &mut self.journal,
-            who: WHO,
-            now: &now,
-            group: GroupProgress::default(),
-        };
-        abort(&mut ctx, g).await.expect("the abort goes through")
-    }
-
-    /// Journals the operator's decision; returns its time.
-    fn decide(&mut self, step: &str, decision: &str, target: Option<&str>) -> Timestamp {
-        let at = self.now();
-        self.journal
-            .append(
-                WHO,
-                at,
-                What::Decision {
-                    step: Some(step.into()),
-                    decision: decision.into(),
-                    reason: None,
-                    target: target.map(str::to_string),
-                },
-            )
-            .unwrap();
-        at
-    }
-
     async fn control_plane(&mut self) {
         for _ in 0..40 {
             if self
@@ -154,12 +60,9 @@ impl Rig {
 
     /// The group's nodes: name → (kubelet version, cordoned, tainted unschedulable).
     fn nodes(&self, group: &str) -> BTreeMap<String, (String, bool, bool)> {
-        let w = self.sim.world();
-        let w = w.lock();
-        w.nodes
-            .items()
-            .values()
-            .filter(|n| n.metadata.labels.as_ref().and_then(|l| l.get(GROUP_LABEL)) == Some(&group.to_string()))
+        self.sim
+            .nodes_labelled(GROUP_LABEL, group)
+            .iter()
             .map(|n| {
                 let spec = n.spec.as_ref();
                 (
@@ -181,42 +84,12 @@ impl Rig {
 
     /// The autoscaler tag's value in the simulated Auto Scaling group's tags.
     fn autoscaler_tag(&self, asg: &str) -> Option<String> {
-        let w = self.sim.world();
-        let w = w.lock();
-        w.aws
-            .refresh
-            .tags
-            .get(asg)
-            .and_then(|t| t.get(AUTOSCALER_TAG))
-            .map(|(v, _)| v.clone())
-    }
-
-    fn actions(&self) -> Vec<(String, String, String)> {
-        self.journal
-            .entries()
-            .iter()
-            .filter_map(|e| match &e.what {
-                What::Action { step, action, target } => Some((step.clone(), action.clone(), target.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn actions_named(&self, name: &str) -> Vec<String> {
-        self.actions()
-            .into_iter()
-            .filter(|(_, a, _)| a == name)
-            .map(|(_, _, t)| t)
-            .collect()
+        self.sim.group_tag(asg, AUTOSCALER_TAG)
     }
 
     fn aws_count(&self, op: &str) -> u64 {
-        self.sim.aws_request_counts().get(op).copied().unwrap_or(0)
+        common::cloud::count(&self.sim, op)
     }
-}
-
-fn reopen(path: &Path) -> Journal {
-    Journal::open(path).expect("the journal opens")
 }
 
 fn assert_no_action_repeated(r: &Rig) {
@@ -229,7 +102,7 @@ fn assert_no_action_repeated(r: &Rig) {
 
 #[tokio::test]
 async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_time() {
-    let mut r = rig(common::start("demo").await).await;
+    let mut r = Rig::new(common::start("demo").await).await;
     r.control_plane().await;
     let before = r.nodes("batch");
     assert_eq!(before.len(), 3);
@@ -252,7 +125,7 @@ async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_t
             Progress::Gate { batch, of } => {
                 assert_eq!(of, 3);
                 gates.push(batch);
-                r.decide(&gate_id("nodegroup/batch", batch), "proceed", None);
+                r.decide(GateId::batch(group_id("batch"), batch), Decision::Proceed, None);
                 continue;
             }
             Progress::Waiting { .. } => {}
@@ -290,7 +163,7 @@ async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_t
     assert!(
         terminated
             .iter()
-            .all(|i| r.journal.done("nodegroup/batch", "terminate-instance", i))
+            .all(|i| r.journal.done(&group_id("batch"), "terminate-instance", i))
     );
     assert_eq!(r.actions_named("untag-autoscaler").len(), 1);
     assert_eq!(r.actions_named("restore-autoscaler-tag").len(), 1);
@@ -320,10 +193,10 @@ workloads:
 
 #[tokio::test]
 async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_honoured() {
-    let mut r = rig(start_yaml(HELD).await).await;
+    let mut r = Rig::new(common::start_yaml(HELD).await).await;
     r.control_plane().await;
     let step = group_step("workers", Strategy::Replace, 1);
-    let id = "nodegroup/workers";
+    let id = &group_id("workers");
     let mut held_events = Vec::new();
     let mut skipped_node = None;
     let mut done = None;
@@ -335,7 +208,7 @@ async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_ho
                 break;
             }
             Progress::Gate { batch, .. } => {
-                r.decide(&gate_id(id, batch), "proceed", None);
+                r.decide(GateId::batch(id.clone(), batch), Decision::Proceed, None);
                 continue;
             }
             Progress::Held {
@@ -364,7 +237,7 @@ async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_ho
                         panic!("{again:?}")
                     };
                     assert_eq!(same, since);
-                    let decided = r.decide(id, "keep-waiting", Some(&pod));
+                    let decided = r.decide(id.clone(), Decision::KeepWaiting, Some(&pod));
                     let (again, _) = r.call(&step).await;
                     let Ok(Progress::Held { since: moved, .. }) = again else {
                         panic!("{again:?}")
@@ -372,10 +245,10 @@ async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_ho
                     assert_eq!(moved, decided);
                     assert!(moved > since);
                     // then: skip the node
-                    r.decide(id, "skip-node", Some(&node));
+                    r.decide(id.clone(), Decision::SkipNode, Some(&node));
                     skipped_node = Some(node);
                 } else {
-                    r.decide(id, "delete-pod", Some(&pod));
+                    r.decide(id.clone(), Decision::DeletePod, Some(&pod));
                 }
                 continue;
             }
@@ -409,7 +282,7 @@ async fn a_drain_held_by_a_budget_names_it_and_each_choice_of_the_operator_is_ho
     assert_eq!(deleted.len(), held_events.len() - 1, "{deleted:?} for {held_events:?}");
     for pod in &deleted {
         assert!(r.journal.done(id, "delete-pod", pod));
-        assert!(!r.sim.world().lock().pods.items().contains_key(pod), "{pod} is gone");
+        assert!(!r.sim.has_pod(pod), "{pod} is gone");
     }
     assert_no_action_repeated(&r);
     assert_eq!(r.actions_named("terminate-instance").len(), 2);
@@ -429,7 +302,7 @@ workloads:
 
 #[tokio::test]
 async fn a_pod_without_a_controller_holds_the_drain_at_once() {
-    let mut r = rig(start_yaml(BARE).await).await;
+    let mut r = Rig::new(common::start_yaml(BARE).await).await;
     r.control_plane().await;
     let step = group_step("workers", Strategy::Replace, 2);
     let mut held = None;
@@ -455,7 +328,7 @@ async fn a_pod_without_a_controller_holds_the_drain_at_once() {
     );
     assert!(r.actions_named("evict").iter().all(|p| p != "default/debug"));
     // the operator deletes it: the drain and the step finish
-    r.decide("nodegroup/workers", "delete-pod", Some("default/debug"));
+    r.decide(group_id("workers"), Decision::DeletePod, Some("default/debug"));
     let mut done = false;
     for _ in 0..200 {
         let (p, _) = r.call(&step).await;
@@ -479,7 +352,7 @@ async fn a_pod_without_a_controller_holds_the_drain_at_once() {
 
 #[tokio::test]
 async fn a_restart_in_the_middle_of_a_batch_repeats_no_action() {
-    let mut r = rig(common::start("demo").await).await;
+    let mut r = Rig::new(common::start("demo").await).await;
     r.control_plane().await;
     let step = group_step("batch", Strategy::Replace, 1);
     let (p, _) = r.call(&step).await;
@@ -495,8 +368,7 @@ async fn a_restart_in_the_middle_of_a_batch_repeats_no_action() {
     assert_eq!(r.actions_named("start-batch"), cordoned);
 
     // killed: a new process opens the same journal
-    let path = r.path.clone();
-    r.journal = reopen(&path);
+    r.reopen();
     let mut done = false;
     for _ in 0..400 {
         let (p, _) = r.call(&step).await;
@@ -506,14 +378,14 @@ async fn a_restart_in_the_middle_of_a_batch_repeats_no_action() {
                 break;
             }
             Progress::Gate { batch, .. } => {
-                r.decide(&gate_id("nodegroup/batch", batch), "proceed", None);
+                r.decide(GateId::batch(group_id("batch"), batch), Decision::Proceed, None);
                 continue;
             }
             Progress::Waiting { .. } => {}
             other => panic!("{other:?}"),
         }
         // another restart now and then
-        r.journal = reopen(&path);
+        r.reopen();
         r.advance(10);
     }
     assert!(done);
@@ -527,7 +399,7 @@ async fn a_restart_in_the_middle_of_a_batch_repeats_no_action() {
 
 #[tokio::test]
 async fn an_instance_refresh_is_started_once_and_followed_to_done() {
-    let mut r = rig(common::start("demo").await).await;
+    let mut r = Rig::new(common::start("demo").await).await;
     r.control_plane().await;
     let step = group_step("batch", Strategy::InstanceRefresh, 1);
     let mut saw_untagged = false;
@@ -541,6 +413,10 @@ async fn an_instance_refresh_is_started_once_and_followed_to_done() {
                 break;
             }
             Progress::Waiting { what, .. } => saw_percent |= what.contains("instance refresh") && what.contains('%'),
+            Progress::Gate { batch, .. } => {
+                r.decide(GateId::batch(group_id("batch"), batch), Decision::Proceed, None);
+                continue;
+            }
             other => panic!("{other:?}"),
         }
         saw_untagged |= r.autoscaler_tag("batch").is_none();
@@ -571,7 +447,7 @@ async fn an_instance_refresh_is_started_once_and_followed_to_done() {
 
 #[tokio::test]
 async fn an_abort_in_the_middle_of_a_batch_uncordons_and_puts_the_tag_back() {
-    let mut r = rig(common::start("demo").await).await;
+    let mut r = Rig::new(common::start("demo").await).await;
     r.control_plane().await;
     let step = group_step("batch", Strategy::Replace, 1);
     let (p, _) = r.call(&step).await;
@@ -607,7 +483,7 @@ async fn an_abort_in_the_middle_of_a_batch_uncordons_and_puts_the_tag_back() {
 
 #[tokio::test]
 async fn an_abort_cancels_a_running_instance_refresh() {
-    let mut r = rig(common::start("demo").await).await;
+    let mut r = Rig::new(common::start("demo").await).await;
     r.control_plane().await;
     let step = group_step("batch", Strategy::InstanceRefresh, 1);
     assert!(!r.call(&step).await.0.unwrap().is_done());
@@ -620,8 +496,7 @@ async fn an_abort_cancels_a_running_instance_refresh() {
     assert_eq!(r.aws_count("CancelInstanceRefresh"), 1);
     assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
     r.advance(600);
-    let status = r.sim.world().lock().aws.refresh.refreshes[0].status.as_str();
-    assert_eq!(status, "Cancelled");
+    assert_eq!(r.sim.refresh_statuses()[0], "Cancelled");
     assert!(r.abort(&step).await.is_empty());
     assert_eq!(r.aws_count("CancelInstanceRefresh"), 1);
 }
@@ -639,7 +514,7 @@ workloads:
 
 #[tokio::test]
 async fn a_group_whose_launch_template_still_boots_the_old_minor_is_not_touched() {
-    let mut r = rig(start_yaml(BEHIND).await).await;
+    let mut r = Rig::new(common::start_yaml(BEHIND).await).await;
     let replace = group_step("workers", Strategy::Replace, 1);
     let err = r.call(&replace).await.0.expect_err("refused before any action");
     let StepError::Failed { why, what_to_do } = &err else {
@@ -686,25 +561,66 @@ async fn a_group_whose_launch_template_still_boots_the_old_minor_is_not_touched(
 
 #[tokio::test]
 async fn a_self_managed_step_without_a_client_that_may_write_says_so() {
-    let mut r = rig(common::start("demo").await).await;
-    let clock = r.sim.world().lock().clock.clone();
-    let now = move || -> Timestamp { clock.now() };
-    let mut ctx = StepCtx {
-        cloud: &r.cloud,
-        client: None,
-        cluster: "demo",
-        target: "1.31",
-        drain: Drain::default(),
-        journal: &mut r.journal,
-        who: WHO,
-        now: &now,
-        group: GroupProgress::default(),
-    };
+    let mut r = Rig::cloud_only(common::start("demo").await).await;
+    let mut ctx = r.step_ctx();
     let err = reconcile(&mut ctx, &group_step("batch", Strategy::Replace, 1))
         .await
         .unwrap_err();
     assert!(
         err.to_string().contains("batch") && err.to_string().contains("Kubernetes client"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_cordoned_by_someone_else_is_counted_ready_and_named_and_the_batch_goes_on() {
+    use k8s_openapi::api::core::v1::Node;
+    use kube::api::{Api, Patch, PatchParams};
+    let mut r = Rig::new(common::start("demo").await).await;
+    r.control_plane().await;
+    let step = group_step("batch", Strategy::Replace, 1);
+    // batch 1 starts on the oldest node; someone cordons another with kubectl
+    assert!(!r.call(&step).await.0.expect("the step goes on").is_done());
+    let mut names: Vec<String> = r.nodes("batch").keys().cloned().collect();
+    names.sort();
+    let taken = r.actions_named("start-batch");
+    let other = names
+        .iter()
+        .find(|n| !taken.iter().any(|a| a.contains(n.as_str())))
+        .expect("a node no batch took")
+        .clone();
+    Api::<Node>::all(r.client.clone())
+        .patch(
+            &other,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"unschedulable": true}})),
+        )
+        .await
+        .expect("cordoned");
+    let mut gate = None;
+    let mut said = None;
+    for _ in 0..200 {
+        let (p, group) = r.call(&step).await;
+        match p.expect("the step goes on") {
+            Progress::Gate { batch, .. } => {
+                gate = Some(batch);
+                said = group.holding;
+                break;
+            }
+            Progress::Waiting { .. } => {}
+            other => panic!("nothing should hold the batch group: {other:?}"),
+        }
+        r.advance(10);
+    }
+    // the cordoned node is Ready: counted so, the batch's wait for replacements ends
+    assert_eq!(
+        gate,
+        Some(2),
+        "batch 1 finished although a node is cordoned by someone else"
+    );
+    let said = said.expect("the step says why a node takes no pods");
+    assert!(
+        said.contains(&other) && said.contains("cordoned by someone else") && said.contains("kubectl uncordon"),
+        "{said}"
     );
 }

@@ -4,19 +4,16 @@
 //! request and an expired lease (the holder stopped renewing). The same operator
 //! starting again after a crash gets the lease back: that is how a rollout resumes.
 
-use std::sync::Arc;
-
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, PostParams};
 
-/// Where the lease lives by default.
-pub const NAMESPACE: &str = "kube-system";
-pub const NAME: &str = "upshift-rollout";
+use crate::units::Now;
 
-/// The time the lock reads (the wall clock; tests give their own).
-pub type Now = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+/// Where the lease lives by default: beside the rollout the drive publishes.
+pub const NAMESPACE: &str = crate::model::rollout::NAMESPACE;
+pub const NAME: &str = "upshift-rollout";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -36,6 +33,15 @@ pub enum LockError {
         since: String,
         expired_ago: String,
     },
+    #[error(
+        "another drive of {holder} (drive {drive}, process {pid} on this machine) drives this cluster since {since}: watch it with `upshift watch`; to take over, stop that drive (q, or its process) and run this command again"
+    )]
+    OtherDrive {
+        holder: String,
+        drive: String,
+        pid: u32,
+        since: String,
+    },
     #[error("the lease {namespace}/{name} was taken by {holder}: this cockpit no longer drives the cluster")]
     Lost {
         namespace: String,
@@ -52,12 +58,19 @@ pub enum LockError {
     },
 }
 
+/// The lease's annotation with the holding drive's random id.
+pub const DRIVE_ANNOTATION: &str = "upshift.dev/drive-id";
+/// The lease's annotation with the holding drive's process id, on the holder's machine.
+pub const PID_ANNOTATION: &str = "upshift.dev/drive-pid";
+
 /// A held lease.
 pub struct Lock {
     api: Api<Lease>,
     namespace: String,
     name: String,
     identity: String,
+    /// The drive's random id (None: a lease of the operator, not of one process).
+    drive: Option<String>,
     duration: SignedDuration,
     now: Now,
 }
@@ -86,11 +99,29 @@ impl Lock {
         take_over: bool,
         now: Now,
     ) -> Result<Lock, LockError> {
+        Lock::acquire_for(client, namespace, name, identity, None, duration, take_over, now).await
+    }
+
+    /// Takes the lease for the drive `drive` of `identity`. The same operator's lease
+    /// held by another drive is taken back only when that drive's process is gone
+    /// (the operator restarting after a crash); while it runs, this one is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn acquire_for(
+        client: kube::Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        drive: Option<&str>,
+        duration: std::time::Duration,
+        take_over: bool,
+        now: Now,
+    ) -> Result<Lock, LockError> {
         let lock = Lock {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             name: name.to_string(),
             identity: identity.to_string(),
+            drive: drive.map(str::to_string),
             duration: SignedDuration::try_from(duration).unwrap_or(SignedDuration::from_secs(30)),
             now,
         };
@@ -108,6 +139,17 @@ impl Lock {
                     let held_for = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(30)));
                     let expired = renewed + held_for < t;
                     let mine = holder == lock.identity || holder.is_empty();
+                    if mine
+                        && !expired
+                        && let Some((drive, pid)) = other_live_drive(&existing, lock.drive.as_deref())
+                    {
+                        return Err(LockError::OtherDrive {
+                            holder,
+                            drive,
+                            pid,
+                            since: since.to_string(),
+                        });
+                    }
                     if !mine && !expired {
                         return Err(LockError::Held {
                             holder,
@@ -142,11 +184,19 @@ impl Lock {
     }
 
     fn lease(&self, resource_version: Option<String>, acquired: Timestamp, renewed: Timestamp) -> Lease {
+        let annotations = self.drive.as_ref().map(|d| {
+            [
+                (DRIVE_ANNOTATION.to_string(), d.clone()),
+                (PID_ANNOTATION.to_string(), std::process::id().to_string()),
+            ]
+            .into()
+        });
         Lease {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
                 namespace: Some(self.namespace.clone()),
                 resource_version,
+                annotations,
                 labels: Some([("app.kubernetes.io/managed-by".to_string(), "upshift".to_string())].into()),
                 ..Default::default()
             },
@@ -185,7 +235,14 @@ impl Lock {
             .map_err(|e| self.api_error("reading", e))?;
         let spec = current.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
-        if holder != self.identity {
+        let their_drive = current
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DRIVE_ANNOTATION))
+            .map(String::as_str);
+        let other_drive = self.drive.is_some() && their_drive.is_some() && their_drive != self.drive.as_deref();
+        if holder != self.identity || other_drive {
             return Err(LockError::Lost {
                 namespace: self.namespace.clone(),
                 name: self.name.clone(),
@@ -219,4 +276,32 @@ impl Lock {
     pub fn identity(&self) -> &str {
         &self.identity
     }
+
+    /// The drive's random id the lease holds, if any.
+    pub fn drive(&self) -> Option<&str> {
+        self.drive.as_deref()
+    }
+}
+
+/// Another drive than `mine` that holds `lease` and whose process still runs on this
+/// machine (the identity, `user@host`, already said it is this host): its id and pid.
+/// A lease without a drive id, or whose process is gone, is nobody's to defend.
+fn other_live_drive(lease: &Lease, mine: Option<&str>) -> Option<(String, u32)> {
+    let annotations = lease.metadata.annotations.as_ref()?;
+    let drive = annotations.get(DRIVE_ANNOTATION)?;
+    if Some(drive.as_str()) == mine {
+        return None;
+    }
+    let pid: u32 = annotations.get(PID_ANNOTATION)?.parse().ok()?;
+    (pid != std::process::id() && process_runs(pid)).then(|| (drive.clone(), pid))
+}
+
+/// Whether process `pid` runs on this machine (Linux's /proc; elsewhere, assumed so:
+/// the operator is told how to take over).
+fn process_runs(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid.to_string()).exists()
 }

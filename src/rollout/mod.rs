@@ -3,7 +3,9 @@
 //! never builds any of it.
 
 pub mod drive;
+pub mod identity;
 pub mod journal;
 pub mod lock;
 pub mod plan;
 pub mod steps;
+pub mod thread;

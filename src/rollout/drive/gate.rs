@@ -1,105 +1,25 @@
 //! Gates: what the cockpit sees of the cluster's health ([`Health`], taken from the
-//! signals) judged against the plan's criteria. Pure functions; the drive keeps the
-//! time every criterion has been green and the baseline of pod errors.
+//! signals) judged against the plan's criteria and the cluster as it was when the
+//! rollout began ([`Baseline`]). Each red criterion names its red items; an override
+//! accepts those items as they were then ([`Acceptance`]), and a later gate shows
+//! them as accepted while they are no worse. Pure functions; the drive keeps the
+//! time every criterion has been green, the baseline and the acceptances.
 
 use std::collections::BTreeMap;
 
+use crate::model::baseline::Baseline;
+use crate::model::journal::Accepted;
 use crate::model::rollout::Criterion;
-use crate::model::{Signals, Timestamp};
+use crate::model::workload::Level;
+use crate::model::{Health, Timestamp};
 use crate::rollout::plan::Gates;
 
-/// The cluster's health as a gate judges it: a small extract of the signals, sent
-/// from the cockpit's loop to the drive.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Health {
-    /// Every watch has listed once: before that, nothing is judged green.
-    pub synced: bool,
-    pub unscheduled: usize,
-    /// The scheduler's reasons with counts, most frequent first.
-    pub unscheduled_reasons: Vec<(String, usize)>,
-    pub pod_errors: usize,
-    /// "shop/recommendations CrashLoopBackOff ×3"
-    pub error_workloads: Vec<String>,
-    pub nodes: usize,
-    pub not_ready: Vec<String>,
-    /// "DNS kube-system/coredns 1/2 available"
-    pub components_down: Vec<String>,
-    /// "payments/ledger (0 disruptions allowed)"
-    pub blocking_pdbs: Vec<String>,
-    /// Per node group: nodes per kubelet minor.
-    pub groups: BTreeMap<String, BTreeMap<String, u32>>,
-}
-
-impl Health {
-    pub fn from_signals(s: &Signals) -> Health {
-        let components_down = s
-            .components
-            .items
-            .iter()
-            .filter(|c| !c.healthy())
-            .map(|c| {
-                format!(
-                    "{} {} {}/{} available",
-                    c.category.label(),
-                    c.key(),
-                    c.available,
-                    c.desired
-                )
-            })
-            .collect();
-        let groups = s
-            .nodes
-            .groups
-            .iter()
-            .map(|g| {
-                let minors = g.versions.iter().map(|(v, n)| (v.clone(), *n as u32)).collect();
-                (g.name.clone(), minors)
-            })
-            .collect();
-        Health {
-            synced: s.synced,
-            unscheduled: s.unscheduled.count,
-            unscheduled_reasons: s.unscheduled.reasons.clone(),
-            pod_errors: s.errors.pods,
-            error_workloads: s
-                .errors
-                .top
-                .iter()
-                .map(|o| format!("{} {} ×{}", o.workload, o.reason, o.pods))
-                .collect(),
-            nodes: s.nodes.all.total,
-            not_ready: s
-                .nodes
-                .rows
-                .iter()
-                .filter(|r| !r.ready && !r.terminating)
-                .map(|r| r.name.clone())
-                .collect(),
-            components_down,
-            blocking_pdbs: s
-                .components
-                .blocking_pdbs
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{}/{} ({} healthy, {} required, {} disruptions allowed)",
-                        p.namespace, p.name, p.current_healthy, p.desired_healthy, p.disruptions_allowed
-                    )
-                })
-                .collect(),
-            groups,
-        }
-    }
-
-    /// Nodes of `group` on `minor`, and on any other minor.
-    pub fn group_counts(&self, group: &str, minor: &str) -> (u32, u32) {
-        let Some(m) = self.groups.get(group) else {
-            return (0, 0);
-        };
-        let new = m.get(minor).copied().unwrap_or(0);
-        let old = m.values().sum::<u32>() - new;
-        (old, new)
-    }
+/// A red item an override accepted: by whom, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acceptance {
+    pub item: Accepted,
+    pub who: String,
+    pub reason: String,
 }
 
 /// The CloudWatch alarms a gate watches, as last read.
@@ -115,11 +35,175 @@ pub struct AlarmReading {
 pub struct GateInput<'a> {
     pub health: &'a Health,
     pub gates: &'a Gates,
-    /// Pods in error before the step that came before this gate.
+    /// Pods in error when the rollout began.
     pub baseline: usize,
     pub alarms: &'a AlarmReading,
     /// Node group gates also look at the budgets that would block a drain.
     pub drains: bool,
+    /// The cluster when the rollout began (None before it is taken).
+    pub start: Option<&'a Baseline>,
+    /// What overrides accepted so far.
+    pub accepted: &'a [Acceptance],
+    pub now: Timestamp,
+    /// The gate before a managed node group's update: its pods with no controller
+    /// will be lost (EKS deletes them without asking).
+    pub managed_group: Option<&'a str>,
+}
+
+fn item(item: String, level: u64) -> Accepted {
+    Accepted { item, level }
+}
+
+/// Workloads that were up and are down now, and those degraded below their budget
+/// (or the plan's share) for longer than the grace, worse than at the baseline.
+fn workloads(i: &GateInput) -> Criterion {
+    let g = i.gates;
+    let mut items = Vec::new();
+    let mut named = Vec::new();
+    let mut known = Vec::new();
+    for w in &i.health.workloads {
+        let was = i.start.and_then(|b| b.available(&w.id));
+        let up_then = i.start.is_none_or(|b| b.was_up(&w.id));
+        let why = if w.reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", w.reason)
+        };
+        match w.level {
+            Level::Down if up_then => {
+                items.push(item(format!("{} down", w.id), 2));
+                named.push(format!("{} down 0/{}{why}", w.id, w.desired));
+            }
+            Level::Down => known.push(w.id.clone()),
+            Level::Degraded => {
+                let below_budget = w.pdb_min.is_some_and(|m| w.available < m);
+                let below_share = g.min_available_percent > 0
+                    && u64::from(w.available) * 100 < u64::from(w.desired) * u64::from(g.min_available_percent);
+                let long = w
+                    .since
+                    .is_none_or(|t| i.now.as_second() - t.as_second() >= g.degraded_grace_seconds as i64);
+                let worse = was.is_none_or(|a| w.available < a);
+                if (below_budget || below_share) && long && worse {
+                    items.push(item(format!("{} degraded", w.id), 1));
+                    let budget = match (&w.pdb, w.pdb_min) {
+                        (Some(p), Some(m)) => format!(", budget {p} wants {m}"),
+                        _ => format!(", under {}%", g.min_available_percent),
+                    };
+                    named.push(format!("{} {}/{}{budget}{why}", w.id, w.available, w.desired));
+                }
+            }
+            Level::Available => {}
+        }
+    }
+    let detail = if named.is_empty() {
+        let mut d = format!(
+            "{} down or degraded; none down that was up before the rollout",
+            i.health.workloads.len()
+        );
+        if !known.is_empty() {
+            d.push_str(&format!(" (down before it: {})", list(&known, 2)));
+        }
+        d
+    } else {
+        list(&named, 3)
+    };
+    Criterion {
+        name: "workloads available".into(),
+        ok: items.is_empty(),
+        detail,
+        items,
+        accepted: None,
+    }
+}
+
+/// Services that select pods and have no ready endpoint (those already so before the
+/// rollout are named, not red).
+fn services(i: &GateInput) -> Criterion {
+    let before = |s: &String| i.start.is_some_and(|b| b.services_down.contains(s));
+    let (known, red): (Vec<String>, Vec<String>) = i.health.services_down.iter().cloned().partition(before);
+    let mut detail = if red.is_empty() {
+        "every Service that selects pods has a ready endpoint".to_string()
+    } else {
+        format!("no ready endpoint: {}", list(&red, 3))
+    };
+    if !known.is_empty() {
+        detail.push_str(&format!(" (none before the rollout either: {})", list(&known, 2)));
+    }
+    Criterion {
+        name: "Services with endpoints".into(),
+        ok: red.is_empty(),
+        detail,
+        items: red
+            .iter()
+            .map(|s| item(format!("Service {s} without endpoints"), 1))
+            .collect(),
+        accepted: None,
+    }
+}
+
+/// Pods with no controller on the managed group's nodes: EKS deletes them.
+fn lost(i: &GateInput, group: &str) -> Criterion {
+    let pods: Vec<String> = i
+        .health
+        .ownerless
+        .iter()
+        .filter(|p| p.group.as_deref() == Some(group))
+        .map(|p| p.pod.clone())
+        .collect();
+    Criterion {
+        name: "pods that will be lost".into(),
+        ok: pods.is_empty(),
+        detail: if pods.is_empty() {
+            format!("every pod on {group}'s nodes has a controller")
+        } else {
+            format!(
+                "no controller, will be lost when EKS replaces {group}'s nodes: {}",
+                list(&pods, 3)
+            )
+        },
+        items: pods.iter().map(|p| item(format!("pod {p} will be lost"), 1)).collect(),
+        accepted: None,
+    }
+}
+
+/// Marks green the red criteria whose every item an override accepted at its
+/// level or worse; the rest stay red with only what is new or worse as items.
+pub fn apply_acceptances(criteria: &mut [Criterion], accepted: &[Acceptance]) {
+    for c in criteria.iter_mut().filter(|c| !c.ok) {
+        if c.items.is_empty() {
+            // a criterion that names nothing is its own item
+            c.items.push(item(c.name.clone(), 1));
+        }
+        let covering = |it: &Accepted| {
+            accepted
+                .iter()
+                .rev()
+                .find(|a| a.item.item == it.item && a.item.level >= it.level)
+        };
+        let open: Vec<Accepted> = c.items.iter().filter(|it| covering(it).is_none()).cloned().collect();
+        if open.is_empty() {
+            let by: Vec<String> = c
+                .items
+                .iter()
+                .filter_map(covering)
+                .map(|a| format!("accepted by {}: {}", a.who, a.reason))
+                .fold(Vec::new(), |mut v, s| {
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                    v
+                });
+            c.ok = true;
+            c.accepted = Some(by.join("; "));
+        } else if open.len() < c.items.len() {
+            c.detail = format!(
+                "{} (new or worse since the override: {})",
+                c.detail,
+                open.iter().map(|a| a.item.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            c.items = open;
+        }
+    }
 }
 
 fn list(items: &[String], max: usize) -> String {
@@ -140,6 +224,7 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
             name: "cluster view".into(),
             ok: false,
             detail: "the watches have not listed everything yet".into(),
+            ..Default::default()
         });
     }
     let reasons = h
@@ -160,11 +245,20 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
                 list(&reasons, 2)
             )
         },
+        items: vec![item("unscheduled pods".into(), h.unscheduled as u64)],
+        accepted: None,
     });
     let above = h.pod_errors.saturating_sub(i.baseline);
+    let errors_ok = above as u64 <= u64::from(g.max_pod_errors_above_baseline);
     out.push(Criterion {
         name: "pod errors above baseline".into(),
-        ok: above as u64 <= u64::from(g.max_pod_errors_above_baseline),
+        ok: errors_ok,
+        items: if errors_ok {
+            Vec::new()
+        } else {
+            vec![item("pod errors above baseline".into(), above as u64)]
+        },
+        accepted: None,
         detail: if above == 0 {
             format!(
                 "{} in error, baseline {} (limit +{})",
@@ -172,7 +266,7 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
             )
         } else {
             format!(
-                "{} in error, {above} above the baseline of {} (limit +{}): {}",
+                "{} in error, {above} above the rollout's baseline of {} (limit +{}): {}",
                 h.pod_errors,
                 i.baseline,
                 g.max_pod_errors_above_baseline,
@@ -194,6 +288,8 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
                     list(&h.not_ready, 3)
                 )
             },
+            items: vec![item("nodes NotReady".into(), h.not_ready.len() as u64)],
+            accepted: None,
         });
     }
     if g.components_available {
@@ -205,6 +301,8 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
             } else {
                 list(&h.components_down, 2)
             },
+            items: h.components_down.iter().map(|c| item(c.clone(), 1)).collect(),
+            accepted: None,
         });
     }
     if !g.alarms.is_empty() {
@@ -213,7 +311,13 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
             name: "CloudWatch alarms".into(),
             ok,
             detail,
+            ..Default::default()
         });
+    }
+    out.push(workloads(i));
+    out.push(services(i));
+    if let Some(group) = i.managed_group {
+        out.push(lost(i, group));
     }
     if i.drains {
         out.push(Criterion {
@@ -227,8 +331,18 @@ pub fn criteria(i: &GateInput) -> Vec<Criterion> {
                     list(&h.blocking_pdbs, 2)
                 )
             },
+            ..Default::default()
         });
     }
+    if !h.synced {
+        // nothing is green before every watch has listed the cluster
+        for c in out.iter_mut().skip(1) {
+            c.ok = false;
+            c.items.clear();
+            c.detail = format!("not judged until the cluster view is synced (so far: {})", c.detail);
+        }
+    }
+    apply_acceptances(&mut out, i.accepted);
     out
 }
 
@@ -271,6 +385,7 @@ pub fn settled(since: Option<Timestamp>, settle_seconds: u64, now: Timestamp) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::availability::WorkloadRow;
 
     fn healthy() -> Health {
         Health {
@@ -287,14 +402,36 @@ mod tests {
             baseline,
             alarms: &AlarmReading::default(),
             drains,
+            start: None,
+            accepted: &[],
+            now: Timestamp::from_second(10_000).unwrap(),
+            managed_group: None,
         })
+    }
+
+    #[test]
+    fn nothing_is_green_before_the_cluster_view_is_synced() {
+        let h = Health {
+            synced: false,
+            ..healthy()
+        };
+        let c = judge(&h, 0, true);
+        assert!(c.len() > 3, "{c:?}");
+        assert!(c.iter().all(|k| !k.ok), "{c:?}");
+        let components = c.iter().find(|k| k.name == "critical components").expect("judged");
+        assert!(
+            components
+                .detail
+                .starts_with("not judged until the cluster view is synced"),
+            "{components:?}"
+        );
     }
 
     #[test]
     fn a_healthy_cluster_is_green() {
         let c = judge(&healthy(), 0, true);
         assert!(c.iter().all(|c| c.ok), "{c:?}");
-        assert_eq!(c.len(), 5);
+        assert_eq!(c.len(), 7);
     }
 
     #[test]
@@ -307,7 +444,7 @@ mod tests {
         let above = judge(&h, 1, false);
         let e = above.iter().find(|c| c.name == "pod errors above baseline").unwrap();
         assert!(!e.ok);
-        assert!(e.detail.contains("3 above the baseline of 1"), "{}", e.detail);
+        assert!(e.detail.contains("3 above the rollout's baseline of 1"), "{}", e.detail);
         assert!(e.detail.contains("shop/recommendations"), "{}", e.detail);
     }
 
@@ -355,6 +492,10 @@ mod tests {
                 baseline: 0,
                 alarms: r,
                 drains: false,
+                start: None,
+                accepted: &[],
+                now: Timestamp::from_second(10_000).unwrap(),
+                managed_group: None,
             })
             .into_iter()
             .find(|c| c.name == "CloudWatch alarms")
@@ -369,6 +510,171 @@ mod tests {
         assert!(judge(&r).detail.contains("in ALARM: latency-p99"));
         r.states.insert("latency-p99".into(), "OK".into());
         assert!(judge(&r).ok);
+    }
+
+    fn row(id: &str, available: u32, desired: u32, pdb_min: Option<u32>, since: i64) -> WorkloadRow {
+        WorkloadRow {
+            id: id.into(),
+            kind: crate::model::workload::Kind::Deployment,
+            key: id.split_once(' ').unwrap().1.into(),
+            level: Level::of(desired, available),
+            desired,
+            ready: available,
+            available,
+            since: Timestamp::from_second(since).ok(),
+            pdb: pdb_min.map(|_| "shop/budget".to_string()),
+            pdb_min,
+            reason: "CrashLoopBackOff".into(),
+        }
+    }
+
+    struct Judge {
+        health: Health,
+        start: Baseline,
+        accepted: Vec<Acceptance>,
+        group: Option<&'static str>,
+    }
+
+    impl Judge {
+        fn new(start: &Health) -> Judge {
+            Judge {
+                health: healthy(),
+                start: Baseline::take(start),
+                accepted: Vec::new(),
+                group: None,
+            }
+        }
+
+        fn run(&self) -> Vec<Criterion> {
+            criteria(&GateInput {
+                health: &self.health,
+                gates: &Gates::default(),
+                baseline: self.start.pod_errors,
+                alarms: &AlarmReading::default(),
+                drains: false,
+                start: Some(&self.start),
+                accepted: &self.accepted,
+                now: Timestamp::from_second(10_000).unwrap(),
+                managed_group: self.group,
+            })
+        }
+
+        fn get(&self, name: &str) -> Criterion {
+            self.run().into_iter().find(|c| c.name == name).unwrap()
+        }
+
+        /// An override now: every red item accepted.
+        fn accept(&mut self, reason: &str) {
+            for c in self.run().into_iter().filter(|c| !c.ok) {
+                for item in c.items {
+                    self.accepted.push(Acceptance {
+                        item,
+                        who: "ana@laptop".into(),
+                        reason: reason.into(),
+                    });
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_workload_up_at_the_baseline_and_down_now_is_red_naming_it() {
+        let mut start = healthy();
+        start.workloads = vec![row("Deployment shop/legacy", 0, 1, None, 0)];
+        let mut j = Judge::new(&start);
+        j.health.workloads = vec![
+            row("Deployment shop/legacy", 0, 1, None, 0),
+            row("Deployment shop/recommendations", 0, 6, None, 9_990),
+        ];
+        let c = j.get("workloads available");
+        assert!(!c.ok);
+        assert!(
+            c.detail.contains("Deployment shop/recommendations down 0/6"),
+            "{}",
+            c.detail
+        );
+        assert!(
+            !c.detail.contains("legacy down 0/1"),
+            "down before the rollout: {}",
+            c.detail
+        );
+        assert_eq!(c.items.len(), 1);
+    }
+
+    #[test]
+    fn degraded_below_its_budget_is_red_only_after_the_grace() {
+        let mut j = Judge::new(&healthy());
+        j.health.workloads = vec![row("Deployment shop/web", 1, 3, Some(2), 9_900)];
+        assert!(j.get("workloads available").ok, "within the grace of 300 s");
+        j.health.workloads = vec![row("Deployment shop/web", 1, 3, Some(2), 9_000)];
+        let c = j.get("workloads available");
+        assert!(!c.ok && c.detail.contains("budget shop/budget wants 2"), "{c:?}");
+        j.health.workloads = vec![row("Deployment shop/web", 2, 3, Some(2), 9_000)];
+        assert!(j.get("workloads available").ok, "at its budget");
+    }
+
+    #[test]
+    fn a_service_without_ready_endpoints_is_red() {
+        let mut j = Judge::new(&healthy());
+        j.health.services_down = vec!["shop/recommendations".into()];
+        let c = j.get("Services with endpoints");
+        assert!(!c.ok && c.detail.contains("shop/recommendations"), "{c:?}");
+    }
+
+    #[test]
+    fn an_override_accepts_what_it_named_and_nothing_new_or_worse() {
+        let mut j = Judge::new(&healthy());
+        j.health.workloads = vec![row("Deployment shop/recommendations", 0, 6, None, 9_990)];
+        j.health.pod_errors = 6;
+        j.accept("known crash loop, fixed after the window");
+        let c = j.get("workloads available");
+        assert!(c.ok, "{c:?}");
+        assert_eq!(
+            c.accepted.as_deref(),
+            Some("accepted by ana@laptop: known crash loop, fixed after the window")
+        );
+        assert!(j.get("pod errors above baseline").ok);
+        // something new: red again, naming only the new one
+        j.health.workloads.push(row("Deployment shop/cart", 0, 2, None, 9_990));
+        let c = j.get("workloads available");
+        assert!(!c.ok);
+        assert_eq!(c.items.len(), 1);
+        assert_eq!(c.items[0].item, "Deployment shop/cart down");
+        // worse: more pods in error than accepted
+        j.health.pod_errors = 8;
+        assert!(!j.get("pod errors above baseline").ok);
+    }
+
+    #[test]
+    fn an_override_of_something_else_leaves_a_crash_loop_red() {
+        let mut j = Judge::new(&healthy());
+        j.health.not_ready = vec!["ip-10-0-1-7".into()];
+        j.accept("node is being replaced");
+        assert!(j.get("nodes Ready").ok);
+        j.health.workloads = vec![row("Deployment shop/recommendations", 0, 6, None, 9_990)];
+        assert!(!j.get("workloads available").ok);
+    }
+
+    #[test]
+    fn pods_with_no_controller_on_a_managed_group_will_be_lost() {
+        let mut j = Judge::new(&healthy());
+        j.group = Some("system");
+        j.health.ownerless = vec![crate::model::health::OwnerlessPod {
+            pod: "default/debug-shell".into(),
+            node: Some("ip-1".into()),
+            group: Some("system".into()),
+        }];
+        let c = j.get("pods that will be lost");
+        assert!(!c.ok && c.detail.contains("default/debug-shell"), "{c:?}");
+        j.group = Some("apps");
+        assert!(j.get("pods that will be lost").ok);
+    }
+
+    #[test]
+    fn nothing_is_green_before_the_view_is_synced() {
+        let mut j = Judge::new(&healthy());
+        j.health.synced = false;
+        assert!(j.run().iter().all(|c| !c.ok));
     }
 
     #[test]

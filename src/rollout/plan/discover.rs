@@ -1,17 +1,19 @@
-//! Discovery for a plan, read-only: the control plane's version from the API
-//! server, node groups from the nodes' labels (managed: `eks.amazonaws.com/nodegroup`;
-//! self-managed: `alpha.eksctl.io/nodegroup-name`), and, when EKS is asked, the
-//! cluster's version, its managed node groups, and each installed add-on with the
-//! versions EKS offers for the target.
+//! Discovery for a plan, read-only by type (it holds a [`ClusterReader`] and a
+//! [`CloudRead`]): the control plane's version from the API server, node groups from
+//! the nodes' labels (managed: `eks.amazonaws.com/nodegroup`; self-managed:
+//! `alpha.eksctl.io/nodegroup-name`), and, when EKS is asked, the cluster's version,
+//! its managed node groups, each installed add-on with the versions EKS offers for
+//! the target, and what would drain an instance refresh of each self-managed group
+//! (its termination hooks, aws-node-termination-handler and its mode).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
 
 use super::{GroupType, Live, LiveAddon, LiveGroup};
-use crate::cloud::{Cloud, CloudError};
-use crate::model::minor_of;
+use crate::cloud::{CloudError, CloudRead};
+use crate::cluster::ClusterReader;
+use crate::units::Minor;
 
 /// The label EKS puts on a managed node group's nodes.
 const MANAGED_LABEL: &str = "eks.amazonaws.com/nodegroup";
@@ -34,27 +36,31 @@ pub enum DiscoverError {
     },
 }
 
-/// Reads what a plan needs, without writing anything. `eks` is the cloud and the
-/// EKS cluster's name, when EKS should be asked; `cluster` names the cluster
-/// otherwise (the kubeconfig's).
+/// Reads what a plan needs, through readers: nothing it holds can write. `eks` is
+/// the cloud and the EKS cluster's name, when EKS should be asked; `cluster` names
+/// the cluster otherwise (the kubeconfig's).
 pub async fn discover(
-    client: &kube::Client,
+    reader: &ClusterReader,
     cluster: &str,
-    eks: Option<(&dyn Cloud, &str)>,
+    eks: Option<(&dyn CloudRead, &str)>,
     target: &str,
 ) -> Result<Live, DiscoverError> {
-    let version = client.apiserver_version().await.map_err(DiscoverError::Version)?;
-    let control_plane =
-        minor_of(&version.git_version).ok_or_else(|| DiscoverError::BadVersion(version.git_version.clone()))?;
+    let version = reader.server_version().await.map_err(DiscoverError::Version)?;
+    let control_plane = Minor::parse(&version)
+        .map(|m| m.to_string())
+        .ok_or_else(|| DiscoverError::BadVersion(version.clone()))?;
     let mut live = Live {
         cluster: cluster.to_string(),
         control_plane,
         ..Live::default()
     };
-    let nodes = list_nodes(client).await.map_err(DiscoverError::Nodes)?;
+    // nodes, 500 a page, keeping only what discovery reads
+    let nodes = reader
+        .list_all::<Node, _>(|n| (n.metadata.labels.clone().unwrap_or_default(), kubelet_of(n)))
+        .await
+        .map_err(DiscoverError::Nodes)?;
     let mut groups: BTreeMap<String, LiveGroup> = BTreeMap::new();
-    for n in &nodes {
-        let labels = n.metadata.labels.clone().unwrap_or_default();
+    for (labels, kubelet) in &nodes {
         let (name, group_type) = if let Some(g) = labels.get(MANAGED_LABEL) {
             (g.clone(), GroupType::Managed)
         } else if let Some(g) = labels.get(SELF_MANAGED_LABEL) {
@@ -63,12 +69,6 @@ pub async fn discover(
             // Karpenter, Fargate and unlabelled nodes are not node groups upshift upgrades
             continue;
         };
-        let kubelet = n
-            .status
-            .as_ref()
-            .and_then(|s| s.node_info.as_ref())
-            .map(|i| i.kubelet_version.as_str())
-            .unwrap_or_default();
         let g = groups.entry(name.clone()).or_insert_with(|| LiveGroup {
             name,
             group_type,
@@ -76,7 +76,9 @@ pub async fn discover(
             minors: BTreeMap::new(),
         });
         g.size += 1;
-        *g.minors.entry(minor_of(kubelet).unwrap_or_default()).or_default() += 1;
+        *g.minors
+            .entry(Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default())
+            .or_default() += 1;
     }
     if let Some((cloud, name)) = eks {
         let err = |source| DiscoverError::Eks {
@@ -85,7 +87,7 @@ pub async fn discover(
         };
         let info = cloud.describe_cluster(name).await.map_err(err)?;
         live.cluster = info.name.clone();
-        if let Some(m) = minor_of(&info.version) {
+        if let Some(m) = Minor::parse(&info.version).map(|m| m.to_string()) {
             // EKS's word on the control plane is the one its update API acts on
             live.control_plane = m;
         }
@@ -138,22 +140,23 @@ pub async fn discover(
             Err(e) => live.unreadable.push(("EKS add-ons".into(), e.to_string())),
         }
         live.addons = Some(addons);
+        // what would drain an instance refresh of each self-managed group
+        let self_managed: Vec<(String, Option<crate::preflight::drainers::Drainer>)> = groups
+            .values()
+            .filter(|g| g.group_type == GroupType::SelfManaged)
+            .map(|g| (g.name.clone(), None))
+            .collect();
+        live.drainers = Some(crate::preflight::drainers::gather(reader, cloud, &self_managed).await);
     }
     live.groups = groups.into_values().collect();
     Ok(live)
 }
 
-/// Lists nodes, 500 at a time, keeping only what discovery reads.
-async fn list_nodes(client: &kube::Client) -> Result<Vec<Node>, kube::Error> {
-    let api: Api<Node> = Api::all(client.clone());
-    let mut out = Vec::new();
-    let mut lp = ListParams::default().limit(500);
-    loop {
-        let page = api.list(&lp).await?;
-        out.extend(page.items);
-        match page.metadata.continue_ {
-            Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
-            _ => return Ok(out),
-        }
-    }
+/// A node's kubelet version, e.g. `v1.30.4-eks-a737599`.
+fn kubelet_of(n: &Node) -> String {
+    n.status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.kubelet_version.clone())
+        .unwrap_or_default()
 }

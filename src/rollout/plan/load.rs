@@ -9,10 +9,13 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::locate::locate;
 use super::{
-    API_VERSION, ClusterRef, Drain, Gates, GroupType, KIND, Live, NodegroupStep, Origin, Plan, Step, StepKind, Strategy,
+    API_VERSION, ClusterRef, Drain, Drainer, Gates, GroupType, KIND, Live, NodegroupStep, Origin, Plan, Step, StepKind,
+    Strategy,
 };
-use crate::preflight::parse_minor;
+use crate::cloud::MaxUnavailable;
+use crate::units::Minor;
 
 /// What is wrong with a plan, and where.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,8 @@ struct PlanFile {
     #[serde(default)]
     drain: Drain,
     steps: Vec<StepFile>,
+    #[serde(default)]
+    notify: Option<crate::notify::NotifyConfig>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +88,9 @@ struct StepFile {
     strategy: Option<Strategy>,
     batch_size: Option<u32>,
     auto_continue: Option<bool>,
+    drainer: Option<Drainer>,
+    max_unavailable: Option<u32>,
+    max_unavailable_percentage: Option<u32>,
 }
 
 /// Builds errors that point into one text.
@@ -102,19 +110,45 @@ impl Errors<'_> {
     }
 }
 
+/// The largest plan read: a plan of a thousand node groups is under 300 KiB; more
+/// is a mistake, refused before it takes memory.
+pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;
+
+fn too_big(size: usize) -> String {
+    format!(
+        "{size} bytes, more than a plan may have ({MAX_PLAN_BYTES}): check that this is the plan `upshift plan` wrote"
+    )
+}
+
 impl Plan {
     /// Reads and checks a plan file (not yet against the cluster: see `validate`).
+    /// A file over [`MAX_PLAN_BYTES`] is refused before it is read.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| PlanError::Read {
+        let read = |e: std::io::Error| PlanError::Read {
             file: file.clone(),
             error: e.to_string(),
-        })?;
+        };
+        let size = std::fs::metadata(path).map_err(read)?.len();
+        if size > MAX_PLAN_BYTES as u64 {
+            return Err(PlanError::Read {
+                file: file.clone(),
+                error: too_big(size as usize),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
         Plan::from_yaml(&text, &file)
     }
 
-    /// Parses and checks plan text; `file` names it in errors.
+    /// Parses and checks plan text; `file` names it in errors. Text over
+    /// [`MAX_PLAN_BYTES`] is refused unparsed.
     pub fn from_yaml(text: &str, file: &str) -> Result<Plan, PlanError> {
+        if text.len() > MAX_PLAN_BYTES {
+            return Err(PlanError::Read {
+                file: file.to_string(),
+                error: too_big(text.len()),
+            });
+        }
         let errors = Errors { file, text };
         let de = serde_norway::Deserializer::from_str(text);
         let raw: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -280,7 +314,7 @@ fn strategy_names(t: GroupType) -> String {
 
 /// `1.30` → `1.31`.
 pub(super) fn next_minor(v: &str) -> Option<String> {
-    parse_minor(v).map(|(major, minor)| format!("{major}.{}", minor + 1))
+    Minor::parse_exact(v).map(|m| m.next().to_string())
 }
 
 impl PlanFile {
@@ -300,28 +334,27 @@ impl PlanFile {
         if self.cluster.name.trim().is_empty() {
             return Err(e.at("cluster.name", "empty: give the cluster's name"));
         }
-        let Some(from) = parse_minor(&self.from) else {
+        let Some(from) = Minor::parse_exact(&self.from) else {
             return Err(e.at(
                 "from",
                 format!("{:?}: give a Kubernetes minor version such as \"1.30\"", self.from),
             ));
         };
-        let Some(target) = parse_minor(&self.target) else {
+        let Some(target) = Minor::parse_exact(&self.target) else {
             return Err(e.at(
                 "target",
                 format!("{:?}: give a Kubernetes minor version such as \"1.31\"", self.target),
             ));
         };
-        if target != from && target != (from.0, from.1 + 1) {
+        if target != from && target != from.next() {
             return Err(e.at(
                 "target",
                 format!(
-                    "{} is not one minor after {}: EKS upgrades one minor at a time; plan {}.{} first, \
+                    "{} is not one minor after {}: EKS upgrades one minor at a time; plan {} first, \
                      then a new plan from there",
                     self.target,
                     self.from,
-                    from.0,
-                    from.1 + 1
+                    from.next()
                 ),
             ));
         }
@@ -389,6 +422,7 @@ impl PlanFile {
             gates: self.gates,
             drain: self.drain,
             steps,
+            notify: self.notify,
             origin: None,
         })
     }
@@ -410,17 +444,29 @@ impl StepFile {
             )
         };
         // which fields each kind takes
-        let given: [(&str, bool); 6] = [
+        let given: [(&str, bool); 9] = [
             ("name", self.name.is_some()),
             ("version", self.version.is_some()),
             ("type", self.group_type.is_some()),
             ("strategy", self.strategy.is_some()),
             ("batchSize", self.batch_size.is_some()),
             ("autoContinue", self.auto_continue.is_some()),
+            ("drainer", self.drainer.is_some()),
+            ("maxUnavailable", self.max_unavailable.is_some()),
+            ("maxUnavailablePercentage", self.max_unavailable_percentage.is_some()),
         ];
         let allowed: &[&str] = match self.kind {
             StepKind::Addon => &["name", "version"],
-            StepKind::Nodegroup => &["name", "type", "strategy", "batchSize", "autoContinue"],
+            StepKind::Nodegroup => &[
+                "name",
+                "type",
+                "strategy",
+                "batchSize",
+                "autoContinue",
+                "drainer",
+                "maxUnavailable",
+                "maxUnavailablePercentage",
+            ],
             _ => &[],
         };
         if let Some((field, _)) = given.iter().find(|(f, g)| *g && !allowed.contains(f)) {
@@ -452,7 +498,7 @@ impl StepFile {
                 let strategy = self.strategy.unwrap_or(group_type.strategies()[0]);
                 if !group_type.strategies().contains(&strategy) {
                     let why = match group_type {
-                        GroupType::Managed => "EKS replaces a managed group's nodes itself",
+                        GroupType::Managed => "EKS replaces a managed group's nodes, or upshift copies the group",
                         GroupType::SelfManaged => "EKS does not manage this group",
                     };
                     return Err(e.at(
@@ -465,6 +511,14 @@ impl StepFile {
                         ),
                     ));
                 }
+                let update_config = update_config(
+                    i,
+                    e,
+                    group_type,
+                    strategy,
+                    self.max_unavailable,
+                    self.max_unavailable_percentage,
+                )?;
                 let batch_size = self.batch_size.unwrap_or(1);
                 if batch_size == 0 {
                     return Err(e.at(
@@ -472,190 +526,98 @@ impl StepFile {
                         "0: give the nodes to replace at once, at least 1",
                     ));
                 }
+                let drainer = match (strategy, self.drainer) {
+                    (Strategy::InstanceRefresh, d) => Some(d.unwrap_or(Drainer::TerminationHandler)),
+                    (_, None) => None,
+                    (other, Some(d)) => {
+                        return Err(e.at(
+                            &format!("steps[{i}].drainer"),
+                            format!(
+                                "drainer {} is for strategy instance-refresh, not {}: remove it, or write strategy: instance-refresh",
+                                d.as_str(),
+                                other.as_str()
+                            ),
+                        ));
+                    }
+                };
                 Step::Nodegroup(NodegroupStep {
                     name,
                     group_type,
                     strategy,
                     batch_size,
                     auto_continue: self.auto_continue.unwrap_or(false),
+                    drainer,
+                    update_config,
                 })
             }
         })
     }
 }
 
-/// One part of a field path: `steps[4].batchSize` is steps, 4, batchSize.
-enum Seg<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-fn segments(path: &str) -> Vec<Seg<'_>> {
-    let mut out = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            out.push(Seg::Key(&rest[..i]));
-            rest = &rest[i..];
-            while let Some(stripped) = rest.strip_prefix('[') {
-                let Some(end) = stripped.find(']') else { break };
-                if let Ok(n) = stripped[..end].parse() {
-                    out.push(Seg::Index(n));
-                }
-                rest = &stripped[end + 1..];
-            }
-        } else {
-            out.push(Seg::Key(rest));
+/// A managed `eks-update` step's `maxUnavailable` or `maxUnavailablePercentage`
+/// (EKS's `updateConfig`): one of the two, 1 to 100, and on no other kind of step.
+fn update_config(
+    i: usize,
+    e: &Errors,
+    group_type: GroupType,
+    strategy: Strategy,
+    count: Option<u32>,
+    percentage: Option<u32>,
+) -> Result<Option<MaxUnavailable>, PlanError> {
+    let field = match (count, percentage) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(e.at(
+                &format!("steps[{i}].maxUnavailablePercentage"),
+                "EKS takes maxUnavailable or maxUnavailablePercentage, not both: remove one",
+            ));
         }
-    }
-    out
-}
-
-/// A line of YAML as the locator sees it.
-struct Line<'a> {
-    /// Spaces before the first character.
-    indent: usize,
-    /// Spaces before the content once `- ` item markers are passed.
-    inner: usize,
-    /// The content after the item markers, without a trailing comment.
-    content: &'a str,
-    dash: bool,
-}
-
-fn parse_line(l: &str) -> Option<Line<'_>> {
-    let trimmed = l.trim_start();
-    if trimmed.is_empty() || trimmed.starts_with('#') {
-        return None;
-    }
-    let indent = l.len() - trimmed.len();
-    let mut content = trimmed;
-    let mut inner = indent;
-    let dash = content.starts_with("- ") || content == "-";
-    while let Some(rest) = content.strip_prefix("- ") {
-        let r = rest.trim_start();
-        inner += content.len() - r.len();
-        content = r;
-    }
-    let content = match content.find(" #") {
-        Some(i) => &content[..i],
-        None => content,
+        (Some(_), None) => "maxUnavailable",
+        (None, Some(_)) => "maxUnavailablePercentage",
     };
-    Some(Line {
-        indent,
-        inner,
-        content,
-        dash,
-    })
-}
-
-/// The 1-based line of a field path (`steps[4].batchSize`) in YAML text, block or
-/// flow style: a best effort to point errors at a line.
-pub(super) fn locate(text: &str, path: &str) -> Option<usize> {
-    let lines: Vec<Option<Line>> = text.lines().map(parse_line).collect();
-    let (mut lo, mut hi) = (0usize, lines.len());
-    let mut found = None;
-    for seg in segments(path) {
-        match seg {
-            Seg::Key(k) => {
-                let level = (lo..hi).filter_map(|i| lines[i].as_ref()).map(|l| l.inner).min()?;
-                let key = format!("{k}:");
-                let block = (lo..hi).find(|&i| {
-                    lines[i]
-                        .as_ref()
-                        .is_some_and(|l| l.inner == level && l.content.starts_with(&key))
-                });
-                if let Some(i) = block {
-                    let own = lines[i].as_ref().map_or(0, |l| l.inner);
-                    let end = (i + 1..hi)
-                        .find(|&j| {
-                            lines[j]
-                                .as_ref()
-                                .is_some_and(|l| l.inner <= own && !(l.dash && l.indent == own))
-                        })
-                        .unwrap_or(hi);
-                    (lo, hi) = (i, end);
-                    found = Some(i);
-                    // the value's lines start after the key
-                    if end > i + 1 {
-                        lo = i + 1;
-                    }
-                } else {
-                    // flow style: `{kind: nodegroup, batchSize: 0}`
-                    let flow = (lo..hi).find(|&i| {
-                        lines[i].as_ref().is_some_and(|l| {
-                            [
-                                format!("{{{key}"),
-                                format!("{{ {key}"),
-                                format!(", {key}"),
-                                format!(",{key}"),
-                            ]
-                            .iter()
-                            .any(|p| l.content.contains(p.as_str()))
-                        })
-                    })?;
-                    (lo, hi) = (flow, flow + 1);
-                    found = Some(flow);
-                }
-            }
-            Seg::Index(n) => {
-                let dash_indent = (lo..hi)
-                    .filter_map(|i| lines[i].as_ref())
-                    .filter(|l| l.dash)
-                    .map(|l| l.indent)
-                    .min();
-                let Some(dash_indent) = dash_indent else {
-                    // a flow sequence: the key's line is as close as we get
-                    continue;
-                };
-                let items: Vec<usize> = (lo..hi)
-                    .filter(|&i| lines[i].as_ref().is_some_and(|l| l.dash && l.indent == dash_indent))
-                    .collect();
-                let start = *items.get(n)?;
-                let end = items.get(n + 1).copied().unwrap_or(hi);
-                (lo, hi) = (start, end);
-                found = Some(start);
-            }
-        }
+    if group_type != GroupType::Managed || strategy != Strategy::EksUpdate {
+        let instead = if strategy == Strategy::EksUpdate {
+            "it is EKS's setting for its own update of a managed group"
+        } else {
+            "upshift replaces the nodes here, batchSize at a time"
+        };
+        return Err(e.at(
+            &format!("steps[{i}].{field}"),
+            format!(
+                "only a managed group with strategy eks-update takes {field} ({instead}): remove it, or set batchSize"
+            ),
+        ));
     }
-    found.map(|i| i + 1)
+    let n = count.or(percentage).unwrap_or_default();
+    if !(1..=100).contains(&n) {
+        return Err(e.at(&format!("steps[{i}].{field}"), format!("{n}: EKS takes 1 to 100")));
+    }
+    Ok(Some(match count {
+        Some(c) => MaxUnavailable::Count(c as i32),
+        None => MaxUnavailable::Percentage(n as i32),
+    }))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::locate;
-
-    const TEXT: &str = r#"apiVersion: upshift.dev/v1
-cluster:
-  name: demo   # the cluster
-  environment: production
-from: "1.30"
-steps:
-  # first
-  - kind: preflight
-  - kind: nodegroup
-    name: apps
-    batchSize: 0
-  - {kind: addon, name: coredns, version: v1}
-"#;
+mod size_tests {
+    use super::*;
 
     #[test]
-    fn finds_keys_items_and_flow_fields() {
-        assert_eq!(locate(TEXT, "apiVersion"), Some(1));
-        assert_eq!(locate(TEXT, "cluster.name"), Some(3));
-        assert_eq!(locate(TEXT, "cluster.environment"), Some(4));
-        assert_eq!(locate(TEXT, "from"), Some(5));
-        assert_eq!(locate(TEXT, "steps"), Some(6));
-        assert_eq!(locate(TEXT, "steps[0]"), Some(8));
-        assert_eq!(locate(TEXT, "steps[1].batchSize"), Some(11));
-        assert_eq!(locate(TEXT, "steps[1].name"), Some(10));
-        assert_eq!(locate(TEXT, "steps[2].version"), Some(12));
-        assert_eq!(locate(TEXT, "steps[3]"), None);
-    }
-
-    #[test]
-    fn finds_sequences_at_the_key_indent() {
-        let t = "steps:\n- kind: preflight\n- kind: nodegroup\n  batchSize: 3\nfrom: x\n";
-        assert_eq!(locate(t, "steps[1].batchSize"), Some(4));
-        assert_eq!(locate(t, "from"), Some(5));
+    fn a_plan_over_the_cap_is_refused_unread_naming_the_file() {
+        let step = "  - nodegroup: {name: apps, type: managed, strategy: eks-update, batchSize: 1}\n";
+        let text = format!(
+            "cluster: {{name: demo}}\nfrom: '1.30'\ntarget: '1.31'\nsteps:\n{}",
+            step.repeat(MAX_PLAN_BYTES / step.len() + 1)
+        );
+        let err = Plan::from_yaml(&text, "big.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains("big.yaml") && err.contains("more than a plan may have"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, &text).unwrap();
+        let err = Plan::load(&path).unwrap_err().to_string();
+        assert!(err.contains("big.yaml") && err.contains("bytes"), "{err}");
     }
 }

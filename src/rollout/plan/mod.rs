@@ -6,13 +6,18 @@
 
 mod discover;
 mod load;
+mod locate;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::MaxUnavailable;
+use crate::model::journal::StepId;
+
+pub use crate::preflight::drainers::Drainer;
 pub use discover::{DiscoverError, discover};
 pub use load::PlanError;
-pub use write::{ProposeOptions, propose};
+pub use write::{ProposeOptions, managed_strategy, propose};
 
 /// The `apiVersion` of plan files this build reads and writes.
 pub const API_VERSION: &str = "upshift.dev/v1";
@@ -30,6 +35,8 @@ pub struct Plan {
     pub gates: Gates,
     pub drain: Drain,
     pub steps: Vec<Step>,
+    /// Where the rollout's events are sent (docs/notify.md); None: nowhere.
+    pub notify: Option<crate::notify::NotifyConfig>,
     /// The file and text it was loaded from, to point errors at lines.
     pub origin: Option<Origin>,
 }
@@ -99,6 +106,12 @@ pub struct Gates {
     pub components_available: bool,
     /// CloudWatch alarm names that must not be in ALARM.
     pub alarms: Vec<String>,
+    /// How long a workload may stay degraded below its budget (or below
+    /// `minAvailablePercent`) before a gate turns red.
+    pub degraded_grace_seconds: u64,
+    /// A workload with fewer available pods than this share of its desired ones is
+    /// degraded beyond what a gate accepts (0: only its PodDisruptionBudget counts).
+    pub min_available_percent: u32,
 }
 
 impl Default for Gates {
@@ -110,6 +123,8 @@ impl Default for Gates {
             all_nodes_ready: true,
             components_available: true,
             alarms: Vec::new(),
+            degraded_grace_seconds: 300,
+            min_available_percent: 0,
         }
     }
 }
@@ -162,6 +177,17 @@ impl Step {
         }
     }
 
+    /// The step's id in the journal: `control-plane`, `addon/coredns`, `nodegroup/apps`.
+    pub fn id(&self) -> StepId {
+        match self {
+            Step::Preflight => StepId::Preflight,
+            Step::ControlPlane => StepId::ControlPlane,
+            Step::Addon { name, .. } => StepId::Addon(name.clone()),
+            Step::Nodegroup(g) => StepId::Nodegroup(g.name.clone()),
+            Step::Postflight => StepId::Postflight,
+        }
+    }
+
     /// A short label: `addon vpc-cni`, `nodegroup batch`, `control-plane`.
     pub fn label(&self) -> String {
         match self {
@@ -204,6 +230,13 @@ pub struct NodegroupStep {
     pub batch_size: u32,
     /// Go on to the next batch on its own while the gate is green.
     pub auto_continue: bool,
+    /// Who drains the nodes an instance refresh terminates; set for `instance-refresh`
+    /// only (a plan that names none gets `termination-handler`).
+    pub drainer: Option<Drainer>,
+    /// `eks-update` only: the group's EKS `updateConfig` (how many nodes EKS takes
+    /// down at once inside its update), set before the update when it differs; None
+    /// leaves the group's as it is.
+    pub update_config: Option<MaxUnavailable>,
 }
 
 /// Who manages a node group's instances.
@@ -227,7 +260,7 @@ impl GroupType {
     /// The strategies that can upgrade a group of this type.
     pub fn strategies(self) -> &'static [Strategy] {
         match self {
-            GroupType::Managed => &[Strategy::EksUpdate],
+            GroupType::Managed => &[Strategy::EksUpdate, Strategy::BlueGreen],
             GroupType::SelfManaged => &[Strategy::Replace, Strategy::InstanceRefresh],
         }
     }
@@ -244,6 +277,10 @@ pub enum Strategy {
     /// upshift cordons, drains and terminates batch by batch, waiting for
     /// replacements (self-managed groups).
     Replace,
+    /// upshift creates a copy of the group on the target, then cordons the old
+    /// group's nodes and drains them batch by batch, with a gate between batches, and
+    /// deletes the old group (managed groups).
+    BlueGreen,
 }
 
 impl Strategy {
@@ -252,6 +289,7 @@ impl Strategy {
             Strategy::EksUpdate => "eks-update",
             Strategy::InstanceRefresh => "instance-refresh",
             Strategy::Replace => "replace",
+            Strategy::BlueGreen => "blue-green",
         }
     }
 }
@@ -268,11 +306,22 @@ pub struct Live {
     pub addons: Option<Vec<LiveAddon>>,
     /// What could not be read, with why.
     pub unreadable: Vec<(String, String)>,
+    /// The self-managed groups' termination hooks and the termination handlers found;
+    /// None when EKS was not asked.
+    pub drainers: Option<crate::preflight::drainers::DrainerFacts>,
 }
 
 impl Live {
     pub fn group(&self, name: &str) -> Option<&LiveGroup> {
         self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// Whether an instance refresh of self-managed group `name` would be drained
+    /// without upshift, and why; None when that was not looked up.
+    pub fn refresh_verdict(&self, name: &str) -> Option<crate::preflight::drainers::Verdict> {
+        let facts = self.drainers.as_ref()?;
+        let g = facts.groups.iter().find(|g| g.group == name)?;
+        Some(crate::preflight::drainers::verdict(g, &facts.handlers))
     }
 }
 

@@ -3,10 +3,13 @@
 
 use std::fmt::Write as _;
 
+use crate::cloud::MaxUnavailable;
+
 use super::{
-    API_VERSION, ClusterRef, Drain, Environment, Gates, GroupType, KIND, Live, LiveGroup, NodegroupStep, Plan, Step,
-    Strategy,
+    API_VERSION, ClusterRef, Drain, Drainer, Environment, Gates, GroupType, KIND, Live, LiveGroup, NodegroupStep, Plan,
+    Step, Strategy,
 };
+use crate::preflight::drainers::Verdict;
 
 /// Choices for a proposed plan that discovery cannot make.
 #[derive(Clone, Debug)]
@@ -21,6 +24,18 @@ pub struct ProposeOptions {
     pub batch_size: u32,
     /// How self-managed groups are upgraded.
     pub self_managed: Strategy,
+    /// How managed groups are upgraded; None: by the environment (see [`managed_strategy`]).
+    pub managed: Option<Strategy>,
+}
+
+/// How a managed group is upgraded when the options do not say: `blue-green` on a
+/// production cluster, where a gate between batches is worth a second group for a
+/// while (EKS's own update stops at no gate inside it); `eks-update` elsewhere.
+pub fn managed_strategy(environment: Environment) -> Strategy {
+    match environment {
+        Environment::Production => Strategy::BlueGreen,
+        Environment::PreProduction => Strategy::EksUpdate,
+    }
 }
 
 /// Add-ons updated right after the control plane, in this order; the others follow
@@ -60,15 +75,18 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
     let mut groups: Vec<&LiveGroup> = live.groups.iter().filter(|g| g.size > 0).collect();
     groups.sort_by_key(|g| (!system_like(g), g.group_type == GroupType::SelfManaged, g.name.clone()));
     for g in groups {
+        let strategy = match g.group_type {
+            GroupType::Managed => opts.managed.unwrap_or(managed_strategy(opts.environment)),
+            GroupType::SelfManaged => opts.self_managed,
+        };
         steps.push(Step::Nodegroup(NodegroupStep {
             name: g.name.clone(),
             group_type: g.group_type,
-            strategy: match g.group_type {
-                GroupType::Managed => Strategy::EksUpdate,
-                GroupType::SelfManaged => opts.self_managed,
-            },
+            strategy,
             batch_size: opts.batch_size.clamp(1, g.size),
             auto_continue: false,
+            drainer: (strategy == Strategy::InstanceRefresh).then(|| choose_drainer(live, &g.name)),
+            update_config: None,
         }));
     }
     steps.extend(
@@ -90,7 +108,53 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
         gates: Gates::default(),
         drain: Drain::default(),
         steps,
+        notify: None,
         origin: None,
+    }
+}
+
+/// Who drains an instance refresh of `group`: aws-node-termination-handler when it
+/// is seen draining on the group's termination hook, else upshift.
+fn choose_drainer(live: &Live, group: &str) -> Drainer {
+    match live.refresh_verdict(group) {
+        Some(Verdict::HandlerDrains { .. }) => Drainer::TerminationHandler,
+        _ => Drainer::Upshift,
+    }
+}
+
+/// Why the plan's drainer for `group` was chosen, for its comment.
+fn drainer_why(live: Option<&Live>, group: &str, drainer: Drainer) -> String {
+    let verdict = live.and_then(|l| l.refresh_verdict(group));
+    match (drainer, verdict) {
+        (Drainer::TerminationHandler, Some(Verdict::HandlerDrains { hook, handler })) => {
+            format!("{handler} (queue-processor) drains on the group's termination hook {hook}")
+        }
+        (Drainer::TerminationHandler, Some(v)) => format!(
+            "NOT SAFE as found: {}; preflight blocks this step until it is fixed, or write drainer: upshift",
+            verdict_words(&v)
+        ),
+        (Drainer::TerminationHandler, None) => {
+            "the group's termination hook and aws-node-termination-handler were not looked up (plan with --cluster NAME)"
+                .into()
+        }
+        (Drainer::Upshift, Some(v)) => format!(
+            "{}; upshift adds a termination hook for the step and drains each node itself",
+            verdict_words(&v)
+        ),
+        (Drainer::Upshift, None) => "upshift adds a termination hook for the step and drains each node itself".into(),
+    }
+}
+
+fn verdict_words(v: &Verdict) -> String {
+    match v {
+        Verdict::UpshiftDrains => "upshift drains".into(),
+        Verdict::HandlerDrains { hook, handler } => format!("{handler} drains on hook {hook}"),
+        Verdict::NoHook => "the Auto Scaling group has no termination hook".into(),
+        Verdict::NothingDrains { hook, imds, .. } => match imds {
+            Some(k) => format!("nothing drains on hook {hook} ({k} runs in IMDS mode, blind to lifecycle events)"),
+            None => format!("nothing drains on hook {hook} (no aws-node-termination-handler in queue-processor mode)"),
+        },
+        Verdict::Unknown(why) => format!("its hooks could not be read ({why})"),
     }
 }
 
@@ -178,7 +242,7 @@ impl Plan {
         let _ = writeln!(w, "  maxUnscheduledPods: {}", g.max_unscheduled_pods);
         let _ = writeln!(
             w,
-            "  # pods in error (CrashLoopBackOff, ImagePullBackOff, OOMKilled, …) beyond the count before the step"
+            "  # pods in error (CrashLoopBackOff, ImagePullBackOff, OOMKilled, …) beyond the count before the rollout"
         );
         let _ = writeln!(w, "  maxPodErrorsAboveBaseline: {}", g.max_pod_errors_above_baseline);
         let _ = writeln!(w, "  allNodesReady: {}", g.all_nodes_ready);
@@ -196,6 +260,12 @@ impl Plan {
                 let _ = writeln!(w, "    - {}", scalar(a));
             }
         }
+        let _ = writeln!(
+            w,
+            "  # a workload degraded below its PodDisruptionBudget (or minAvailablePercent) this long turns a gate red"
+        );
+        let _ = writeln!(w, "  degradedGraceSeconds: {}", g.degraded_grace_seconds);
+        let _ = writeln!(w, "  minAvailablePercent: {}", g.min_available_percent);
         let d = &self.drain;
         let _ = writeln!(w, "drain:");
         let _ = writeln!(
@@ -274,10 +344,15 @@ impl Plan {
                     .map(|lg| format!(" ({})", group_nodes(lg)))
                     .unwrap_or_default();
                 let how = match g.strategy {
-                    Strategy::EksUpdate => "EKS's node group update replaces the nodes (UpdateNodegroupVersion)",
+                    Strategy::EksUpdate => {
+                        "EKS's node group update replaces the nodes (UpdateNodegroupVersion); EKS stops at no gate inside its update"
+                    }
                     Strategy::InstanceRefresh => "the Auto Scaling group's instance refresh replaces the nodes",
                     Strategy::Replace => {
                         "upshift cordons, drains and terminates nodes batch by batch; the Auto Scaling group replaces them"
+                    }
+                    Strategy::BlueGreen => {
+                        "upshift creates a copy of the group on the target, cordons the old nodes, drains them batch by batch, then deletes the old group"
                     }
                 };
                 let _ = writeln!(w, "  # node group {}{facts}: {how}", g.name);
@@ -285,20 +360,68 @@ impl Plan {
                 let _ = writeln!(w, "    name: {}", scalar(&g.name));
                 let strategies: Vec<&str> = g.group_type.strategies().iter().map(|s| s.as_str()).collect();
                 let _ = writeln!(w, "    type: {}", g.group_type.as_str());
-                let _ = match g.group_type {
-                    GroupType::Managed => writeln!(w, "    # eks-update: the only strategy for a managed group"),
-                    GroupType::SelfManaged => writeln!(w, "    # {}", strategies.join(" or ")),
+                let _ = match (g.group_type, self.cluster.environment) {
+                    (GroupType::Managed, Environment::Production) => writeln!(
+                        w,
+                        "    # blue-green or eks-update; blue-green is proposed because this cluster is production: a gate\n    # between batches (EKS's update has none), for a second group's cost while it runs.\n    # It needs eks:CreateNodegroup, eks:DeleteNodegroup and iam:PassRole on the node role (docs/iam.md)"
+                    ),
+                    (GroupType::Managed, Environment::PreProduction) => writeln!(
+                        w,
+                        "    # eks-update or blue-green; eks-update is proposed because this cluster is not production:\n    # EKS replaces the nodes maxUnavailable at a time and stops at no gate inside its update"
+                    ),
+                    (GroupType::SelfManaged, _) => writeln!(w, "    # {}", strategies.join(" or ")),
                 };
                 let _ = writeln!(w, "    strategy: {}", g.strategy.as_str());
-                let _ = writeln!(
-                    w,
-                    "    # nodes replaced at once, 1 to the group's size; a gate between batches"
-                );
+                if let Some(d) = g.drainer {
+                    let _ = writeln!(
+                        w,
+                        "    # who drains the nodes the refresh terminates: termination-handler or upshift; {} because {}",
+                        d.as_str(),
+                        drainer_why(live, &g.name, d)
+                    );
+                    let _ = writeln!(w, "    drainer: {}", d.as_str());
+                }
+                match g.strategy {
+                    Strategy::EksUpdate => {
+                        let _ = writeln!(
+                            w,
+                            "    # eks-update: batches do not apply (EKS's maxUnavailable decides); a gate before the update only"
+                        );
+                    }
+                    Strategy::BlueGreen => {
+                        let _ = writeln!(
+                            w,
+                            "    # old nodes drained at once, 1 to the group's size; a gate between batches"
+                        );
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            w,
+                            "    # nodes replaced at once, 1 to the group's size; a gate between batches"
+                        );
+                    }
+                }
                 let _ = writeln!(w, "    batchSize: {}", g.batch_size);
-                let _ = writeln!(
-                    w,
-                    "    # true: go on to the next batch by itself while the gate is green"
-                );
+                match g.update_config {
+                    Some(m) if g.strategy == Strategy::EksUpdate => {
+                        let (field, n) = match m {
+                            MaxUnavailable::Count(n) => ("maxUnavailable", n),
+                            MaxUnavailable::Percentage(p) => ("maxUnavailablePercentage", p),
+                        };
+                        let _ = writeln!(
+                            w,
+                            "    # EKS's updateConfig, set before the update: nodes (or percent) EKS takes down at once"
+                        );
+                        let _ = writeln!(w, "    {field}: {n}");
+                    }
+                    None if g.strategy == Strategy::EksUpdate => {
+                        let _ = writeln!(
+                            w,
+                            "    # maxUnavailable: N or maxUnavailablePercentage: P sets EKS's updateConfig before the update"
+                        );
+                    }
+                    _ => {}
+                }
                 let _ = writeln!(w, "    autoContinue: {}", g.auto_continue);
             }
             Step::Postflight => {
@@ -327,10 +450,14 @@ impl Plan {
             let detail = match step {
                 Step::Addon { version, .. } => format!(" to {version}"),
                 Step::Nodegroup(g) => format!(
-                    " ({}, {}, batches of {}{})",
+                    " ({}, {}{}, batches of {}{}{})",
                     g.group_type.as_str(),
                     g.strategy.as_str(),
+                    g.drainer
+                        .map(|d| format!(" drained by {}", d.as_str()))
+                        .unwrap_or_default(),
                     g.batch_size,
+                    g.update_config.map(|m| format!(", {m}")).unwrap_or_default(),
                     if g.auto_continue { ", auto-continue" } else { "" }
                 ),
                 _ => String::new(),

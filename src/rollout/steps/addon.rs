@@ -2,6 +2,7 @@
 //! none, EKS's default for the target), once.
 
 use crate::cloud::{CloudError, UpdateScope};
+use crate::model::journal::{Decision, StepId, StepState};
 
 use super::{Progress, StepCtx, StepError, short, update_errors};
 
@@ -10,7 +11,7 @@ const ACTION: &str = "update-addon";
 /// One call: Done when the add-on is ACTIVE at the version; follows a running update;
 /// otherwise starts one, at most once per call.
 pub async fn reconcile(ctx: &mut StepCtx<'_>, name: &str, version: &str) -> Result<Progress, StepError> {
-    let step = format!("addon/{name}");
+    let step = StepId::Addon(name.to_string());
     let want = if version.is_empty() || version == "default" {
         let offered = ctx.cloud.addon_versions(name, ctx.target).await?;
         match offered.default {
@@ -27,7 +28,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, name: &str, version: &str) -> Resu
     };
     let addon = ctx.cloud.describe_addon(ctx.cluster, name).await?;
     if addon.version == want && addon.status == "ACTIVE" {
-        ctx.state(&step, "done")?;
+        ctx.state(&step, StepState::Done)?;
         return Ok(Progress::Done {
             what: format!("{name} at {want}"),
         });
@@ -37,7 +38,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, name: &str, version: &str) -> Resu
     if let Some(u) = &latest
         && u.in_progress()
     {
-        ctx.state(&step, "running")?;
+        ctx.state(&step, StepState::Running)?;
         return Ok(Progress::Waiting {
             what: format!(
                 "add-on {name} update {} InProgress {}",
@@ -63,9 +64,9 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, name: &str, version: &str) -> Resu
     if let Some(u) = &latest
         && !u.succeeded()
         && u.param("AddonVersion").or(u.param("Version")) == Some(want.as_str())
-        && !ctx.retry_requested(&step, u.created)
+        && !ctx.decided_after_failure(&step, Decision::Retry)
     {
-        ctx.state(&step, "failed")?;
+        ctx.state(&step, StepState::Failed)?;
         return Err(StepError::Failed {
             why: format!(
                 "the update {} of {name} to {want} ended {}: {}",
@@ -78,7 +79,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, name: &str, version: &str) -> Resu
             ),
         });
     }
-    ctx.state(&step, "running")?;
+    ctx.state(&step, StepState::Running)?;
     ctx.action(&step, ACTION, &want)?;
     // no conflict resolution: fields changed by hand make the update fail, not vanish
     match ctx.cloud.update_addon(ctx.cluster, name, &want, None).await {

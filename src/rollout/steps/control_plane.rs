@@ -1,10 +1,11 @@
 //! The control-plane step: EKS's UpdateClusterVersion to the plan's target, once.
 
 use crate::cloud::{CloudError, UpdateScope};
+use crate::model::journal::{Decision, StepId, StepState};
 
 use super::{Progress, StepCtx, StepError, next_minor, short, update_errors};
 
-const STEP: &str = "control-plane";
+const STEP: &StepId = &StepId::ControlPlane;
 const ACTION: &str = "update-cluster-version";
 
 /// One call: Done when the control plane is ACTIVE on the target; follows an update
@@ -13,7 +14,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>) -> Result<Progress, StepError> {
     let target = ctx.target.to_string();
     let cluster = ctx.cloud.describe_cluster(ctx.cluster).await?;
     if cluster.version == target && cluster.status == "ACTIVE" {
-        ctx.state(STEP, "done")?;
+        ctx.state(STEP, StepState::Done)?;
         return Ok(Progress::Done {
             what: format!("control plane on {target}"),
         });
@@ -22,7 +23,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>) -> Result<Progress, StepError> {
     if let Some(u) = &latest
         && u.in_progress()
     {
-        ctx.state(STEP, "running")?;
+        ctx.state(STEP, StepState::Running)?;
         return Ok(Progress::Waiting {
             what: format!(
                 "control plane update {} InProgress {}",
@@ -50,9 +51,9 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>) -> Result<Progress, StepError> {
     if let Some(u) = &latest
         && u.param("Version") == Some(target.as_str())
         && !u.succeeded()
-        && !ctx.retry_requested(STEP, u.created)
+        && !ctx.decided_after_failure(STEP, Decision::Retry)
     {
-        ctx.state(STEP, "failed")?;
+        ctx.state(STEP, StepState::Failed)?;
         return Err(StepError::Failed {
             why: format!(
                 "the control plane update {} to {target} ended {}: {}",
@@ -65,7 +66,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>) -> Result<Progress, StepError> {
         });
     }
     if next_minor(&cluster.version).as_deref() != Some(target.as_str()) {
-        ctx.state(STEP, "failed")?;
+        ctx.state(STEP, StepState::Failed)?;
         return Err(StepError::Failed {
             why: format!(
                 "the control plane of {} is on {}, and EKS upgrades one minor at a time: it cannot go to {target}",
@@ -80,7 +81,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>) -> Result<Progress, StepError> {
             detail: format!("{} must be ACTIVE before its version can be updated", ctx.cluster),
         });
     }
-    ctx.state(STEP, "running")?;
+    ctx.state(STEP, StepState::Running)?;
     ctx.action(STEP, ACTION, &target)?;
     match ctx.cloud.update_cluster_version(ctx.cluster, &target).await {
         Ok(u) => {

@@ -21,8 +21,14 @@ use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 
 use super::{Progress, StepError};
 use crate::model::Level;
-use crate::rollout::journal::{Journal, What};
+use crate::model::journal::{Decision, StepId, What};
+use crate::rollout::journal::Journal;
 use crate::rollout::plan::Drain;
+
+/// The journal's action words for what a drain does.
+pub const CORDON: &str = "cordon";
+pub const EVICT: &str = "evict";
+pub const DELETE_POD: &str = "delete-pod";
 
 /// The journal's reason on the note that a pod is held for the operator.
 const HELD: &str = "DrainHeld";
@@ -38,11 +44,11 @@ pub struct DrainCtx<'a> {
 }
 
 impl DrainCtx<'_> {
-    fn action(&mut self, step: &str, action: &str, target: &str) -> Result<(), StepError> {
+    fn action(&mut self, step: &StepId, action: &str, target: &str) -> Result<(), StepError> {
         super::journal_action(self.journal, self.who, (self.now)(), step, action, target)
     }
 
-    fn result(&mut self, step: &str, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
+    fn result(&mut self, step: &StepId, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
         super::journal_result(self.journal, self.who, (self.now)(), step, action, target, ok, detail)
     }
 
@@ -150,7 +156,7 @@ async fn budgets_of(client: &kube::Client, pod: &Pod) -> Vec<String> {
 }
 
 /// When the journal first recorded a refusal to evict this pod in this step.
-fn first_refusal(journal: &Journal, step: &str, target: &str) -> Option<Timestamp> {
+fn first_refusal(journal: &Journal, step: &StepId, target: &str) -> Option<Timestamp> {
     journal.entries().iter().find_map(|e| match &e.what {
         What::Result {
             step: s,
@@ -158,7 +164,7 @@ fn first_refusal(journal: &Journal, step: &str, target: &str) -> Option<Timestam
             target: t,
             ok: false,
             ..
-        } if s == step && action == "evict" && t == target => Some(e.at),
+        } if s == step && action == EVICT && t == target => Some(e.at),
         _ => None,
     })
 }
@@ -174,7 +180,7 @@ fn noted(journal: &Journal, object: &str, reason: &str) -> Option<Timestamp> {
 }
 
 /// Whether the operator chose `decision` about `target` in this step.
-fn chosen(journal: &Journal, step: &str, decision: &str, target: &str) -> Option<Timestamp> {
+fn chosen(journal: &Journal, step: &StepId, decision: Decision, target: &str) -> Option<Timestamp> {
     journal
         .decisions(step)
         .filter(|(_, d, t)| *d == decision && *t == Some(target))
@@ -191,7 +197,12 @@ struct Hold {
 }
 
 /// One pass of draining `node` for `step`, with the plan's drain options.
-pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &Drain) -> Result<Progress, StepError> {
+pub async fn drain_node(
+    ctx: &mut DrainCtx<'_>,
+    step: &StepId,
+    node: &str,
+    opts: &Drain,
+) -> Result<Progress, StepError> {
     let nodes: Api<Node> = Api::all(ctx.client.clone());
     let current = nodes
         .get_opt(node)
@@ -203,11 +214,11 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
         });
     };
     if current.spec.as_ref().and_then(|s| s.unschedulable) != Some(true) {
-        ctx.action(step, "cordon", node)?;
+        ctx.action(step, CORDON, node)?;
         let patch = serde_json::json!({"spec": {"unschedulable": true}});
         let result = nodes.patch(node, &PatchParams::default(), &Patch::Merge(&patch)).await;
         let detail = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
-        ctx.result(step, "cordon", node, result.is_ok(), detail)?;
+        ctx.result(step, CORDON, node, result.is_ok(), detail)?;
         result.map_err(|e| kube_failed(&format!("cordoning node {node}"), e))?;
     }
     let pods = Api::<Pod>::all(ctx.client.clone())
@@ -231,16 +242,16 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
             continue;
         }
         let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-        if chosen(ctx.journal, step, "delete-pod", &key).is_some() {
-            if !ctx.journal.done(step, "delete-pod", &key) {
-                ctx.action(step, "delete-pod", &key)?;
+        if chosen(ctx.journal, step, Decision::DeletePod, &key).is_some() {
+            if !ctx.journal.done(step, DELETE_POD, &key) {
+                ctx.action(step, DELETE_POD, &key)?;
                 match api.delete(&name, &DeleteParams::default()).await {
-                    Ok(_) => ctx.result(step, "delete-pod", &key, true, "deleted at the operator's word".into())?,
+                    Ok(_) => ctx.result(step, DELETE_POD, &key, true, "deleted at the operator's word".into())?,
                     Err(kube::Error::Api(s)) if s.code == 404 => {
-                        ctx.result(step, "delete-pod", &key, true, "already gone".into())?
+                        ctx.result(step, DELETE_POD, &key, true, "already gone".into())?
                     }
                     Err(e) => {
-                        ctx.result(step, "delete-pod", &key, false, e.to_string())?;
+                        ctx.result(step, DELETE_POD, &key, false, e.to_string())?;
                         return Err(kube_failed(&format!("deleting pod {key} on node {node}"), e));
                     }
                 }
@@ -248,7 +259,7 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
             leaving += 1;
             continue;
         }
-        let keep_waiting = chosen(ctx.journal, step, "keep-waiting", &key);
+        let keep_waiting = chosen(ctx.journal, step, Decision::KeepWaiting, &key);
         let refuse_now = if !has_controller(p) {
             Some(format!(
                 "pod {key} has no controller: once evicted it does not come back"
@@ -293,12 +304,12 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
         }
         let first_try = first_refusal(ctx.journal, step, &key).is_none();
         if first_try {
-            ctx.action(step, "evict", &key)?;
+            ctx.action(step, EVICT, &key)?;
         }
         match api.evict(&name, &EvictParams::default()).await {
             Ok(_) => {
                 leaving += 1;
-                ctx.result(step, "evict", &key, true, String::new())?;
+                ctx.result(step, EVICT, &key, true, String::new())?;
             }
             Err(kube::Error::Api(s)) if s.code == 429 => {
                 let budgets = budgets_of(&ctx.client, p).await;
@@ -308,7 +319,7 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
                     budgets.join("; ")
                 };
                 if first_try {
-                    ctx.result(step, "evict", &key, false, format!("refused: {why}"))?;
+                    ctx.result(step, EVICT, &key, false, format!("refused: {why}"))?;
                 }
                 let first = first_refusal(ctx.journal, step, &key).unwrap_or_else(|| (ctx.now)());
                 held.push(Hold {
@@ -321,12 +332,12 @@ pub async fn drain_node(ctx: &mut DrainCtx<'_>, step: &str, node: &str, opts: &D
             Err(kube::Error::Api(s)) if s.code == 404 => {
                 leaving += 1;
                 if first_try {
-                    ctx.result(step, "evict", &key, true, "already gone".into())?;
+                    ctx.result(step, EVICT, &key, true, "already gone".into())?;
                 }
             }
             Err(e) => {
                 if first_try {
-                    ctx.result(step, "evict", &key, false, e.to_string())?;
+                    ctx.result(step, EVICT, &key, false, e.to_string())?;
                 }
                 return Err(kube_failed(&format!("evicting pod {key} from node {node}"), e));
             }

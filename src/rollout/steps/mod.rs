@@ -13,25 +13,31 @@
 //! The operator's choices reach the steps as journaled decisions: `retry` and
 //! `force` for a failed step, `keep-waiting`, `skip-node` and `delete-pod` for a
 //! held drain, and `proceed`/`override`/`auto-proceed` at the gate between two
-//! batches ([`gate_id`]).
+//! batches ([`GateId::batch`](crate::model::journal::GateId::batch)).
 
 mod addon;
+pub mod bluegreen;
 mod control_plane;
 pub mod drain;
+mod eviction_blockers;
 mod nodegroup;
+pub mod postflight;
+pub mod preflight;
 mod selfmanaged;
 
 use jiff::Timestamp;
 
 use crate::cloud::{Cloud, CloudError, UpdateInfo, UpdateScope};
+use crate::model::journal::{Decision, StepId, StepState, What};
 use crate::model::rollout::GroupProgress;
-use crate::rollout::journal::{Journal, JournalError, What};
-use crate::rollout::plan::{Drain, GroupType, NodegroupStep, Step};
+use crate::rollout::journal::{Journal, JournalError};
+use crate::rollout::plan::{Drain, GroupType, NodegroupStep, Step, Strategy};
 
 pub use addon::reconcile as reconcile_addon;
 pub use control_plane::reconcile as reconcile_control_plane;
 pub use drain::{DrainCtx, drain_node};
 pub use nodegroup::reconcile as reconcile_nodegroup;
+pub use selfmanaged::{HOOK_DEFAULT_RESULT, HOOK_HEARTBEAT_TIMEOUT, HOOK_NAME};
 
 /// The journal's `who` for what upshift does on its own (the operator's identity
 /// goes on decisions; actions carry it too when the drive passes it as `who`).
@@ -64,7 +70,7 @@ fn journal_action(
     journal: &mut Journal,
     who: &str,
     at: Timestamp,
-    step: &str,
+    step: &StepId,
     action: &str,
     target: &str,
 ) -> Result<(), StepError> {
@@ -72,7 +78,7 @@ fn journal_action(
         who,
         at,
         What::Action {
-            step: step.into(),
+            step: step.clone(),
             action: action.into(),
             target: target.into(),
         },
@@ -86,7 +92,7 @@ fn journal_result(
     journal: &mut Journal,
     who: &str,
     at: Timestamp,
-    step: &str,
+    step: &StepId,
     action: &str,
     target: &str,
     ok: bool,
@@ -96,7 +102,7 @@ fn journal_result(
         who,
         at,
         What::Result {
-            step: step.into(),
+            step: step.clone(),
             action: action.into(),
             target: target.into(),
             ok,
@@ -108,17 +114,17 @@ fn journal_result(
 
 impl StepCtx<'_> {
     /// Journals an action (before it is sent).
-    fn action(&mut self, step: &str, action: &str, target: &str) -> Result<(), StepError> {
+    fn action(&mut self, step: &StepId, action: &str, target: &str) -> Result<(), StepError> {
         journal_action(self.journal, self.who, (self.now)(), step, action, target)
     }
 
     /// Journals how an action ended.
-    fn result(&mut self, step: &str, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
+    fn result(&mut self, step: &StepId, action: &str, target: &str, ok: bool, detail: String) -> Result<(), StepError> {
         journal_result(self.journal, self.who, (self.now)(), step, action, target, ok, detail)
     }
 
     /// Records the step's state when it changed since the journal last said.
-    fn state(&mut self, step: &str, state: &str) -> Result<(), StepError> {
+    fn state(&mut self, step: &StepId, state: StepState) -> Result<(), StepError> {
         let at = (self.now)();
         self.journal.set_step_state(self.who, at, step, state)?;
         Ok(())
@@ -126,12 +132,18 @@ impl StepCtx<'_> {
 
     /// Whether the operator asked to retry `step` after `since` (a journaled
     /// decision `retry`): a failed update is then started again.
-    fn retry_requested(&self, step: &str, since: Option<Timestamp>) -> bool {
-        self.decided(step, "retry", since)
+    fn retry_requested(&self, step: &StepId, since: Option<Timestamp>) -> bool {
+        self.decided(step, Decision::Retry, since)
+    }
+
+    /// Whether the operator decided `decision` about `step` after its failure was
+    /// journaled (by the journal's sequence: see [`Journal::decided_after_failure`]).
+    fn decided_after_failure(&self, step: &StepId, decision: Decision) -> bool {
+        self.journal.decided_after_failure(step, decision)
     }
 
     /// Whether the journal holds the decision `decision` about `step` at or after `since`.
-    fn decided(&self, step: &str, decision: &str, since: Option<Timestamp>) -> bool {
+    fn decided(&self, step: &StepId, decision: Decision, since: Option<Timestamp>) -> bool {
         self.journal
             .decisions(step)
             .any(|(at, d, _)| d == decision && since.is_none_or(|t| at >= t))
@@ -200,7 +212,7 @@ pub enum Progress {
     },
     /// A node group replaced batch `batch - 1` completely: batch `batch` (of `of`)
     /// starts once the journal holds `proceed`, `override` or `auto-proceed` about
-    /// [`gate_id`]`(step, batch)`.
+    /// [`GateId::batch`](crate::model::journal::GateId::batch)`(step, batch)`.
     Gate { batch: u32, of: u32 },
     /// The real state is what the step wants.
     Done { what: String },
@@ -225,7 +237,7 @@ pub enum StepError {
     EvictionRefused { why: String, what_to_do: String },
     /// This build cannot execute the step (yet).
     #[error("step {step}: {why}")]
-    Unsupported { step: String, why: String },
+    Unsupported { step: StepId, why: String },
     /// A cloud call failed; transient ones ([`CloudError::is_transient`]) may be retried by calling again.
     #[error(transparent)]
     Cloud(#[from] CloudError),
@@ -233,32 +245,19 @@ pub enum StepError {
     Journal(#[from] JournalError),
 }
 
-/// The step's id in the journal: `control-plane`, `addon/coredns`, `nodegroup/apps`.
-pub fn step_id(step: &Step) -> String {
-    match step {
-        Step::Addon { name, .. } => format!("addon/{name}"),
-        Step::Nodegroup(g) => format!("nodegroup/{}", g.name),
-        other => other.kind().as_str().to_string(),
-    }
-}
-
-/// The id the decision to start batch `batch` of a node group step is journaled
-/// under: `gate/nodegroup/batch#2`.
-pub fn gate_id(step: &str, batch: u32) -> String {
-    format!("gate/{step}#{batch}")
-}
-
 /// One reconcile call for any step that acts on the cloud (control plane, add-on,
-/// node group). Preflight and postflight are read-only research the drive runs
-/// itself: they are [`StepError::Unsupported`] here.
+/// node group). Preflight and postflight read the cluster's health and the research
+/// tables the drive holds: the drive calls [`preflight::reconcile`] and
+/// [`postflight::reconcile`] itself, and they are [`StepError::Unsupported`] here.
 pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, StepError> {
     match step {
         Step::ControlPlane => control_plane::reconcile(ctx).await,
         Step::Addon { name, version } => addon::reconcile(ctx, name, version).await,
         Step::Nodegroup(g) if g.group_type == GroupType::SelfManaged => selfmanaged::reconcile(ctx, g).await,
+        Step::Nodegroup(g) if g.strategy == Strategy::BlueGreen => bluegreen::reconcile(ctx, g).await,
         Step::Nodegroup(g) => nodegroup::reconcile(ctx, g).await,
         Step::Preflight | Step::Postflight => Err(StepError::Unsupported {
-            step: step_id(step),
+            step: step.id(),
             why: "preflight and postflight are read-only research the drive runs, not cloud steps".into(),
         }),
     }
@@ -273,8 +272,16 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, S
 pub async fn abort(ctx: &mut StepCtx<'_>, g: &NodegroupStep) -> Result<Vec<String>, StepError> {
     match g.group_type {
         GroupType::SelfManaged => selfmanaged::abort(ctx, g).await,
+        GroupType::Managed if g.strategy == Strategy::BlueGreen => bluegreen::abort(ctx, g).await,
         GroupType::Managed => nodegroup::abort(ctx, g).await,
     }
+}
+
+/// Keeps instances a self-managed group's step holds in its termination hook waiting
+/// (heartbeats), for the drive to call on every turn, at gates and pauses too.
+/// Does nothing for other steps, and asks AWS nothing while no heartbeat is due.
+pub async fn keep_alive(ctx: &mut StepCtx<'_>, g: &NodegroupStep) -> Result<(), StepError> {
+    selfmanaged::keep_alive(ctx, g).await
 }
 
 /// A short form of an update id for one-line summaries: `7f3c1a2b…`.
@@ -306,7 +313,5 @@ fn update_errors(u: &UpdateInfo) -> String {
 
 /// The minor after `v` ("1.30" -> "1.31").
 fn next_minor(v: &str) -> Option<String> {
-    let (major, minor) = v.split_once('.')?;
-    let minor: u32 = minor.parse().ok()?;
-    Some(format!("{major}.{}", minor + 1))
+    crate::units::Minor::parse(v).map(|m| m.next().to_string())
 }

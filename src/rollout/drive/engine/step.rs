@@ -1,0 +1,221 @@
+//! Calling the current step and taking in where it stands: waiting (what it does),
+//! done (the next step opens), held (the lead is asked after the pod timeout), at a
+//! gate between batches, or failed (what the lead can do about it).
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::super::DriveError;
+use super::super::decide::{self, Failure};
+use super::Engine;
+use crate::cluster::ClusterReader;
+use crate::model::Level;
+use crate::model::journal::{GateId, StepId, StepState, What};
+use crate::model::rollout::Phase;
+use crate::rollout::plan::Step;
+use crate::rollout::steps::{self, Progress, StepError};
+
+fn secs_between(a: Timestamp, b: Timestamp) -> i64 {
+    b.as_second() - a.as_second()
+}
+
+fn minutes(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs}s")
+    } else {
+        format!("{}m", secs / 60)
+    }
+}
+
+impl Engine {
+    /// Calls the current step once.
+    async fn call_step(&mut self, step: &Step) -> Result<Progress, StepError> {
+        let plan = &self.d.plan;
+        match step {
+            Step::Preflight => {
+                let reader = ClusterReader::new(self.d.client.clone());
+                let refreshes = steps::preflight::refreshes(plan);
+                let now = self.d.now.clone();
+                let now_fn = move || now();
+                let mut ctx = self.d.step_ctx(&now_fn);
+                steps::preflight::reconcile_journaled(&reader, &mut ctx, &refreshes).await
+            }
+            Step::Postflight => {
+                let skipped: Vec<String> = self
+                    .state
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.group.as_ref())
+                    .flat_map(|g| g.skipped.iter().cloned())
+                    .collect();
+                let health = self.io.health.borrow().clone();
+                let start = self.start.clone().unwrap_or_default();
+                let reader = ClusterReader::new(self.d.client.clone());
+                let (progress, problems) = steps::postflight::reconcile(
+                    self.d.cloud.as_ref(),
+                    &reader,
+                    &plan.cluster.name,
+                    steps::postflight::VerdictInput {
+                        target: &plan.target,
+                        health: &health,
+                        start: &start,
+                        skipped: &skipped,
+                        components: &[],
+                    },
+                )
+                .await?;
+                if progress.is_done() {
+                    self.state.problems = problems;
+                }
+                Ok(progress)
+            }
+            _ => {
+                let now = self.d.now.clone();
+                let now_fn = move || now();
+                let mut ctx = self.d.step_ctx(&now_fn);
+                let r = steps::reconcile(&mut ctx, step).await;
+                let mut group = ctx.group;
+                if let Step::Nodegroup(g) = step {
+                    if group.old + group.new == 0 {
+                        let (old, new) = self.io.health.borrow().group_counts(&g.name, &self.d.plan.target);
+                        group.old = old;
+                        group.new = new;
+                    }
+                    if let Some(v) = &mut self.state.steps[self.cur].group {
+                        group.auto_continue = v.auto_continue;
+                        *v = group;
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    /// Calls the current step once and takes in where it stands.
+    pub(super) async fn run_step(&mut self) -> Result<(), DriveError> {
+        let step = self.d.plan.steps[self.cur].clone();
+        let id = step.id();
+        let result = self.call_step(&step).await;
+        self.retry_at = None;
+        match result {
+            Ok(Progress::Waiting { what, detail }) => {
+                self.phase = Phase::Running;
+                self.set_what(what, detail);
+            }
+            Ok(Progress::Done { what }) => {
+                if id == StepId::Postflight {
+                    let at = (self.d.now)();
+                    let problems = self.state.problems.clone();
+                    self.d.journal.append(&self.d.who, at, What::Verdict { problems })?;
+                }
+                self.journal_step(&id, StepState::Done)?;
+                let v = &mut self.state.steps[self.cur];
+                v.state = StepState::Done;
+                v.what = what;
+                v.detail.clear();
+                self.cur += 1;
+                self.enter_step()?;
+            }
+            Ok(Progress::Held {
+                what,
+                node,
+                pod,
+                why,
+                since,
+                ask_now,
+            }) => {
+                let waited = secs_between(since, (self.d.now)());
+                let timeout = self.d.plan.drain.pod_timeout_seconds as i64;
+                if decide::asks_the_lead(ask_now, waited, timeout) {
+                    self.set_what(what, why.clone());
+                    self.phase = Phase::Held {
+                        node,
+                        pod,
+                        why,
+                        since: Some(since),
+                    };
+                } else {
+                    self.phase = Phase::Running;
+                    self.set_what(
+                        format!(
+                            "{what} (for {} of the {} pod timeout)",
+                            minutes(waited),
+                            minutes(timeout)
+                        ),
+                        why,
+                    );
+                }
+            }
+            Ok(Progress::Gate { batch, of }) => {
+                let gid = GateId::batch(id, batch);
+                if self.gate_decision(&gid).is_none() {
+                    let title = format!("before batch {batch} of {of} of {}", self.state.steps[self.cur].label);
+                    self.set_what(format!("batch {} of {of} done", batch - 1), String::new());
+                    self.open_gate(gid, title, true);
+                }
+            }
+            Err(e) => self.step_failed(&id, e)?,
+        }
+        Ok(())
+    }
+
+    /// Heartbeats for instances the current step holds in a lifecycle hook, whatever
+    /// the phase (at a gate, paused, held, failed): they must not time out while the
+    /// lead decides. Costs nothing while no heartbeat is due.
+    pub(super) async fn keep_alive(&mut self) -> Result<(), DriveError> {
+        let Some(Step::Nodegroup(g)) = self.d.plan.steps.get(self.cur).cloned() else {
+            return Ok(());
+        };
+        let now = self.d.now.clone();
+        let now_fn = move || now();
+        let mut ctx = self.d.step_ctx(&now_fn);
+        match steps::keep_alive(&mut ctx, &g).await {
+            Ok(()) => {}
+            Err(StepError::Journal(e)) => return Err(e.into()),
+            Err(e) => self.state.notice = Some(format!("keeping held instances waiting: {e}; retrying")),
+        }
+        Ok(())
+    }
+
+    fn set_what(&mut self, what: String, detail: String) {
+        let v = &mut self.state.steps[self.cur];
+        v.what = what;
+        v.detail = detail;
+    }
+
+    fn step_failed(&mut self, id: &StepId, e: StepError) -> Result<(), DriveError> {
+        let (why, what_to_do, can_force) = match decide::failure(e) {
+            Failure::Stop(e) => return Err(e.into()),
+            Failure::Later(notice) => {
+                self.retry_at = Some(Instant::now() + decide::RETRY_AFTER);
+                self.state.notice = Some(notice);
+                return Ok(());
+            }
+            Failure::Lead {
+                why,
+                what_to_do,
+                can_force,
+            } => (why, what_to_do, can_force),
+        };
+        // a failure is journaled once, not on every turn that sees it again
+        if !matches!(&self.phase, Phase::Failed { why: w, .. } if *w == why) {
+            self.journal_event(
+                Level::Error,
+                &id.to_string(),
+                "StepFailed",
+                format!("{why}. {what_to_do}"),
+            )?;
+        }
+        self.journal_step(id, StepState::Failed)?;
+        self.state.steps[self.cur].state = StepState::Failed;
+        // what it was doing is over: the phase says why it failed
+        self.set_what(String::new(), String::new());
+        self.phase = Phase::Failed {
+            why,
+            what_to_do,
+            can_force,
+        };
+        Ok(())
+    }
+}

@@ -1,0 +1,302 @@
+//! Availability as the drive judges it, end to end against the simulated `demo`
+//! cluster: a Service whose pods are all gone turns a gate red; an override accepts
+//! only the red items it named, and later gates show them accepted while anything new
+//! is red again; postflight names a critical component below the target's minimum;
+//! and the rehearsal as a lead who overrides every red gate: the crash loop of
+//! shop/recommendations on 1.31 is named at the gate after the first replacements,
+//! accepted thereafter, and named again on the done screen as an open problem.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Inspect;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, Patch, PatchParams};
+use upshift::cockpit::Cockpit;
+use upshift::model::RolloutState;
+use upshift::model::journal::{StepId, What};
+use upshift::model::rollout::{Command, Criterion, Phase};
+use upshift::rollout::drive::{DriveHandle, DriveOptions, Setup, prepare};
+use upshift::rollout::journal::Journal;
+use upshift::rollout::plan::{self, Environment, Plan, ProposeOptions, Step, Strategy};
+use upshift::sim::Simulator;
+
+const LEAD: &str = "ana@laptop";
+
+/// The plan upshift proposes for the demo, with short waits; `keep` picks its steps.
+async fn demo_plan(sim: &Simulator, keep: impl Fn(&Step) -> bool) -> Plan {
+    let client = sim.client("lead").await.unwrap();
+    let c = common::cloud::shared(sim).await;
+    let live = plan::discover(
+        &upshift::cluster::ClusterReader::new(client),
+        "demo",
+        Some((c.as_ref(), "demo")),
+        "1.31",
+    )
+    .await
+    .unwrap();
+    let mut p = plan::propose(
+        &live,
+        &ProposeOptions {
+            target: "1.31".into(),
+            environment: Environment::PreProduction,
+            context: Some("lead".into()),
+            region: Some(sim.aws_region()),
+            batch_size: 1,
+            self_managed: Strategy::Replace,
+            managed: None,
+        },
+    );
+    p.gates.settle_seconds = 20;
+    p.drain.pod_timeout_seconds = 120;
+    p.steps.retain(|s| keep(s));
+    p
+}
+
+/// The drive, with a lead's cockpit feeding it the cluster's health.
+async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
+    let client = sim.client("lead").await.unwrap();
+    let clock = sim.clock();
+    let setup = Setup {
+        plan,
+        client: client.clone(),
+        cloud: common::cloud::shared(sim).await,
+        journal: journal.to_path_buf(),
+        who: LEAD.into(),
+        now: Arc::new(move || clock.now()),
+        lease_now: Arc::new(jiff::Timestamp::now),
+        take_over: false,
+        options: DriveOptions {
+            poll: Duration::from_millis(100),
+            ..Default::default()
+        },
+    };
+    let handle = prepare(setup).await.unwrap().start();
+    let clock = sim.clock();
+    let controls = upshift::cockpit::lead::Controls::new(handle.commands.clone());
+    let connection = upshift::cluster::Connection {
+        context: "lead".into(),
+        cluster: "demo".into(),
+        server: sim.url(),
+        user: LEAD.into(),
+    };
+    let cockpit = Cockpit::lead(connection, controls, clock.now());
+    tokio::spawn(upshift::headless::drive::feed_health(
+        upshift::cluster::ClusterReader::new(client),
+        cockpit,
+        handle.health.clone(),
+    ));
+    handle
+}
+
+/// Waits (real time) until the drive's state satisfies `f`.
+async fn until(h: &mut DriveHandle, what: &str, secs: u64, f: impl Fn(&RolloutState) -> bool) -> RolloutState {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        {
+            let s = h.state.borrow_and_update();
+            if f(&s) {
+                return s.clone();
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || tokio::time::timeout(left, h.state.changed()).await.is_err() {
+            let s = h.state.borrow().clone();
+            panic!("gave up waiting for {what}; phase {:?}, gate {:?}", s.phase, s.gate);
+        }
+    }
+}
+
+/// The open gate's criterion `name`, once the view is synced.
+fn criterion(s: &RolloutState, name: &str) -> Option<Criterion> {
+    let g = s.gate.as_ref().filter(|_| s.phase == Phase::Gate)?;
+    g.criteria
+        .iter()
+        .find(|c| c.name == name && !c.detail.starts_with("not judged"))
+        .cloned()
+}
+
+async fn scale(sim: &Simulator, ns: &str, name: &str, replicas: i32) {
+    let api: Api<Deployment> = Api::namespaced(sim.client("lead").await.unwrap(), ns);
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}})),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_whose_pods_are_gone_is_red_and_an_override_accepts_only_what_it_named() {
+    let sim = common::start_at("demo", 300.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let mut plan = demo_plan(&sim, |s| matches!(s, Step::ControlPlane | Step::Addon { .. })).await;
+    plan.steps.truncate(2);
+    assert_eq!(plan.steps.len(), 2, "{:?}", plan.steps);
+    let mut h = start(&sim, plan, &journal).await;
+    const SERVICES: &str = "Services with endpoints";
+    until(&mut h, "a judged gate", 60, |s| {
+        criterion(s, SERVICES).is_some_and(|c| c.ok)
+    })
+    .await;
+
+    // shop/cart's pods all go: its Service has no ready endpoint, and the gate says so
+    scale(&sim, "shop", "cart", 0).await;
+    let s = until(&mut h, "the Service criterion red", 60, |s| {
+        criterion(s, SERVICES).is_some_and(|c| !c.ok)
+    })
+    .await;
+    let c = criterion(&s, SERVICES).unwrap();
+    assert!(c.detail.contains("shop/cart"), "{c:?}");
+    assert_eq!(c.items.len(), 1, "{c:?}");
+    h.commands
+        .send(Command::Override {
+            reason: "cart retired on purpose".into(),
+        })
+        .unwrap();
+
+    // the next gate: the cart accepted, by whom and why
+    let s = until(&mut h, "the gate before the add-on", 120, |s| {
+        s.gate.as_ref().is_some_and(|g| g.id.step != StepId::ControlPlane) && criterion(s, SERVICES).is_some()
+    })
+    .await;
+    let c = criterion(&s, SERVICES).unwrap();
+    assert!(c.ok, "{c:?}");
+    assert_eq!(
+        c.accepted.as_deref(),
+        Some("accepted by ana@laptop: cart retired on purpose")
+    );
+
+    // something new: red again, naming only the new one
+    scale(&sim, "shop", "search", 0).await;
+    let s = until(&mut h, "the new Service red", 60, |s| {
+        criterion(s, SERVICES).is_some_and(|c| !c.ok)
+    })
+    .await;
+    let c = criterion(&s, SERVICES).unwrap();
+    let items: Vec<&str> = c.items.iter().map(|i| i.item.as_str()).collect();
+    assert_eq!(items, ["Service shop/search without endpoints"], "{c:?}");
+
+    // the journal holds what the override accepted: the cart, nothing more
+    let j = Journal::open(&journal).unwrap();
+    let accepted: Vec<Vec<String>> = j
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Accept { items, .. } => Some(items.iter().map(|i| i.item.clone()).collect()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(accepted, [vec!["Service shop/cart without endpoints".to_string()]]);
+    assert!(
+        j.entries().iter().any(|e| matches!(&e.what, What::Baseline { .. })),
+        "the baseline is journaled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postflight_names_a_component_below_the_targets_minimum() {
+    let sim = common::start("demo").await;
+    let reader = upshift::cluster::ClusterReader::new(sim.client("lead").await.unwrap());
+    let short = upshift::rollout::steps::postflight::components_short(&reader, "1.31")
+        .await
+        .unwrap();
+    assert!(
+        short.iter().any(|s| s.contains("cluster-autoscaler")),
+        "cluster-autoscaler v1.30.2 on 1.31: {short:?}"
+    );
+    let on_its_own_minor = upshift::rollout::steps::postflight::components_short(&reader, "1.30")
+        .await
+        .unwrap();
+    assert!(
+        !on_its_own_minor.iter().any(|s| s.contains("cluster-autoscaler")),
+        "{on_its_own_minor:?}"
+    );
+}
+
+/// The rehearsal as a lead who overrides every red gate with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_names_the_crash_loop_accepts_it_and_lists_it_when_done() {
+    let sim = common::start_at("demo", 300.0).await;
+    // the ledger's budget would hold every drain: a third replica lets them through
+    scale(&sim, "payments", "ledger", 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.jsonl");
+    let plan = demo_plan(&sim, |_| true).await;
+    let mut h = start(&sim, plan, &journal).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut named_red = false;
+    let mut accepted_later = false;
+    let mut overridden: Option<String> = None;
+    let end = loop {
+        let s = h.state.borrow_and_update().clone();
+        match &s.phase {
+            Phase::Done => break s,
+            Phase::Gate => {
+                let g = s.gate.clone().unwrap();
+                if let Some(c) = g.criteria.iter().find(|c| c.name == "workloads available") {
+                    if !c.ok && c.detail.contains("Deployment shop/recommendations down") {
+                        named_red = true;
+                    }
+                    if named_red && c.ok && c.accepted.is_some() {
+                        accepted_later = true;
+                    }
+                }
+                if g.passable {
+                    h.commands.send(Command::Proceed).unwrap();
+                } else if g.criteria.iter().any(|c| !c.ok) && overridden.as_deref() != Some(&g.id.to_string()) {
+                    // give a red gate a moment (it may be settling), then pass it with a reason
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let now = h.state.borrow().clone();
+                    if now.phase == Phase::Gate && now.gate.as_ref().is_some_and(|n| n.id == g.id && !n.passable) {
+                        h.commands
+                            .send(Command::Override {
+                                reason: "rehearsal: known".into(),
+                            })
+                            .unwrap();
+                        overridden = Some(g.id.to_string());
+                    }
+                }
+            }
+            Phase::Failed { .. } if s.current_step().is_some_and(|v| v.id == StepId::Preflight) => {
+                if overridden.as_deref() != Some("preflight") {
+                    h.commands
+                        .send(Command::Override {
+                            reason: "rehearsal: insight reviewed".into(),
+                        })
+                        .unwrap();
+                    overridden = Some("preflight".into());
+                }
+            }
+            Phase::Running | Phase::Starting => {}
+            other => panic!("the drive stopped at {other:?} in {:?}", s.current_step()),
+        }
+        assert!(Instant::now() < deadline, "the rehearsal did not finish: {s:?}");
+        let _ = tokio::time::timeout(Duration::from_millis(200), h.state.changed()).await;
+    };
+    assert!(named_red, "no gate named shop/recommendations down");
+    assert!(accepted_later, "no later gate showed the crash loop as accepted");
+    let all = end.problems.join("\n");
+    eprintln!("the verdict:\n{all}");
+    assert!(all.contains("Deployment shop/recommendations"), "{all}");
+    assert!(all.contains("cluster-autoscaler"), "{all}");
+    assert!(
+        all.contains("pod default/debug-shell had no controller and is gone"),
+        "{all}"
+    );
+    let line = upshift::headless::drive::state_line(&end);
+    assert!(line.contains("open problems"), "{line}");
+    let j = Journal::open(&journal).unwrap();
+    assert!(
+        j.entries()
+            .iter()
+            .any(|e| matches!(&e.what, What::Verdict { problems } if !problems.is_empty())),
+        "the verdict is journaled"
+    );
+    common::journal::assert_no_repeats(&journal);
+}
