@@ -70,12 +70,12 @@ async fn main() {
     let (tx, mut rx) = mpsc::channel(256);
     let reader = ClusterReader::new(sim.client("viewer").await.expect("viewer client"));
     let _watches = reader.start(tx);
-    let mut cockpit = Cockpit::new(Connection::default(), true, jiff::Timestamp::now());
+    let mut cockpit = Cockpit::new(Connection::default(), jiff::Timestamp::now());
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test terminal");
     let t0 = Instant::now();
     while !cockpit.model.synced() {
         let d = rx.recv().await.expect("watches run");
-        upshift::app::drain(&mut cockpit, d, &mut rx);
+        cockpit.take_in(d, &mut rx);
     }
     println!("latency: model complete after {:.1} s", t0.elapsed().as_secs_f64());
     let _churn = churn(&sim, 200);
@@ -101,11 +101,15 @@ async fn main() {
             tokio::select! {
                 Some(d) = rx.recv() => {
                     events += 1;
-                    upshift::app::drain(&mut cockpit, d, &mut rx);
+                    cockpit.take_in(d, &mut rx);
                 }
                 _ = frame.tick() => {
                     cockpit.refresh();
-                    terminal.draw(|f| upshift::ui::draw(f, &cockpit)).expect("draw");
+                    terminal
+                        .draw(|f| {
+                            upshift::ui::draw(f, &cockpit);
+                        })
+                        .expect("draw");
                     let shown = cockpit.signals.nodes.rows.iter().any(|r| &r.name == node && r.cordoned == want);
                     if shown {
                         seen.push(asked.elapsed().as_secs_f64() * 1000.0);

@@ -15,7 +15,7 @@ use ratatui::backend::TestBackend;
 use upshift::cluster::Connection;
 use upshift::cockpit::Cockpit;
 use upshift::model::node::{Problem, Tri};
-use upshift::model::pod::{ErrorKind, OwnerKind, Phase};
+use upshift::model::pod::{ErrorKind, OwnerKind, PodPhase};
 use upshift::model::{
     Change, Delta, Interner, Level, LogEntry, NodeInfo, PdbInfo, PodInfo, Source, SourceState, Timestamp,
 };
@@ -100,7 +100,11 @@ fn pod(i: usize, node: Option<&Arc<str>>, strings: &mut Interner) -> PodInfo {
         namespace: strings.get(ns),
         name: format!("{owner}-{:05x}", i % 0xfffff),
         node: node.cloned(),
-        phase: if node.is_some() { Phase::Running } else { Phase::Pending },
+        phase: if node.is_some() {
+            PodPhase::Running
+        } else {
+            PodPhase::Pending
+        },
         owner_kind: OwnerKind::ReplicaSet,
         owner: Some(strings.get(&owner)),
         ready: error.is_none() && node.is_some(),
@@ -126,7 +130,7 @@ fn cockpit(size: &Size) -> Cockpit {
         server: "https://4F2A9C1B7D3E5F60718293A4B5C6D7E8.gr7.eu-west-1.eks.amazonaws.com".into(),
         user: "arn:aws:iam::123456789012:role/platform-oncall".into(),
     };
-    let mut c = Cockpit::new(connection, true, now() - jiff::SignedDuration::from_hours(2));
+    let mut c = Cockpit::new(connection, now() - jiff::SignedDuration::from_hours(2));
     c.now = now();
     c.log.now = Some(now());
     let mut strings = Interner::default();
@@ -156,6 +160,7 @@ fn cockpit(size: &Size) -> Cockpit {
                 current_healthy: 3,
                 desired_healthy: 3,
                 expected_pods: 3,
+                selector: Vec::new(),
             })
             .map(|p| Change::Upsert(p.key(), p))
             .collect(),
@@ -208,7 +213,11 @@ fn frames(c: &mut Cockpit, w: u16, h: u16, frames: usize, key: Option<KeyCode>) 
         }
         c.refresh();
         let start = Instant::now();
-        terminal.draw(|f| ui::draw(f, c)).expect("draw");
+        terminal
+            .draw(|f| {
+                ui::draw(f, c);
+            })
+            .expect("draw");
         times.push(start.elapsed());
     }
     times

@@ -4,585 +4,39 @@
 //! cell; and the keys: focus, selection, filter, prompt, details, help, quit. Then a
 //! driven rollout, as the lead and as a read-only shadow see it: its gates, a held
 //! drain, a failed step, the prompts, and the decisions the keys send.
+//!
+//! The fixtures are in `ui_snapshots/`; the tests stay in this one file because insta
+//! names each snapshot after the test binary's module, and the snapshots must not
+//! move.
+
+#[path = "ui_snapshots/cluster.rs"]
+mod cluster;
+#[path = "ui_snapshots/rollout.rs"]
+mod rollout;
+
+use cluster::*;
+use rollout::*;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-use serde_json::{Value, json};
-use upshift::cluster::Connection;
 use upshift::cockpit::Cockpit;
-use upshift::model::rollout::{Command, Criterion, GateView, GroupProgress, Phase, RolloutState, StepState, StepView};
-use upshift::model::{
-    Change, ComponentInfo, Delta, Interner, LogEntry, NodeInfo, PdbInfo, PodInfo, Source, SourceState, Timestamp,
-};
+use upshift::cockpit::view::{Detail, Overlay, Pane};
+use upshift::model::rollout::{Command, Phase};
+use upshift::model::{Delta, LogEntry, Source, SourceState};
 use upshift::ui::keymap::KEYMAP;
-use upshift::ui::{self, Detail, Intent, Overlay, Pane};
-
-// ---------------------------------------------------------------- the cluster
-
-fn now() -> Timestamp {
-    "2025-06-02T14:30:00Z".parse().expect("time")
-}
-
-/// `minutes` before `now()`, as the API writes times.
-fn ago(minutes: i64) -> String {
-    (now() - jiff::SignedDuration::from_mins(minutes)).to_string()
-}
-
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("a valid object")
-}
-
-const OLD: &str = "v1.30.9-eks-5e0fdde";
-const NEW: &str = "v1.31.4-eks-0e1ae5b";
-
-struct NodeSpec {
-    host: &'static str,
-    group: &'static str,
-    kubelet: &'static str,
-    instance: &'static str,
-    zone: &'static str,
-    age_min: i64,
-    /// Ready status: "True", "False" or "Unknown".
-    ready: &'static str,
-    unschedulable: bool,
-    taint: Option<&'static str>,
-    memory_pressure: bool,
-}
-
-fn node(s: &NodeSpec) -> Node {
-    let name = format!("{}.eu-west-1.compute.internal", s.host);
-    let mut conditions = vec![
-        json!({"type": "MemoryPressure", "status": if s.memory_pressure { "True" } else { "False" },
-               "reason": if s.memory_pressure { "KubeletHasInsufficientMemory" } else { "KubeletHasSufficientMemory" },
-               "message": if s.memory_pressure { "kubelet has insufficient memory available" } else { "kubelet has sufficient memory available" },
-               "lastTransitionTime": ago(if s.memory_pressure { 4 } else { s.age_min })}),
-        json!({"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure",
-               "lastTransitionTime": ago(s.age_min)}),
-        json!({"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID",
-               "lastTransitionTime": ago(s.age_min)}),
-    ];
-    conditions.push(match s.ready {
-        "True" => json!({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                         "message": "kubelet is posting ready status", "lastTransitionTime": ago(s.age_min)}),
-        status => json!({"type": "Ready", "status": status, "reason": "NodeStatusUnknown",
-                         "message": "Kubelet stopped posting node status.", "lastTransitionTime": ago(7)}),
-    });
-    let mut taints = Vec::new();
-    if s.unschedulable {
-        taints.push(json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}));
-    }
-    if let Some(t) = s.taint {
-        taints.push(json!({"key": t, "value": "1748874000", "effect": "NoSchedule"}));
-    }
-    from(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {
-            "name": name,
-            "creationTimestamp": ago(s.age_min),
-            "labels": {
-                "eks.amazonaws.com/nodegroup": s.group,
-                "topology.kubernetes.io/zone": s.zone,
-                "node.kubernetes.io/instance-type": s.instance,
-                "kubernetes.io/hostname": name,
-            },
-        },
-        "spec": {
-            "providerID": format!("aws:///{}/i-0{}", s.zone, s.host.replace('-', "").replace("ip", "")),
-            "unschedulable": s.unschedulable,
-            "taints": taints,
-        },
-        "status": {
-            "allocatable": {"cpu": "7910m", "memory": "31482176Ki", "pods": "58"},
-            "conditions": conditions,
-            "nodeInfo": {
-                "kubeletVersion": s.kubelet, "kubeProxyVersion": s.kubelet, "architecture": "amd64",
-                "containerRuntimeVersion": "containerd://1.7.22", "kernelVersion": "6.1.115",
-                "machineID": "m", "osImage": "Amazon Linux 2023", "operatingSystem": "linux",
-                "bootID": "b", "systemUUID": "s",
-            },
-        },
-    }))
-}
-
-fn nodes() -> Vec<Node> {
-    let n = |host, group, kubelet, instance, zone, age_min| NodeSpec {
-        host,
-        group,
-        kubelet,
-        instance,
-        zone,
-        age_min,
-        ready: "True",
-        unschedulable: false,
-        taint: None,
-        memory_pressure: false,
-    };
-    let day = 24 * 60;
-    let specs = [
-        n("ip-10-0-1-10", "system", OLD, "m5.large", "eu-west-1a", 40 * day),
-        n("ip-10-0-1-11", "system", OLD, "m5.large", "eu-west-1b", 40 * day),
-        NodeSpec {
-            taint: Some("ToBeDeletedByClusterAutoscaler"),
-            ..n("ip-10-0-1-12", "system", OLD, "m5.large", "eu-west-1c", 12 * day)
-        },
-        n("ip-10-0-2-20", "apps-1-30", OLD, "m5.2xlarge", "eu-west-1a", 30 * day),
-        NodeSpec {
-            ready: "Unknown",
-            ..n("ip-10-0-2-21", "apps-1-30", OLD, "m5.2xlarge", "eu-west-1b", 30 * day)
-        },
-        NodeSpec {
-            unschedulable: true,
-            ..n("ip-10-0-2-22", "apps-1-30", OLD, "m5.2xlarge", "eu-west-1c", 30 * day)
-        },
-        n("ip-10-0-2-23", "apps-1-30", OLD, "m5.2xlarge", "eu-west-1a", 30 * day),
-        n("ip-10-0-2-24", "apps-1-30", OLD, "m5.2xlarge", "eu-west-1b", 2 * day),
-        n("ip-10-0-3-30", "apps-1-31", NEW, "m6i.2xlarge", "eu-west-1a", 12),
-        n("ip-10-0-3-31", "apps-1-31", NEW, "m6i.2xlarge", "eu-west-1b", 11),
-        n("ip-10-0-3-32", "apps-1-31", NEW, "m6i.2xlarge", "eu-west-1c", 10),
-        NodeSpec {
-            memory_pressure: true,
-            ..n("ip-10-0-3-33", "apps-1-31", NEW, "m6i.2xlarge", "eu-west-1a", 9)
-        },
-    ];
-    specs.iter().map(node).collect()
-}
-
-fn host(h: &str) -> String {
-    format!("{h}.eu-west-1.compute.internal")
-}
-
-/// What a pod is doing, for `pod()`.
-enum Doing {
-    Running,
-    Deleting,
-    CrashLoop { restarts: i32 },
-    OomLoop { restarts: i32 },
-    ImagePull,
-    Unschedulable,
-}
-
-fn pod(ns: &str, name: &str, owner: (&str, &str), node: Option<&str>, doing: Doing, age_min: i64) -> Pod {
-    let (kind, owner_name) = owner;
-    let image = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/{}:2025.05.3", owner_name);
-    let running = json!({"running": {"startedAt": ago(age_min)}});
-    let (phase, ready, state, last, restarts, conditions) = match doing {
-        Doing::Running | Doing::Deleting => ("Running", true, running, json!({}), 0, vec![]),
-        Doing::CrashLoop { restarts } => (
-            "Running",
-            false,
-            json!({"waiting": {"reason": "CrashLoopBackOff",
-                   "message": format!("back-off 5m0s restarting failed container=app pod={name}_{ns}")}}),
-            json!({"terminated": {"reason": "Error", "exitCode": 1, "startedAt": ago(3), "finishedAt": ago(3)}}),
-            restarts,
-            vec![],
-        ),
-        Doing::OomLoop { restarts } => (
-            "Running",
-            false,
-            json!({"waiting": {"reason": "CrashLoopBackOff",
-                   "message": format!("back-off 2m40s restarting failed container=app pod={name}_{ns}")}}),
-            json!({"terminated": {"reason": "OOMKilled", "exitCode": 137, "startedAt": ago(2), "finishedAt": ago(2)}}),
-            restarts,
-            vec![],
-        ),
-        Doing::ImagePull => (
-            "Pending",
-            false,
-            json!({"waiting": {"reason": "ImagePullBackOff",
-                   "message": format!("Back-off pulling image \"{image}\"")}}),
-            json!({}),
-            0,
-            vec![],
-        ),
-        Doing::Unschedulable => (
-            "Pending",
-            false,
-            json!(null),
-            json!({}),
-            0,
-            vec![
-                json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                        "lastTransitionTime": ago(age_min),
-                        "message": "0/12 nodes are available: 3 node(s) were unschedulable, 9 Insufficient cpu. \
-                                    preemption: 0/12 nodes are available: 12 No preemption victims found for incoming pod."}),
-            ],
-        ),
-    };
-    let mut conditions = conditions;
-    if node.is_some() {
-        conditions.push(json!({"type": "PodScheduled", "status": "True"}));
-        conditions.push(json!({"type": "Ready", "status": if ready { "True" } else { "False" }}));
-    }
-    let statuses = if state.is_null() {
-        json!(null)
-    } else {
-        json!([{"name": "app", "image": image, "imageID": "", "ready": ready, "restartCount": restarts,
-                "state": state, "lastState": last}])
-    };
-    let mut meta = json!({
-        "namespace": ns, "name": name, "creationTimestamp": ago(age_min),
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": owner_name, "uid": "u", "controller": true}],
-    });
-    if matches!(doing, Doing::Deleting) {
-        meta["deletionTimestamp"] = json!(ago(1));
-    }
-    from(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": meta,
-        "spec": {"nodeName": node.map(host), "containers": [{"name": "app", "image": image}]},
-        "status": {"phase": phase, "conditions": conditions, "containerStatuses": statuses},
-    }))
-}
-
-fn pods() -> Vec<Pod> {
-    let mut out = Vec::new();
-    let hosts: Vec<String> = nodes()
-        .iter()
-        .map(|n| n.metadata.name.clone().unwrap_or_default())
-        .collect();
-    for (i, h) in hosts.iter().enumerate() {
-        let short = h.split('.').next().unwrap_or(h);
-        out.push(pod(
-            "kube-system",
-            &format!("aws-node-{:05x}", 0x1a2b3 + i * 977),
-            ("DaemonSet", "aws-node"),
-            Some(short),
-            Doing::Running,
-            60,
-        ));
-    }
-    for (i, h) in ["ip-10-0-1-10", "ip-10-0-1-11"].into_iter().enumerate() {
-        out.push(pod(
-            "kube-system",
-            &format!("coredns-5d8f7c9b6-{}", ["x7k2p", "q9m4d"][i]),
-            ("ReplicaSet", "coredns-5d8f7c9b6"),
-            Some(h),
-            Doing::Running,
-            40 * 24 * 60,
-        ));
-    }
-    let web = [
-        "ip-10-0-2-20",
-        "ip-10-0-2-23",
-        "ip-10-0-2-24",
-        "ip-10-0-3-30",
-        "ip-10-0-3-31",
-    ];
-    for (i, h) in web.into_iter().enumerate() {
-        out.push(pod(
-            "shop",
-            &format!("web-7c9d8b6f5-{}", ["a1b2c", "d3e4f", "g5h6i", "j7k8l", "m9n0p"][i]),
-            ("ReplicaSet", "web-7c9d8b6f5"),
-            Some(h),
-            Doing::Running,
-            300,
-        ));
-    }
-    out.push(pod(
-        "shop",
-        "web-7c9d8b6f5-zz9yx",
-        ("ReplicaSet", "web-7c9d8b6f5"),
-        Some("ip-10-0-2-22"),
-        Doing::Deleting,
-        300,
-    ));
-    out.push(pod(
-        "shop",
-        "checkout-6f7d9c8b4-r2d2x",
-        ("ReplicaSet", "checkout-6f7d9c8b4"),
-        Some("ip-10-0-3-32"),
-        Doing::CrashLoop { restarts: 14 },
-        55,
-    ));
-    out.push(pod(
-        "shop",
-        "checkout-6f7d9c8b4-c3p0y",
-        ("ReplicaSet", "checkout-6f7d9c8b4"),
-        Some("ip-10-0-3-33"),
-        Doing::CrashLoop { restarts: 9 },
-        50,
-    ));
-    out.push(pod(
-        "shop",
-        "recommender-5b6c7d8e9-k4l5m",
-        ("ReplicaSet", "recommender-5b6c7d8e9"),
-        Some("ip-10-0-3-30"),
-        Doing::OomLoop { restarts: 6 },
-        45,
-    ));
-    out.push(pod(
-        "shop",
-        "search-8e7f6d5c4-w1x2y",
-        ("ReplicaSet", "search-8e7f6d5c4"),
-        Some("ip-10-0-3-31"),
-        Doing::ImagePull,
-        20,
-    ));
-    for (i, id) in ["b8v7c", "n6m5l", "k4j3h"].into_iter().enumerate() {
-        out.push(pod(
-            "batch",
-            &format!("nightly-report-29145630-{id}"),
-            ("Job", "nightly-report-29145630"),
-            None,
-            Doing::Unschedulable,
-            18 - i as i64 * 5,
-        ));
-    }
-    out
-}
-
-/// An event about `(kind, namespace, name)`, last seen `min` minutes ago.
-fn event(object: (&str, Option<&str>, &str), type_: &str, reason: &str, message: &str, count: i32, min: i64) -> Event {
-    let (kind, ns, name) = object;
-    from(json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": format!("{name}.{reason}"), "namespace": ns.unwrap_or("default"), "creationTimestamp": ago(min)},
-        "involvedObject": {"kind": kind, "namespace": ns, "name": name},
-        "type": type_, "reason": reason, "message": message, "count": count,
-        "firstTimestamp": ago(min + 10), "lastTimestamp": ago(min),
-    }))
-}
-
-fn events() -> Vec<Event> {
-    vec![
-        event(
-            ("Node", None, &host("ip-10-0-2-22")),
-            "Normal",
-            "NodeNotSchedulable",
-            &format!("Node {} status is now: NodeNotSchedulable", host("ip-10-0-2-22")),
-            1,
-            9,
-        ),
-        event(
-            ("Node", None, &host("ip-10-0-2-21")),
-            "Warning",
-            "NodeNotReady",
-            &format!("Node {} status is now: NodeNotReady", host("ip-10-0-2-21")),
-            1,
-            7,
-        ),
-        event(
-            ("Pod", Some("shop"), "web-7c9d8b6f5-zz9yx"),
-            "Warning",
-            "EvictionBlocked",
-            "Cannot evict pod as it would violate the pod's disruption budget.",
-            23,
-            2,
-        ),
-        event(
-            ("Pod", Some("batch"), "nightly-report-29145630-b8v7c"),
-            "Warning",
-            "FailedScheduling",
-            "0/12 nodes are available: 3 node(s) were unschedulable, 9 Insufficient cpu. preemption: 0/12 nodes \
-             are available: 12 No preemption victims found for incoming pod.",
-            12,
-            1,
-        ),
-        event(
-            ("Pod", Some("shop"), "checkout-6f7d9c8b4-r2d2x"),
-            "Warning",
-            "BackOff",
-            "Back-off restarting failed container app in pod checkout-6f7d9c8b4-r2d2x_shop(7f1c)",
-            31,
-            1,
-        ),
-        event(
-            ("Node", None, &host("ip-10-0-3-33")),
-            "Warning",
-            "EvictionThresholdMet",
-            "Attempting to reclaim memory",
-            2,
-            0,
-        ),
-    ]
-}
-
-fn pdbs() -> Vec<PodDisruptionBudget> {
-    let pdb = |ns: &str, name: &str, allowed: i32, current: i32, desired: i32, expected: i32| -> PodDisruptionBudget {
-        from(json!({
-            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"namespace": ns, "name": name},
-            "spec": {"minAvailable": desired},
-            "status": {"disruptionsAllowed": allowed, "currentHealthy": current, "desiredHealthy": desired,
-                       "expectedPods": expected, "observedGeneration": 1},
-        }))
-    };
-    vec![
-        pdb("shop", "web", 0, 6, 6, 6),
-        pdb("kube-system", "coredns", 1, 2, 1, 2),
-    ]
-}
-
-fn deployment(ns: &str, name: &str, image: &str, replicas: i32, ready: i32) -> Deployment {
-    from(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"namespace": ns, "name": name},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}},
-        "status": {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "updatedReplicas": replicas},
-    }))
-}
-
-fn daemonset(ns: &str, name: &str, image: &str, desired: i32, ready: i32) -> DaemonSet {
-    from(json!({
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"namespace": ns, "name": name},
-        "spec": {"selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": image}]}}},
-        "status": {"desiredNumberScheduled": desired, "currentNumberScheduled": desired, "numberMisscheduled": 0,
-                   "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": desired},
-    }))
-}
-
-fn components() -> Vec<ComponentInfo> {
-    let ecr = "602401143452.dkr.ecr.eu-west-1.amazonaws.com/eks";
-    let mut out: Vec<ComponentInfo> = [
-        deployment(
-            "kube-system",
-            "coredns",
-            &format!("{ecr}/coredns:v1.11.3-eksbuild.2"),
-            2,
-            2,
-        ),
-        deployment(
-            "kube-system",
-            "cluster-autoscaler",
-            "registry.k8s.io/autoscaling/cluster-autoscaler:v1.30.2",
-            1,
-            0,
-        ),
-        deployment(
-            "shop",
-            "web",
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:2025.05.3",
-            6,
-            6,
-        ),
-    ]
-    .iter()
-    .filter_map(ComponentInfo::from_deployment)
-    .collect();
-    out.extend(
-        [
-            daemonset(
-                "kube-system",
-                "aws-node",
-                &format!("{ecr}/amazon-k8s-cni:v1.19.2-eksbuild.1"),
-                12,
-                11,
-            ),
-            daemonset(
-                "kube-system",
-                "kube-proxy",
-                &format!("{ecr}/kube-proxy:v1.30.9-eksbuild.3"),
-                12,
-                12,
-            ),
-        ]
-        .iter()
-        .filter_map(ComponentInfo::from_daemonset),
-    );
-    out
-}
-
-fn connection() -> Connection {
-    Connection {
-        context: "arn:aws:eks:eu-west-1:123456789012:cluster/shop-prod".into(),
-        cluster: "shop-prod".into(),
-        server: "https://4F2A9C1B7D3E5F60718293A4B5C6D7E8.gr7.eu-west-1.eks.amazonaws.com".into(),
-        user: "arn:aws:iam::123456789012:role/platform-oncall".into(),
-    }
-}
-
-/// The fixed cluster: 12 nodes in three groups mid-upgrade from 1.30 to 1.31.
-fn cockpit(read_only: bool) -> Cockpit {
-    cockpit_seeing(read_only, &[])
-}
-
-/// The same cluster, with some watches forbidden.
-fn cockpit_seeing(read_only: bool, forbidden: &[Source]) -> Cockpit {
-    // the cockpit started watching 30 minutes ago: the nodes that joined since are new
-    let mut c = Cockpit::new(connection(), read_only, now() - jiff::SignedDuration::from_mins(30));
-    c.now = now();
-    c.log.now = Some(now());
-    let mut strings = Interner::default();
-    c.apply(Delta::ServerVersion(NEW.into()));
-    c.apply(Delta::Nodes(
-        nodes()
-            .iter()
-            .map(|n| NodeInfo::from_node(n, &mut strings))
-            .map(|n| Change::Upsert(n.name.clone(), n))
-            .collect(),
-    ));
-    c.apply(Delta::Pods(
-        pods()
-            .iter()
-            .map(|p| PodInfo::from_pod(p, &mut strings))
-            .map(|p| Change::Upsert(p.key(), p))
-            .collect(),
-    ));
-    if !forbidden.contains(&Source::Pdbs) {
-        c.apply(Delta::Pdbs(
-            pdbs()
-                .iter()
-                .map(PdbInfo::from_pdb)
-                .map(|p| Change::Upsert(p.key(), p))
-                .collect(),
-        ));
-    }
-    c.apply(Delta::Components(
-        components()
-            .into_iter()
-            .map(|ci| Change::Upsert(ci.key(), ci))
-            .collect(),
-    ));
-    if !forbidden.contains(&Source::Events) {
-        c.apply(Delta::Events(
-            events()
-                .iter()
-                .map(LogEntry::from_event)
-                .map(|e| Change::Upsert(e.reason.clone(), e))
-                .collect(),
-        ));
-    }
-    for s in Source::ALL {
-        let state = if forbidden.contains(&s) {
-            SourceState::Forbidden(format!(
-                "{} is forbidden: User \"platform-viewer\" cannot list resource \"{}\" at the cluster scope",
-                s.resource(),
-                s.resource()
-            ))
-        } else {
-            SourceState::Synced
-        };
-        c.apply(Delta::Source(s, state));
-    }
-    // ten minutes of trends
-    for i in 0..600u64 {
-        c.series.unscheduled.push(if i > 520 { (i - 520) / 25 } else { 0 });
-        c.series.restarts.push(if i > 400 {
-            (i * 7 % 5) + (i - 400) / 60
-        } else {
-            i % 97 / 96
-        });
-        c.series.pod_errors.push(if i > 450 { 4 } else { 0 });
-    }
-    c.refresh();
-    c
-}
+use upshift::ui::{self, Intent};
 
 // ---------------------------------------------------------------- drawing
 
 fn render(c: &mut Cockpit, w: u16, h: u16) -> Terminal<TestBackend> {
     c.refresh();
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    t.draw(|f| ui::draw(f, c)).expect("draw");
+    let mut measured = Default::default();
+    t.draw(|f| measured = ui::draw(f, c)).expect("draw");
+    c.view.remember(&measured);
     t
 }
 
@@ -798,7 +252,7 @@ fn blind_cockpit_says_what_it_cannot_see() {
 
 #[test]
 fn an_empty_cockpit_still_listing() {
-    let mut c = Cockpit::new(connection(), true, now());
+    let mut c = bare(true, now());
     insta::assert_snapshot!("empty_listing_80x24", screen(&mut c, 80, 24));
     insta::assert_snapshot!("empty_listing_200x60", screen(&mut c, 200, 60));
 }
@@ -816,7 +270,7 @@ fn never_panics_on_any_size() {
         (120, 33),
         (300, 100),
     ] {
-        let mut cockpits = vec![cockpit(false), Cockpit::new(connection(), true, now())];
+        let mut cockpits = vec![cockpit(false), bare(true, now())];
         for (read_only, state) in [(false, gate_red()), (true, held()), (false, failed()), (true, done())] {
             let mut c = driven(read_only, state);
             c.rollout.as_mut().expect("driven").notice = Some("a notice from the drive ".repeat(8));
@@ -901,7 +355,7 @@ fn colours_carry_meaning() {
 
 #[test]
 fn zero_counts_are_green() {
-    let mut c = Cockpit::new(connection(), false, now());
+    let mut c = bare(false, now());
     for s in Source::ALL {
         c.apply(Delta::Source(s, SourceState::Synced));
     }
@@ -926,11 +380,11 @@ fn tab_and_digits_move_the_focus() {
     press(&mut c, KeyCode::BackTab);
     assert_eq!(
         c.view.focus,
-        Pane::Events,
+        Pane::Workloads,
         "no rollout: no rollout pane to cycle through"
     );
     assert_eq!(press(&mut c, KeyCode::Char('0')), None);
-    assert_eq!(c.view.focus, Pane::Events);
+    assert_eq!(c.view.focus, Pane::Workloads);
     for p in Pane::CLUSTER {
         press(&mut c, KeyCode::Char(p.digit()));
         assert_eq!(c.view.focus, p);
@@ -976,7 +430,7 @@ fn slash_filters_enter_keeps_esc_clears() {
     press(&mut c, KeyCode::Char('/'));
     typed(&mut c, "notready");
     assert_eq!(c.view.list(Pane::Nodes).filter, "notready");
-    assert_eq!(ui::list::filtered_len(&c, Pane::Nodes), 1);
+    assert_eq!(ui::panes::filtered_len(&c, Pane::Nodes), 1);
     // while typing, q is a letter, not quit
     assert_eq!(press(&mut c, KeyCode::Char('q')), None);
     press(&mut c, KeyCode::Backspace);
@@ -996,11 +450,11 @@ fn slash_filters_enter_keeps_esc_clears() {
     // and esc while typing drops what was typed
     press(&mut c, KeyCode::Char('/'));
     typed(&mut c, "zzz");
-    assert_eq!(ui::list::filtered_len(&c, Pane::Nodes), 0);
+    assert_eq!(ui::panes::filtered_len(&c, Pane::Nodes), 0);
     assert!(screen(&mut c, 80, 24).contains("nothing matches the filter"));
     press(&mut c, KeyCode::Esc);
     assert!(c.view.prompt.is_none());
-    assert_eq!(ui::list::filtered_len(&c, Pane::Nodes), 12);
+    assert_eq!(ui::panes::filtered_len(&c, Pane::Nodes), 12);
 }
 
 #[test]
@@ -1015,7 +469,11 @@ fn colon_jumps_to_a_pane_by_name() {
     press(&mut c, KeyCode::Char(':'));
     typed(&mut c, "bogus");
     press(&mut c, KeyCode::Enter);
-    assert_eq!(c.view.focus, Pane::Events);
+    assert_eq!(
+        c.view.focus,
+        Pane::Workloads,
+        "an unknown name leaves the focus where it was"
+    );
     assert!(screen(&mut c, 120, 24).contains("no pane named \"bogus\""));
     press(&mut c, KeyCode::Char(':'));
     typed(&mut c, "q");
@@ -1039,21 +497,34 @@ fn enter_opens_the_selected_row_and_esc_goes_back() {
     press(&mut c, KeyCode::Esc);
     assert!(c.view.overlay.is_none());
 
-    // the log follows its newest entry; enter opens what it is about
+    // the log follows its newest entry; enter opens the entry in full, then what it is about
     focus(&mut c, Pane::Events);
     press(&mut c, KeyCode::Enter);
     assert!(matches!(
         &c.view.overlay,
-        Some(Overlay::Detail { target: Detail::Node(n), .. }) if *n == host("ip-10-0-3-33")
+        Some(Overlay::Detail { target: Detail::Entry(e), .. }) if e.object == format!("Node/{}", host("ip-10-0-3-33"))
     ));
+    let text = screen(&mut c, 80, 24);
+    assert!(text.contains("Attempting to reclaim memory"), "{text}");
+    assert!(
+        text.contains(&format!("node {}", host("ip-10-0-3-33"))),
+        "the node below: {text}"
+    );
     press(&mut c, KeyCode::Esc);
     press(&mut c, KeyCode::Char('k'));
     assert!(!c.view.list(Pane::Events).follow);
     press(&mut c, KeyCode::Enter);
     assert!(matches!(
         &c.view.overlay,
-        Some(Overlay::Detail { target: Detail::Pod(p), .. }) if p == "shop/checkout-6f7d9c8b4-r2d2x"
+        Some(Overlay::Detail { target: Detail::Entry(e), .. }) if e.object == "Pod/shop/checkout-6f7d9c8b4-r2d2x"
     ));
+    // a long message is read whole, wrapped, at 80 columns
+    let text = screen(&mut c, 80, 24);
+    assert!(
+        text.contains("Back-off restarting failed container app in po"),
+        "{text}"
+    );
+    assert!(!text.contains("in po…"), "{text}");
     press(&mut c, KeyCode::Esc);
     press(&mut c, KeyCode::Char('G'));
     assert!(c.view.list(Pane::Events).follow);
@@ -1127,227 +598,6 @@ fn help_lists_every_keymap_entry() {
     assert_eq!(c.view.overlay, Some(Overlay::Help { scroll }));
     press(&mut c, KeyCode::Char('k'));
     assert_eq!(c.view.overlay, Some(Overlay::Help { scroll: scroll - 1 }));
-}
-
-// ---------------------------------------------------------------- a driven rollout
-
-const LEAD: &str = "ana@laptop";
-const HOLDING_POD: &str = "payments/ledger-7d9f8c6b5-x2x4z";
-
-fn step(id: &str, label: &str, state: StepState) -> StepView {
-    StepView {
-        id: id.into(),
-        label: label.into(),
-        state,
-        ..Default::default()
-    }
-}
-
-/// The plan of the fixed cluster: the control plane, four add-ons, three node groups,
-/// the first four done; `apps` (index 5) is the step under way.
-fn plan(apps: StepState) -> Vec<StepView> {
-    use StepState::{Done, Pending};
-    let mut apps = step("nodegroup/apps-1-30", "nodegroup apps-1-30 → 1.31", apps);
-    apps.group = Some(GroupProgress {
-        old: 4,
-        new: 1,
-        batch: 1,
-        batches: 3,
-        ..Default::default()
-    });
-    vec![
-        step("control-plane", "control plane 1.30 → 1.31", Done),
-        step("addon/vpc-cni", "addon vpc-cni → v1.19.2-eksbuild.1", Done),
-        step("addon/coredns", "addon coredns → v1.11.3-eksbuild.2", Done),
-        step("addon/kube-proxy", "addon kube-proxy → v1.31.3-eksbuild.2", Done),
-        step("nodegroup/system", "nodegroup system → 1.31", Pending),
-        apps,
-        step(
-            "nodegroup/apps-1-31",
-            "nodegroup apps-1-31 → 1.31 (already there)",
-            Pending,
-        ),
-        step(
-            "addon/aws-ebs-csi-driver",
-            "addon aws-ebs-csi-driver → v1.38.1-eksbuild.1",
-            Pending,
-        ),
-        step("check", "check: every node on 1.31", Pending),
-    ]
-}
-
-fn state(phase: Phase, apps: StepState) -> RolloutState {
-    let mut steps = plan(apps);
-    // the system group went first
-    steps[4].state = StepState::Done;
-    RolloutState {
-        cluster: "shop-prod".into(),
-        from: "1.30".into(),
-        target: "1.31".into(),
-        environment: "production".into(),
-        lead: LEAD.into(),
-        updated: Some(now() - jiff::SignedDuration::from_secs(3)),
-        phase,
-        steps,
-        current: Some(5),
-        gate: None,
-        notice: None,
-    }
-}
-
-fn criterion(name: &str, ok: bool, detail: &str) -> Criterion {
-    Criterion {
-        name: name.into(),
-        ok,
-        detail: detail.into(),
-    }
-}
-
-/// The gate before the second batch of `apps-1-30`: pod errors above the baseline and
-/// a budget that allows no disruption.
-fn red_gate() -> GateView {
-    GateView {
-        id: "gate/nodegroup/apps-1-30/batch#2".into(),
-        title: "before batch 2 of 3 of nodegroup apps-1-30".into(),
-        criteria: vec![
-            criterion("unscheduled pods", true, "0 (limit 0)"),
-            criterion(
-                "pod errors above baseline",
-                false,
-                "3 above the baseline of 1 (limit 0): shop/checkout CrashLoopBackOff 2, shop/search ImagePullBackOff 1",
-            ),
-            criterion("nodes Ready", true, "12 of 12"),
-            criterion("critical components", true, "DNS, pod networking, autoscaling healthy"),
-            criterion("CloudWatch alarms", true, "0 of 4 in ALARM"),
-            criterion(
-                "drain blockers",
-                false,
-                "PodDisruptionBudget shop/web allows 0 disruptions (6 healthy, 6 needed)",
-            ),
-        ],
-        green_since: None,
-        settle_seconds: 60,
-        passable: false,
-        decision: None,
-    }
-}
-
-fn green_gate(for_secs: i64, passable: bool) -> GateView {
-    let mut g = red_gate();
-    for k in &mut g.criteria {
-        k.ok = true;
-    }
-    g.criteria[1].detail = "0 above the baseline of 1 (limit 0)".into();
-    g.criteria[5].detail = "none".into();
-    g.green_since = Some(now() - jiff::SignedDuration::from_secs(for_secs));
-    g.passable = passable;
-    g
-}
-
-fn gate_red() -> RolloutState {
-    let mut s = state(Phase::Gate, StepState::Gate);
-    s.steps[5].what = "waiting at the gate before batch 2 of 3".into();
-    s.gate = Some(red_gate());
-    s
-}
-
-fn gate_green() -> RolloutState {
-    let mut s = gate_red();
-    s.gate = Some(green_gate(75, true));
-    s
-}
-
-fn group_running() -> RolloutState {
-    let mut s = state(Phase::Running, StepState::Running);
-    let apps = &mut s.steps[5];
-    apps.what = "replacing batch 2 of 3: draining ip-10-0-2-22".into();
-    apps.detail = "EKS update 3f9c2e71 InProgress for 6m · 4 pods left to move off ip-10-0-2-22".into();
-    apps.group = Some(GroupProgress {
-        old: 3,
-        new: 2,
-        batch: 2,
-        batches: 3,
-        draining: vec![host("ip-10-0-2-22")],
-        holding: Some(format!(
-            "pod {HOLDING_POD} held by PodDisruptionBudget payments/ledger (0 disruptions allowed: 2 healthy, 2 needed)"
-        )),
-        skipped: vec![host("ip-10-0-2-21")],
-        auto_continue: true,
-    });
-    let mut gate = green_gate(75, true);
-    gate.decision = Some(format!("proceed by {LEAD}"));
-    s.gate = Some(gate);
-    s
-}
-
-fn held() -> RolloutState {
-    let mut s = group_running();
-    s.phase = Phase::Held {
-        node: host("ip-10-0-2-22"),
-        pod: HOLDING_POD.into(),
-        why: "PodDisruptionBudget payments/ledger (0 disruptions allowed: 2 healthy, 2 needed)".into(),
-        since: Some(now() - jiff::SignedDuration::from_mins(15)),
-    };
-    s.steps[5].what = "drain of ip-10-0-2-22 held for 15m (pod timeout 10m)".into();
-    s
-}
-
-fn failed() -> RolloutState {
-    let mut s = group_running();
-    s.phase = Phase::Failed {
-        why: "EKS update 3f9c2e71 Failed: PodEvictionFailure: Reached max retries while trying to evict pods from \
-              nodes in node group apps-1-30"
-            .into(),
-        what_to_do: "free the budget (kubectl -n payments get pdb ledger) and retry, skip the step, or force the \
-                     update past the budgets"
-            .into(),
-        can_force: true,
-    };
-    let apps = &mut s.steps[5];
-    apps.state = StepState::Failed;
-    apps.what = "the node group's update failed".into();
-    apps.detail = "EKS update 3f9c2e71 Failed after 14m; 2 of 5 nodes replaced".into();
-    s.notice = Some("retry refused: the update is still rolling back".into());
-    s
-}
-
-fn confirming() -> RolloutState {
-    let mut s = state(Phase::ConfirmCluster, StepState::Pending);
-    for st in &mut s.steps {
-        st.state = StepState::Pending;
-    }
-    s.current = None;
-    s
-}
-
-fn done() -> RolloutState {
-    let mut s = state(Phase::Done, StepState::Done);
-    for st in &mut s.steps {
-        st.state = StepState::Done;
-    }
-    s.steps[6].state = StepState::Skipped;
-    s.current = Some(8);
-    let mut gate = green_gate(60, true);
-    gate.title = "before check: every node on 1.31".into();
-    gate.decision = Some(format!("proceed by {LEAD}"));
-    s.gate = Some(gate);
-    s
-}
-
-/// The fixed cluster with a rollout driven on it, the rollout pane focused.
-fn driven(read_only: bool, state: RolloutState) -> Cockpit {
-    let mut c = cockpit(read_only);
-    c.rollout = Some(state);
-    focus(&mut c, Pane::Rollout);
-    c
-}
-
-fn drive(c: &mut Cockpit, code: KeyCode) -> Option<Command> {
-    match press(c, code) {
-        Some(Intent::Drive(command)) => Some(command),
-        Some(other) => panic!("{other:?}"),
-        None => None,
-    }
 }
 
 #[test]
@@ -1479,7 +729,7 @@ fn a_failed_step_that_can_be_forced() {
     assert!(wide.contains("step failed: EKS update 3f9c2e71 Failed"), "{wide}");
     assert!(
         wide.contains(
-            "[r] retry  [o] skip step with a reason  [F] force (type the group's name)  [A] abort (type abort)"
+            "[r] retry  [S] skip the step with a reason  [F] force (type the group's name)  [A] abort (type abort)"
         ),
         "{wide}"
     );
@@ -1508,6 +758,7 @@ fn a_failed_step_that_can_be_forced() {
 fn the_override_reason_prompt() {
     let mut c = driven(false, gate_red());
     assert_eq!(drive(&mut c, KeyCode::Char('o')), None);
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     // an empty reason is refused in the prompt itself
     assert_eq!(drive(&mut c, KeyCode::Enter), None);
     assert!(c.view.prompt.is_some(), "the prompt stays open");
@@ -1532,6 +783,7 @@ fn the_override_reason_prompt() {
 
     // esc drops it: nothing sent
     press(&mut c, KeyCode::Char('o'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, "never mind");
     assert_eq!(drive(&mut c, KeyCode::Esc), None);
     assert!(c.view.prompt.is_none());
@@ -1545,6 +797,7 @@ fn the_confirm_cluster_prompt() {
     // enter, or any key that means nothing else, opens the prompt
     assert_eq!(drive(&mut c, KeyCode::Enter), None);
     assert!(c.view.prompt.is_some());
+    render(&mut c, 120, 40);
     typed(&mut c, "shop-pr");
     let text = screen(&mut c, 120, 40);
     assert!(text.contains("type the cluster's name (shop-prod):"), "{text}");
@@ -1590,6 +843,64 @@ fn a_finished_rollout() {
 }
 
 #[test]
+fn the_workloads_pane_puts_down_first_then_degraded() {
+    let mut c = cockpit(false);
+    focus(&mut c, Pane::Workloads);
+    let text = screen(&mut c, 120, 40);
+    let wide = screen(&mut c, 200, 60);
+    // focused at 80×24: the pane has the width
+    let narrow = screen(&mut c, 80, 24);
+    let down = narrow
+        .find("shop/recommender")
+        .unwrap_or_else(|| panic!("recommender listed:\n{narrow}"));
+    let degraded = narrow
+        .find("shop/checkout")
+        .unwrap_or_else(|| panic!("checkout listed:\n{narrow}"));
+    assert!(down < degraded, "down before degraded:\n{narrow}");
+    assert!(narrow.contains("no ready endpoint"), "{narrow}");
+    assert!(
+        narrow.contains("CrashLoopBackOff"),
+        "the reason from its pods:\n{narrow}"
+    );
+    assert!(wide.contains("7 workloads"), "{wide}");
+    insta::assert_snapshot!("workloads_80x24", narrow);
+    insta::assert_snapshot!("workloads_120x40", text);
+    insta::assert_snapshot!("workloads_200x60", wide);
+    // the same filter and detail as the other panes
+    press(&mut c, KeyCode::Char('/'));
+    typed(&mut c, "checkout");
+    press(&mut c, KeyCode::Enter);
+    press(&mut c, KeyCode::Enter);
+    assert!(
+        matches!(&c.view.overlay, Some(Overlay::Detail { target: Detail::Workload(id), .. }) if id == "Deployment shop/checkout"),
+        "{:?}",
+        c.view.overlay
+    );
+}
+
+#[test]
+fn a_rollout_done_with_open_problems() {
+    let mut state = done();
+    state.problems = vec![
+        "Deployment shop/recommender 0/2 available (all before the rollout): CrashLoopBackOff".into(),
+        "component cluster-autoscaler kube-system/cluster-autoscaler is v1.30.2; 1.31 needs v1.31".into(),
+        "node group apps-1-30 has 6 nodes, 4 before the rollout".into(),
+    ];
+    for read_only in [false, true] {
+        let mut c = driven(read_only, state.clone());
+        let text = screen(&mut c, 120, 40);
+        assert!(text.contains("done with 3 open problems"), "{text}");
+        assert!(text.contains("Deployment shop/recommender 0/2"), "{text}");
+        assert!(!text.contains("done: every step finished"), "{text}");
+        if !read_only {
+            insta::assert_snapshot!("rollout_done_open_problems_80x24", screen(&mut c, 80, 24));
+            insta::assert_snapshot!("rollout_done_open_problems_120x40", text);
+            insta::assert_snapshot!("rollout_done_open_problems_200x60", screen(&mut c, 200, 60));
+        }
+    }
+}
+
+#[test]
 fn enter_proceeds_at_a_passable_gate_only() {
     let mut c = driven(false, gate_green());
     assert!(screen(&mut c, 120, 40).contains("[enter] proceed"));
@@ -1629,6 +940,7 @@ fn the_leads_keys_send_commands() {
     );
     // deleting the pod takes its name, with or without its namespace
     press(&mut c, KeyCode::Char('D'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, "ledger");
     assert_eq!(drive(&mut c, KeyCode::Enter), None);
     assert!(screen(&mut c, 120, 40).contains("that is not the pod's name: type ledger-7d9f8c6b5-x2x4z"));
@@ -1641,6 +953,7 @@ fn the_leads_keys_send_commands() {
     );
     // the drain was released meanwhile: the prompt closes, nothing sent
     press(&mut c, KeyCode::Char('D'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, HOLDING_POD);
     c.rollout = Some(group_running());
     assert_eq!(drive(&mut c, KeyCode::Enter), None);
@@ -1650,6 +963,7 @@ fn the_leads_keys_send_commands() {
     let mut c = driven(false, failed());
     assert_eq!(drive(&mut c, KeyCode::Char('r')), Some(Command::Retry));
     press(&mut c, KeyCode::Char('F'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, "apps-1-30");
     assert_eq!(
         drive(&mut c, KeyCode::Enter),
@@ -1657,7 +971,8 @@ fn the_leads_keys_send_commands() {
             confirm: "apps-1-30".into()
         })
     );
-    press(&mut c, KeyCode::Char('o'));
+    press(&mut c, KeyCode::Char('S'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, "  ");
     assert_eq!(drive(&mut c, KeyCode::Enter), None, "a blank reason is no reason");
     typed(&mut c, "ledger is migrated by hand tonight");
@@ -1668,6 +983,7 @@ fn the_leads_keys_send_commands() {
         })
     );
     press(&mut c, KeyCode::Char('A'));
+    render(&mut c, 120, 40); // the box is on screen before it takes keys
     typed(&mut c, "abort");
     assert_eq!(drive(&mut c, KeyCode::Enter), Some(Command::Abort));
 
@@ -1698,6 +1014,7 @@ fn a_read_only_cockpit_decides_nothing() {
     let keys = [
         KeyCode::Enter,
         KeyCode::Char('o'),
+        KeyCode::Char('S'),
         KeyCode::Char('p'),
         KeyCode::Char('A'),
         KeyCode::Char('r'),
@@ -1749,7 +1066,7 @@ fn the_rollout_pane_joins_the_cycle_while_driven() {
     assert_eq!(c.view.focus, Pane::Nodes);
     press(&mut c, KeyCode::BackTab);
     press(&mut c, KeyCode::BackTab);
-    assert_eq!(c.view.focus, Pane::Events);
+    assert_eq!(c.view.focus, Pane::Workloads);
     press(&mut c, KeyCode::Char(':'));
     typed(&mut c, "rollout");
     press(&mut c, KeyCode::Enter);
@@ -1759,4 +1076,232 @@ fn the_rollout_pane_joins_the_cycle_while_driven() {
     press(&mut c, KeyCode::Char('j'));
     assert_eq!(c.view.focus, Pane::Nodes);
     assert!(!screen(&mut c, 200, 60).contains("rollout"));
+}
+
+#[test]
+fn quitting_while_a_step_runs_asks_first_and_says_what_goes_on() {
+    let mut c = driven(false, group_running());
+    assert_eq!(
+        press(&mut c, KeyCode::Char('q')),
+        None,
+        "a running step is not left at one key"
+    );
+    assert_eq!(c.view.overlay, Some(Overlay::ConfirmQuit));
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("quit while a step runs?"), "{text}");
+    assert!(
+        text.contains("goes on (a managed group's update keeps replacing nodes"),
+        "{text}"
+    );
+    insta::assert_snapshot!("quit_confirm_120x40", text);
+    // esc stays; q twice quits; ctrl-c asks the same way
+    press(&mut c, KeyCode::Esc);
+    assert_eq!(c.view.overlay, None);
+    assert_eq!(press(&mut c, KeyCode::Char('q')), None);
+    assert_eq!(press(&mut c, KeyCode::Char('q')), Some(Intent::Quit));
+    let mut c = driven(false, group_running());
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(ui::handle_key(&mut c, ctrl_c), None);
+    assert_eq!(ui::handle_key(&mut c, ctrl_c), Some(Intent::Quit));
+    // :q! does not ask
+    let mut c = driven(false, group_running());
+    press(&mut c, KeyCode::Char(':'));
+    typed(&mut c, "q!");
+    assert_eq!(press(&mut c, KeyCode::Enter), Some(Intent::Quit));
+    // at a gate nothing runs, and a read-only cockpit runs nothing: one q quits
+    let mut c = driven(false, gate_red());
+    assert_eq!(press(&mut c, KeyCode::Char('q')), Some(Intent::Quit));
+    let mut c = driven(true, group_running());
+    assert_eq!(press(&mut c, KeyCode::Char('q')), Some(Intent::Quit));
+}
+
+#[test]
+fn override_and_skip_are_different_keys_and_keys_typed_ahead_are_dropped() {
+    // at a red gate `o` overrides and `S` means nothing; after a failed step `S` skips
+    // and `o` means nothing: a key meant for one cannot do the other
+    let mut c = driven(false, gate_red());
+    assert_eq!(press(&mut c, KeyCode::Char('S')), None);
+    assert!(c.view.prompt.is_none());
+    let mut c = driven(false, failed());
+    assert_eq!(press(&mut c, KeyCode::Char('o')), None);
+    assert!(c.view.prompt.is_none(), "o does not skip a failed step");
+    press(&mut c, KeyCode::Char('S'));
+    render(&mut c, 120, 40);
+    assert!(screen(&mut c, 120, 40).contains("skip the failed step"));
+
+    // keys that arrive before the box was drawn were typed for the screen before it
+    let mut c = driven(false, gate_red());
+    press(&mut c, KeyCode::Char('o'));
+    typed(&mut c, "yes");
+    assert_eq!(press(&mut c, KeyCode::Enter), None, "nothing sent");
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("> ▏"), "nothing typed ahead reached the box: {text}");
+    assert!(
+        text.contains("keys typed before this box appeared were dropped"),
+        "{text}"
+    );
+    // once it is on screen it takes keys
+    typed(&mut c, "known canary");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::Override {
+            reason: "known canary".into()
+        })
+    );
+    // esc still closes a box not yet drawn
+    press(&mut c, KeyCode::Char('o'));
+    press(&mut c, KeyCode::Esc);
+    assert!(c.view.prompt.is_none());
+}
+
+#[test]
+fn enter_opens_any_log_entry_in_full_even_one_about_no_node_or_pod() {
+    let mut c = cockpit(false);
+    let long =
+        "the watch on pods failed: the API server answered 503 Service Unavailable for the third time in a row; \
+                the cockpit lists again with back-off and says so here until it can read"
+            .to_string();
+    c.log.push(upshift::model::LogEntry::local(
+        upshift::model::Level::Warning,
+        "WatchFailed",
+        long.clone(),
+    ));
+    focus(&mut c, Pane::Events);
+    assert_eq!(press(&mut c, KeyCode::Enter), None);
+    assert!(c.view.message.is_none(), "{:?}", c.view.message);
+    let text = screen(&mut c, 80, 24);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("until it can read"), "the whole message: {text}");
+    assert!(text.contains("the cockpit itself"), "{text}");
+    insta::assert_snapshot!("log_entry_80x24", text);
+}
+
+#[test]
+fn the_steps_in_full_show_the_preflight_warnings_from_the_journal() {
+    use upshift::model::journal::{Entry, StepState, What};
+    let mut s = gate_red();
+    s.steps.insert(0, step("preflight", "preflight", StepState::Done));
+    s.steps[0].what = "no blockers, 1 warning(s), journaled".into();
+    s.current = Some(6);
+    let mut c = driven(true, s);
+    c.note_journal(&[Entry {
+        seq: 1,
+        at: now(),
+        who: LEAD.into(),
+        what: What::Event {
+            level: upshift::model::Level::Warning,
+            object: "preflight".into(),
+            reason: "PreflightWarning".into(),
+            message: "ingress-nginx 1.9.4 is not supported on 1.31: the controller was retired in March 2026".into(),
+        },
+    }]);
+    assert!(
+        screen(&mut c, 120, 40).contains("d steps in full"),
+        "the footer offers it"
+    );
+    assert_eq!(press(&mut c, KeyCode::Char('d')), None, "a shadow may read it too");
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("no blockers, 1 warning(s), journaled"), "{text}");
+    assert!(text.contains("PreflightWarning"), "{text}");
+    assert!(text.contains("ingress-nginx 1.9.4 is not supported on 1.31"), "{text}");
+    insta::assert_snapshot!("rollout_steps_detail_120x40", text);
+}
+
+#[test]
+fn the_help_wraps_at_80x24_and_scrolls_to_its_end() {
+    let mut c = cockpit(false);
+    press(&mut c, KeyCode::Char('?'));
+    // every word of every line, read by scrolling page by page, is whole
+    let mut seen = String::new();
+    let mut last = String::new();
+    for _ in 0..40 {
+        let text = screen(&mut c, 80, 24);
+        for line in text.lines().filter(|l| l.starts_with("\"│")) {
+            let cells: Vec<char> = line.trim_matches('"').chars().collect();
+            assert_eq!(cells[cells.len() - 2], ' ', "nothing is cut at the border: {line}");
+            let inner: String = cells[1..cells.len() - 1].iter().collect();
+            seen.push_str(&inner);
+            seen.push(' ');
+        }
+        if text == last {
+            break;
+        }
+        last = text;
+        press(&mut c, KeyCode::PageDown);
+    }
+    let flat: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for words in [
+        "proceed at a gate green for its settle time;",
+        "a held drain: leave the node on the old version, uncordoned, and go on",
+        "rollout steps",
+    ] {
+        assert!(flat.contains(words), "{words:?} in the help at 80x24: {flat}");
+    }
+}
+
+#[test]
+fn a_groups_gauge_counts_its_nodes_before_the_drive_has() {
+    // at the group's own gate the drive has not counted the group yet
+    let mut s = gate_red();
+    s.steps[5].group = Some(upshift::model::rollout::GroupProgress::default());
+    let mut c = driven(false, s);
+    let text = screen(&mut c, 120, 40);
+    assert!(!text.contains("new 0 of 0"), "{text}");
+    assert!(
+        text.contains("new 0 of 5 · old 5"),
+        "the five apps-1-30 nodes on 1.30: {text}"
+    );
+}
+
+#[test]
+fn a_shadow_measures_against_the_clusters_clock_and_a_silent_lead_goes_stale() {
+    use upshift::model::rollout::Published;
+    // the cluster's clock (a rehearsal's virtual one) is far from this machine's
+    let virtual_now = now() + jiff::SignedDuration::from_hours(42);
+    let mut state = gate_red();
+    state.updated = Some(virtual_now);
+    let mut c = cockpit(true);
+    c.apply(Delta::Rollout(Some(Box::new(Published {
+        state,
+        recent: Vec::new(),
+    }))));
+    let t0 = std::time::Instant::now();
+    c.tick_at(now(), t0);
+    assert!(screen(&mut c, 200, 60).contains("published 0s ago"));
+    // nothing published for 30 seconds: the shadow says so
+    c.tick_at(now(), t0 + std::time::Duration::from_secs(30));
+    let text = screen(&mut c, 200, 60);
+    assert!(text.contains("published 30s ago"), "{text}");
+}
+
+#[test]
+fn the_step_under_way_shows_its_time_against_what_it_should_take() {
+    use upshift::model::journal::{Entry, StepId, StepState, What};
+    let began = |c: &mut Cockpit, step: StepId, mins: i64| {
+        c.note_journal(&[Entry {
+            seq: 1,
+            at: now() - jiff::SignedDuration::from_mins(mins),
+            who: LEAD.into(),
+            what: What::Step {
+                step,
+                state: StepState::Running,
+            },
+        }]);
+    };
+    // a node group: 2 nodes replaced in 12 minutes, 3 left
+    let mut c = driven(false, group_running());
+    began(&mut c, StepId::Nodegroup("apps-1-30".into()), 12);
+    let text = screen(&mut c, 200, 60);
+    assert!(
+        text.contains("running 12m · 6m a node so far × 3 left ≈ 18m more"),
+        "{text}"
+    );
+    // the control plane: against EKS's typical 10–25 minutes
+    let mut s = state(Phase::Running, StepState::Done);
+    s.steps[0].state = StepState::Running;
+    s.current = Some(0);
+    let mut c = driven(false, s);
+    began(&mut c, StepId::ControlPlane, 6);
+    let text = screen(&mut c, 200, 60);
+    assert!(text.contains("running 6m of the 10–25m EKS usually takes"), "{text}");
 }

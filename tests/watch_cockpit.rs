@@ -8,6 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Inspect;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -37,7 +38,7 @@ impl Eyes {
         let (tx, rx) = mpsc::channel(256);
         let watches = ClusterReader::new(client).start(tx);
         Eyes {
-            cockpit: Cockpit::new(connection, true, jiff::Timestamp::now()),
+            cockpit: Cockpit::new(connection, jiff::Timestamp::now()),
             rx,
             _watches: watches,
         }
@@ -59,7 +60,7 @@ impl Eyes {
                 self.cockpit.signals
             );
             match tokio::time::timeout(Duration::from_millis(50), self.rx.recv()).await {
-                Ok(Some(d)) => upshift::app::drain(&mut self.cockpit, d, &mut self.rx),
+                Ok(Some(d)) => self.cockpit.take_in(d, &mut self.rx),
                 Ok(None) => panic!("the watches stopped"),
                 Err(_) => sim.advance(step),
             }
@@ -73,19 +74,9 @@ impl Eyes {
 }
 
 fn first_node_of(sim: &Simulator, group: &str) -> String {
-    let w = sim.world();
-    let w = w.lock();
-    w.nodes
-        .items()
-        .values()
-        .find(|n| {
-            n.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("eks.amazonaws.com/nodegroup"))
-                .is_some_and(|g| g == group)
-        })
-        .and_then(|n| n.metadata.name.clone())
+    sim.nodes_labelled("eks.amazonaws.com/nodegroup", group)
+        .into_iter()
+        .find_map(|n| n.metadata.name)
         .expect("the group has a node")
 }
 
@@ -110,11 +101,7 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
         c.model.server_version.is_some()
     })
     .await;
-    let (nodes, pods) = {
-        let w = sim.world();
-        let w = w.lock();
-        (w.nodes.len(), w.pods.len())
-    };
+    let (nodes, pods) = (sim.node_count(), sim.pod_count());
     let s = &eyes.cockpit.signals;
     assert_eq!(s.nodes.rows.len(), nodes);
     assert_eq!(s.nodes.total, nodes);
@@ -276,16 +263,13 @@ async fn dropped_and_expired_watches_recover_without_losing_state() {
 
     // history expired while disconnected: 410 Gone, a relist, and deletions seen
     let victim = {
-        let w = sim.world();
-        let w = w.lock();
-        let p = w
-            .pods
-            .items()
-            .values()
-            .find(|p| p.metadata.namespace.as_deref() == Some("monitoring"))
-            .cloned()
+        let key = sim
+            .pod_keys()
+            .into_iter()
+            .find(|k| k.starts_with("monitoring/"))
             .unwrap();
-        (p.metadata.namespace.clone().unwrap(), p.metadata.name.clone().unwrap())
+        let (ns, name) = key.split_once('/').unwrap();
+        (ns.to_string(), name.to_string())
     };
     let pods: Api<Pod> = Api::namespaced(lead.clone(), &victim.0);
     pods.delete(&victim.1, &DeleteParams::default().grace_period(0))
@@ -295,14 +279,10 @@ async fn dropped_and_expired_watches_recover_without_losing_state() {
     sim.drop_watches();
     let key = format!("{}/{}", victim.0, victim.1);
     eyes.until(&sim, Duration::ZERO, "the relisted model equals the cluster", |c| {
-        let w = sim.world();
-        let w = w.lock();
+        let keys = sim.pod_keys();
         !c.model.pods.items.contains_key(&key)
-            && c.model.pods.len() == w.pods.len()
-            && w.pods
-                .items()
-                .keys()
-                .all(|k| c.model.pods.items.contains_key(k.as_str()))
+            && c.model.pods.len() == keys.len()
+            && keys.iter().all(|k| c.model.pods.items.contains_key(k.as_str()))
     })
     .await;
     assert!(eyes.cockpit.model.synced());
@@ -324,7 +304,7 @@ async fn a_restricted_identity_is_told_what_it_cannot_see() {
     let blind: Vec<&str> = s.blind.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(blind, ["pods", "events"]);
     assert!(s.blind[0].1.contains("forbidden"), "{:?}", s.blind);
-    assert_eq!(s.nodes.total, sim.world().lock().nodes.len(), "nodes are still seen");
+    assert_eq!(s.nodes.total, sim.node_count(), "nodes are still seen");
     assert!(
         eyes.cockpit
             .log

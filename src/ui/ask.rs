@@ -11,8 +11,8 @@ use super::detail::wrap;
 use super::help::centered;
 use super::keymap::When;
 use super::theme;
-use super::view::{Ask, Pane};
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Ask, Pane};
 use crate::model::rollout::{Command, Phase, RolloutState};
 
 /// Why what was typed is not sent.
@@ -26,7 +26,7 @@ pub enum Refusal {
 
 /// The node group of the current step, from its journal id: `nodegroup/apps` → `apps`.
 pub fn group_name(r: &RolloutState) -> Option<&str> {
-    r.current_step()?.id.strip_prefix("nodegroup/")
+    r.current_step()?.id.nodegroup()
 }
 
 /// The holding pod of a held drain, as `namespace/name`, and its name alone.
@@ -162,7 +162,7 @@ fn words(r: &RolloutState, ask: Ask) -> (&'static str, String, String) {
         }
         Ask::DeletePod => {
             let (node, why) = match &r.phase {
-                Phase::Held { node, why, .. } => (super::list::short_host(node), why.as_str()),
+                Phase::Held { node, why, .. } => (super::widgets::short_host(node), why.as_str()),
                 _ => ("?", ""),
             };
             let (full, name) = held_pod(r).unwrap_or(("?", "?"));
@@ -177,12 +177,12 @@ fn words(r: &RolloutState, ask: Ask) -> (&'static str, String, String) {
     }
 }
 
-/// Draws the box above `area`'s middle.
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, ask: Ask, text: &str) {
-    let Some(r) = &c.rollout else { return };
+/// Draws the box above `area`'s middle; returns whether there was room for it.
+pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, ask: Ask, text: &str) -> bool {
+    let Some(r) = &c.rollout else { return false };
     let width = area.width.min(78);
     if width < 12 || area.height < 5 {
-        return;
+        return false;
     }
     let room = usize::from(width - 4);
     let (title, what, question) = words(r, ask);
@@ -228,4 +228,5 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, ask: Ask, text: &str) {
         },
         buf,
     );
+    true
 }

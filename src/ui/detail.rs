@@ -7,12 +7,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::list::age;
-use super::log::{clock, level_word};
+use super::panes::events::{clock, level_word};
 use super::theme;
-use super::view::Detail;
+use super::widgets::age;
 use crate::cockpit::Cockpit;
-use crate::model::pod::{OwnerKind, Phase};
+use crate::cockpit::view::Detail;
+use crate::model::pod::{OwnerKind, PodPhase};
 use crate::model::signals::scheduler_reasons;
 use crate::model::{NodeInfo, PodInfo};
 
@@ -93,14 +93,151 @@ pub fn lines(c: &Cockpit, target: &Detail, width: u16) -> Vec<Line<'static>> {
                 theme::dim(),
             )],
         },
+        Detail::Entry(e) => entry_lines(c, e, width),
+        Detail::Steps => steps_lines(c, width),
+        Detail::Workload(id) => workload_lines(c, id, width),
     }
+}
+
+/// A workload: its availability, budget, reason, and its pods that are not ready.
+fn workload_lines(c: &Cockpit, id: &str, width: u16) -> Vec<Line<'static>> {
+    let Some(w) = c.model.workloads.get(id) else {
+        return vec![Line::styled(format!("{id} is no longer in the cluster"), theme::dim())];
+    };
+    let row = c.signals.availability.rows.iter().find(|r| r.id == id);
+    let level = w.level();
+    let mut out = vec![
+        field(
+            "state",
+            level.as_str(),
+            theme::count(usize::from(level != crate::model::workload::Level::Available)),
+        ),
+        field("desired", w.desired.to_string(), theme::plain()),
+        field("ready", w.ready.to_string(), theme::plain()),
+        field("available", w.available.to_string(), theme::plain()),
+    ];
+    if let Some(r) = row {
+        out.push(field("since", age(c.now, r.since), theme::dim()));
+        if let Some(p) = &r.pdb {
+            let min = r.pdb_min.map(|m| format!(" (keeps {m} healthy)")).unwrap_or_default();
+            out.push(field("budget", format!("{p}{min}"), theme::plain()));
+        }
+        if !r.reason.is_empty() {
+            out.extend(wrapped(&format!("reason: {}", r.reason), 2, width, theme::plain()));
+        }
+    }
+    let mut pods: Vec<&PodInfo> = c
+        .model
+        .pods
+        .items
+        .values()
+        .filter(|p| !p.ready && c.model.workloads.of_pod(p).as_deref() == Some(id))
+        .collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    out.push(Line::raw(""));
+    out.push(section(format!("pods not ready ({})", pods.len())));
+    for p in pods.iter().take(50) {
+        let why = p
+            .error
+            .map(|e| e.label().to_string())
+            .or_else(|| p.unschedulable.as_deref().map(|m| scheduler_reasons(m).join(", ")))
+            .unwrap_or_else(|| "starting".into());
+        out.push(field(&p.name, why, theme::plain()));
+    }
+    out
 }
 
 fn title(target: &Detail) -> String {
     match target {
         Detail::Node(name) => format!(" node {name} "),
         Detail::Pod(key) => format!(" pod {key} "),
+        Detail::Entry(e) => format!(" {} {} ", level_word(e.level).to_lowercase(), e.reason),
+        Detail::Steps => " the rollout's steps ".into(),
+        Detail::Workload(id) => format!(" {id} "),
     }
+}
+
+/// One log entry in full; then the node or pod it is about, if it is still there.
+fn entry_lines(c: &Cockpit, e: &crate::model::LogEntry, width: u16) -> Vec<Line<'static>> {
+    let mut out = vec![
+        field("time", format!("{} UTC", clock(e)), theme::plain()),
+        field("level", level_word(e.level), theme::level(e.level)),
+        field(
+            "about",
+            if e.object.is_empty() {
+                "the cockpit itself".to_string()
+            } else {
+                e.object.clone()
+            },
+            theme::plain(),
+        ),
+        field("reason", e.reason.clone(), theme::level(e.level)),
+    ];
+    if e.count > 1 {
+        out.push(field("seen", format!("{} times", e.count), theme::bold()));
+    }
+    out.push(Line::default());
+    out.extend(wrapped(&e.message, 2, width, theme::plain()));
+    if let Some(about) = super::panes::events::detail_of(&e.object) {
+        let known = match &about {
+            Detail::Node(n) => c.model.nodes.items.contains_key(n),
+            Detail::Pod(p) => c.model.pods.items.contains_key(p),
+            Detail::Workload(id) => c.model.workloads.get(id).is_some(),
+            Detail::Entry(_) | Detail::Steps => false,
+        };
+        if known {
+            out.push(Line::default());
+            out.push(section(title(&about).trim().to_string()));
+            out.extend(lines(c, &about, width));
+        }
+    }
+    out
+}
+
+/// Every step of the rollout: its state, what it did, more, and the journal's notes
+/// about it.
+fn steps_lines(c: &Cockpit, width: u16) -> Vec<Line<'static>> {
+    let Some(r) = &c.rollout else {
+        return vec![Line::styled("no rollout is being driven", theme::dim())];
+    };
+    let mut out = Vec::new();
+    for (i, s) in r.steps.iter().enumerate() {
+        if i > 0 {
+            out.push(Line::default());
+        }
+        let (mark, style) = super::panes::rollout::mark(s.state);
+        let label = if s.label.is_empty() {
+            s.id.to_string()
+        } else {
+            s.label.clone()
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("{mark} "), style),
+            Span::styled(label, theme::title()),
+            Span::styled(format!(" · {}", s.state.as_str()), theme::dim()),
+        ]));
+        if !s.what.is_empty() {
+            out.extend(wrapped(&s.what, 2, width, theme::plain()));
+        }
+        if !s.detail.is_empty() {
+            out.extend(wrapped(&s.detail, 2, width, theme::dim()));
+        }
+        let id = s.id.to_string();
+        for e in c
+            .log
+            .entries()
+            .iter()
+            .filter(|e| e.object == id && e.reason != "Decision")
+        {
+            out.push(Line::from(vec![
+                Span::styled(format!("  {} ", clock(e)), theme::dim()),
+                Span::styled(format!("{:<4} ", level_word(e.level)), theme::level(e.level)),
+                Span::styled(e.reason.clone(), theme::level(e.level)),
+            ]));
+            out.extend(wrapped(&e.message, 4, width, theme::plain()));
+        }
+    }
+    out
 }
 
 fn quantity(cpu_millis: u64, memory: u64, max_pods: u32) -> String {
@@ -245,13 +382,13 @@ fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
     out
 }
 
-fn phase_word(p: Phase) -> &'static str {
+fn phase_word(p: PodPhase) -> &'static str {
     match p {
-        Phase::Pending => "Pending",
-        Phase::Running => "Running",
-        Phase::Succeeded => "Succeeded",
-        Phase::Failed => "Failed",
-        Phase::Unknown => "Unknown",
+        PodPhase::Pending => "Pending",
+        PodPhase::Running => "Running",
+        PodPhase::Succeeded => "Succeeded",
+        PodPhase::Failed => "Failed",
+        PodPhase::Unknown => "Unknown",
     }
 }
 
@@ -266,7 +403,7 @@ fn pod_state(p: &PodInfo) -> (String, ratatui::style::Style) {
         ("Unscheduled".into(), theme::bad())
     } else if p.ready {
         ("ok".into(), theme::good())
-    } else if p.phase == Phase::Succeeded {
+    } else if p.phase == PodPhase::Succeeded {
         ("Completed".into(), theme::dim())
     } else {
         ("not ready".into(), theme::warn())
@@ -399,20 +536,21 @@ fn log_lines(c: &Cockpit, object: &str, width: u16) -> Vec<Line<'static>> {
     out
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, c: &Cockpit, target: &Detail, scroll: u16) {
+/// Draws the overlay; returns the rows and the width of content it showed.
+pub fn draw(frame: &mut Frame, area: Rect, c: &Cockpit, target: &Detail, scroll: u16) -> (u16, u16) {
     let popup = area;
     let inner_w = popup.width.saturating_sub(2);
-    c.view.overlay_width.set(inner_w);
     let lines = lines(c, target, inner_w);
     let block = Block::bordered().border_style(theme::focused()).title(Line::from(vec![
         Span::styled(title(target), theme::title()),
         Span::styled("· j/k scroll · esc back ", theme::dim()),
     ]));
     let inner = block.inner(popup);
-    c.view.overlay_height.set(inner.height);
+    let shown = (inner.height, inner_w);
     let max = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
         .saturating_sub(inner.height);
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(max), 0)), popup);
+    shown
 }

@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::keymap;
-use super::list;
 use super::theme;
-use super::view::PromptKind;
+use super::widgets;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::PromptKind;
 use crate::model::SourceState;
 
 /// The header's rows: two, and one more when the cockpit cannot see something.
@@ -56,7 +56,7 @@ fn sync_state(c: &Cockpit) -> Vec<Span<'static>> {
 pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
     let conn = &c.connection;
     let mut first = vec![Span::styled(" upshift ", theme::brand())];
-    if c.read_only {
+    if c.read_only() {
         first.push(Span::styled(" READ-ONLY ", theme::badge()));
     }
     first.push(sep());
@@ -70,7 +70,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         Some(v) => first.push(Span::raw(v.clone())),
         None => first.push(Span::styled("?", theme::dim())),
     }
-    list::line(buf, area, area.y, &Line::from(first));
+    widgets::line(buf, area, area.y, &Line::from(first));
 
     let second = Line::from(vec![
         Span::styled(" as ", theme::dim()),
@@ -80,7 +80,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         Span::styled(" · server ", theme::dim()),
         Span::raw(conn.server.clone()),
     ]);
-    list::line(buf, area, area.y + 1, &second);
+    widgets::line(buf, area, area.y + 1, &second);
 
     if !c.signals.blind.is_empty() {
         let blind = &c.signals.blind;
@@ -100,7 +100,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
             )
         };
         let line = Line::from(vec![Span::styled(format!(" ⚠ {text}"), theme::blind())]);
-        list::line(buf, area, area.y + 2, &line);
+        widgets::line(buf, area, area.y + 2, &line);
     }
 }
 
@@ -132,5 +132,5 @@ pub fn draw_footer(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         spans.push(Span::styled(key, theme::key()));
         spans.push(Span::styled(format!(" {what}"), theme::dim()));
     }
-    list::line(buf, area, area.y, &Line::from(spans));
+    widgets::line(buf, area, area.y, &Line::from(spans));
 }

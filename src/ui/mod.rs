@@ -1,5 +1,7 @@
-//! The cockpit's screen: `draw` is a pure function of the cockpit's state; keys
-//! change the view through the keymap.
+//! The cockpit's screen: `draw` is a pure function of the cockpit's state that
+//! returns what it measured (the loop keeps it in the view); keys change the view
+//! through `update`, by the one table in `keymap`. Every pane is reached through the
+//! registry in `panes`; `widgets` is what they share.
 //!
 //! Wide terminals show every pane at once; narrow ones give the focused pane the room
 //! and fold the others to one-line summaries. Lists draw only their visible rows.
@@ -7,20 +9,15 @@
 //! text opens a box above the panes.
 
 pub mod ask;
-pub mod components;
 pub mod detail;
-pub mod errors;
 pub mod header;
-pub mod health;
 pub mod help;
 pub mod keymap;
-pub mod list;
-pub mod log;
-pub mod nodes;
-pub mod rollout;
+pub mod panes;
+pub mod quit;
 pub mod theme;
-pub mod unscheduled;
-pub mod view;
+pub mod update;
+pub mod widgets;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -28,8 +25,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Measured, Overlay, Pane, Prompt, PromptKind};
 use crate::model::rollout::Command;
-pub use view::{Ask, Detail, ListState, Overlay, Pane, Prompt, PromptKind, View};
 
 /// What a key asks of the loop beyond changing the view.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,8 +39,10 @@ pub enum Intent {
 /// The smallest body (below the header, above the footer) that shows every pane at once.
 pub const GRID_MIN: (u16, u16) = (120, 30);
 
-/// Draws the whole screen. The loop calls `cockpit.refresh()` first.
-pub fn draw(frame: &mut Frame, cockpit: &Cockpit) {
+/// Draws the whole screen and returns what it measured (`View::remember` keeps it).
+/// The loop calls `cockpit.refresh()` first.
+pub fn draw(frame: &mut Frame, cockpit: &Cockpit) -> Measured {
+    let mut measured = Measured::default();
     let area = frame.area();
     let header_h = header::height(cockpit).min(area.height);
     let footer_h = u16::from(area.height > header_h);
@@ -56,14 +55,23 @@ pub fn draw(frame: &mut Frame, cockpit: &Cockpit) {
     let buf = frame.buffer_mut();
     header::draw(buf, top, cockpit);
     if body.width >= GRID_MIN.0 && body.height >= GRID_MIN.1 {
-        draw_grid(buf, body, cockpit);
+        draw_grid(buf, body, cockpit, &mut measured);
     } else {
-        draw_stack(buf, body, cockpit);
+        draw_stack(buf, body, cockpit, &mut measured);
     }
     header::draw_footer(buf, bottom, cockpit);
     match &cockpit.view.overlay {
-        Some(Overlay::Help { scroll }) => help::draw(frame, body, *scroll, &cockpit.view),
-        Some(Overlay::Detail { target, scroll }) => detail::draw(frame, body, cockpit, target, *scroll),
+        Some(Overlay::Help { scroll }) => {
+            let (height, width) = help::draw(frame, body, *scroll);
+            measured.overlay_height = Some(height);
+            measured.overlay_width = Some(width);
+        }
+        Some(Overlay::Detail { target, scroll }) => {
+            let (height, width) = detail::draw(frame, body, cockpit, target, *scroll);
+            measured.overlay_height = Some(height);
+            measured.overlay_width = Some(width);
+        }
+        Some(Overlay::ConfirmQuit) => quit::draw(frame.buffer_mut(), body, cockpit),
         None => {}
     }
     if let Some(Prompt {
@@ -71,8 +79,9 @@ pub fn draw(frame: &mut Frame, cockpit: &Cockpit) {
         text,
     }) = &cockpit.view.prompt
     {
-        ask::draw(frame.buffer_mut(), body, cockpit, *a, text);
+        measured.prompt_drawn = ask::draw(frame.buffer_mut(), body, cockpit, *a, text);
     }
+    measured
 }
 
 /// Whether a pane is on the screen: the rollout pane only while a rollout is driven
@@ -88,84 +97,73 @@ pub fn shown(c: &Cockpit) -> impl Iterator<Item = Pane> + '_ {
 
 /// Changes the view for a key; returns what the loop must do besides.
 pub fn handle_key(cockpit: &mut Cockpit, key: crossterm::event::KeyEvent) -> Option<Intent> {
-    keymap::dispatch(cockpit, key)
+    update::dispatch(cockpit, key)
 }
 
-/// Draws one pane in full.
-pub fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, pane: Pane, full: bool) {
-    match pane {
-        Pane::Rollout => rollout::draw(buf, area, c, full),
-        Pane::Nodes => nodes::draw(buf, area, c, full),
-        Pane::Health => health::draw(buf, area, c, full),
-        Pane::Pending => unscheduled::draw(buf, area, c, full),
-        Pane::Errors => errors::draw(buf, area, c, full),
-        Pane::Components => components::draw(buf, area, c, full),
-        Pane::Events => log::draw(buf, area, c, full),
-    }
+/// Draws one pane in full; returns how many rows of its list it showed.
+pub fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, pane: Pane, full: bool) -> u16 {
+    panes::view(pane).draw(buf, area, c, full)
 }
 
 /// A pane folded to one line.
 pub fn summary(c: &Cockpit, pane: Pane) -> Line<'static> {
+    let view = panes::view(pane);
     let mut spans = vec![
         Span::styled(format!(" {} ", pane.digit()), theme::key()),
-        Span::styled(format!("{:<20}", pane.title()), theme::title()),
+        Span::styled(format!("{:<20}", view.title()), theme::title()),
     ];
-    spans.extend(match pane {
-        Pane::Rollout => rollout::summary(c),
-        Pane::Nodes => nodes::summary(c),
-        Pane::Health => health::summary(c),
-        Pane::Pending => unscheduled::summary(c),
-        Pane::Errors => errors::summary(c),
-        Pane::Components => components::summary(c),
-        Pane::Events => log::summary(c),
-    });
+    spans.extend(view.summary(c));
     Line::from(spans)
 }
 
 /// Every pane at once: nodes and health above, pending, errors and components in the
 /// middle, the event log below. A rollout takes the left of the top row, nodes over
 /// health beside it.
-fn draw_grid(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+fn draw_grid(buf: &mut Buffer, area: Rect, c: &Cockpit, m: &mut Measured) {
     use Constraint::{Fill, Percentage};
     if is_shown(c, Pane::Rollout) {
         let [top, middle, bottom] = Layout::vertical([Percentage(55), Percentage(25), Fill(1)]).areas(area);
         let [rollout, right] = Layout::horizontal([Percentage(58), Fill(1)]).areas(top);
         let [nodes, health] = Layout::vertical([Percentage(60), Fill(1)]).areas(right);
-        let [pending, errors, components] = Layout::horizontal([Fill(1), Fill(1), Fill(1)]).areas(middle);
+        let [pending, errors, workloads, components] =
+            Layout::horizontal([Fill(1), Fill(1), Fill(1), Percentage(34)]).areas(middle);
         for (pane, rect) in [
             (Pane::Rollout, rollout),
             (Pane::Nodes, nodes),
             (Pane::Health, health),
             (Pane::Pending, pending),
             (Pane::Errors, errors),
+            (Pane::Workloads, workloads),
             (Pane::Components, components),
             (Pane::Events, bottom),
         ] {
-            draw_pane(buf, rect, c, pane, true);
+            m.set_rows(pane, draw_pane(buf, rect, c, pane, true));
         }
         return;
     }
     let [top, middle, bottom] = Layout::vertical([Percentage(40), Percentage(30), Fill(1)]).areas(area);
     let [nodes, health] = Layout::horizontal([Percentage(60), Fill(1)]).areas(top);
-    let [pending, errors, components] = Layout::horizontal([Fill(1), Fill(1), Fill(1)]).areas(middle);
+    let [pending, errors, workloads, components] =
+        Layout::horizontal([Fill(1), Fill(1), Fill(1), Percentage(34)]).areas(middle);
     for (pane, rect) in [
         (Pane::Nodes, nodes),
         (Pane::Health, health),
         (Pane::Pending, pending),
         (Pane::Errors, errors),
+        (Pane::Workloads, workloads),
         (Pane::Components, components),
         (Pane::Events, bottom),
     ] {
-        draw_pane(buf, rect, c, pane, true);
+        m.set_rows(pane, draw_pane(buf, rect, c, pane, true));
     }
 }
 
 /// The focused pane gets the room; the others one line each, in their usual order.
 /// Below 8 rows only the focused pane is left.
-fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
+fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit, m: &mut Measured) {
     let focus = c.view.focus;
     if area.height < 8 {
-        draw_pane(buf, area, c, focus, false);
+        m.set_rows(focus, draw_pane(buf, area, c, focus, false));
         return;
     }
     let panes: Vec<Pane> = shown(c).collect();
@@ -179,9 +177,9 @@ fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
     .split(area);
     for (&pane, rect) in panes.iter().zip(rows.iter()) {
         if pane == focus {
-            draw_pane(buf, *rect, c, pane, false);
+            m.set_rows(pane, draw_pane(buf, *rect, c, pane, false));
         } else if rect.height > 0 {
-            list::line(buf, *rect, rect.y, &summary(c, pane));
+            widgets::line(buf, *rect, rect.y, &summary(c, pane));
         }
     }
 }
@@ -189,14 +187,18 @@ fn draw_stack(buf: &mut Buffer, area: Rect, c: &Cockpit) {
 /// How many lines the open overlay has (measured on keys, to clamp its scrolling).
 pub fn overlay_len(c: &Cockpit) -> usize {
     match &c.view.overlay {
-        Some(Overlay::Help { .. }) => help::lines().len(),
+        Some(Overlay::Help { .. }) => help::lines(match c.view.overlay_width() {
+            0 => 76,
+            w => usize::from(w),
+        })
+        .len(),
         Some(Overlay::Detail { target, .. }) => {
-            let width = match c.view.overlay_width.get() {
+            let width = match c.view.overlay_width() {
                 0 => 80,
                 w => w,
             };
             detail::lines(c, target, width).len()
         }
-        None => 0,
+        Some(Overlay::ConfirmQuit) | None => 0,
     }
 }

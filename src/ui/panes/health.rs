@@ -5,27 +5,31 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
-use super::list;
-use super::theme;
-use super::view::{Detail, Pane};
+use super::PaneView;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Detail, Pane};
 use crate::model::Source;
 use crate::model::node::Tri;
 use crate::model::signals::NodeProblem;
+use crate::ui::theme;
+use crate::ui::widgets;
 
-pub fn len(c: &Cockpit) -> usize {
+/// What the pane shows, for its title.
+const TITLE: &str = "node health";
+
+fn len(c: &Cockpit) -> usize {
     c.signals.health.problems.len()
 }
 
-pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
     c.signals.health.problems.get(i).is_some_and(|p| {
         [p.node.as_str(), &p.group, condition_word(p), &p.reason, &p.message]
             .iter()
-            .any(|s| list::contains_ci(s, needle))
+            .any(|s| widgets::contains_ci(s, needle))
     })
 }
 
-pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
+fn open(c: &Cockpit, i: usize) -> Option<Detail> {
     c.signals.health.problems.get(i).map(|p| Detail::Node(p.node.clone()))
 }
 
@@ -50,12 +54,12 @@ fn why(p: &NodeProblem) -> String {
 }
 
 /// `healthy 10/12 · NotReady 2 · MemoryPressure 1`
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let h = &c.signals.health;
     let total = c.signals.nodes.total;
     if total == 0 {
         return vec![Span::styled(
-            list::source_note(c, Source::Nodes).map_or("no nodes".into(), |l| l.to_string()),
+            widgets::source_note(c, Source::Nodes).map_or("no nodes".into(), |l| l.to_string()),
             theme::dim(),
         )];
     }
@@ -77,47 +81,80 @@ pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     out
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
     let h = &c.signals.health;
-    let extra = vec![list::note(format!("{}/{} healthy", h.healthy, c.signals.nodes.total))];
-    let inner = list::frame(buf, area, c, Pane::Health, full, extra);
+    let extra = vec![widgets::note(format!(
+        "{}/{} healthy",
+        h.healthy, c.signals.nodes.total
+    ))];
+    let inner = widgets::frame(buf, area, c, (Pane::Health, TITLE), full, extra);
     if inner.height == 0 || inner.width == 0 {
-        c.view.set_height(Pane::Health, 0);
-        return;
+        return 0;
     }
-    list::line(buf, inner, inner.y, &Line::from(summary(c)));
-    let rows_area = list::rest(inner, 1);
+    widgets::line(buf, inner, inner.y, &Line::from(summary(c)));
+    let rows_area = widgets::rest(inner, 1);
     let rows_h = rows_area.height.saturating_sub(1);
-    c.view.set_height(Pane::Health, rows_h);
     if rows_area.height == 0 {
-        return;
+        return rows_h;
     }
-    let w = list::window(c, Pane::Health, usize::from(rows_h));
+    let w = widgets::window(c.view.list(Pane::Health), usize::from(rows_h), len(c), |i, n| {
+        matches(c, i, n)
+    });
     if w.total == 0 {
         let filtered = !c.view.list(Pane::Health).filter.is_empty();
-        list::empty_note(buf, rows_area, c, Source::Nodes, filtered, "every node is healthy");
-        return;
+        widgets::empty_note(buf, rows_area, c, Source::Nodes, filtered, "every node is healthy");
+        return rows_h;
     }
     use Constraint::{Fill, Length};
-    let name_w = list::name_width(h.problems.iter().map(|p| p.node.as_str()), rows_area.width / 3);
-    let cols = list::columns(rows_area, [Length(name_w), Length(14), Length(5), Fill(1)]);
-    list::headings(buf, &cols, rows_area.y, ["NODE", "CONDITION", "SINCE", "WHY"]);
+    let name_w = widgets::name_width(h.problems.iter().map(|p| p.node.as_str()), rows_area.width / 3);
+    let cols = widgets::columns(rows_area, [Length(name_w), Length(14), Length(5), Fill(1)]);
+    widgets::headings(buf, &cols, rows_area.y, ["NODE", "CONDITION", "SINCE", "WHY"]);
     let focused = c.view.focus == Pane::Health;
     for (y, (pos, &i)) in (rows_area.y + 1..rows_area.bottom()).zip(w.rows.iter().enumerate()) {
         let Some(p) = h.problems.get(i) else { continue };
-        list::put_name(buf, cols[0], y, &p.node, theme::plain());
-        list::put(
+        widgets::put_name(buf, cols[0], y, &p.node, theme::plain());
+        widgets::put(
             buf,
             cols[1],
             y,
             condition_word(p),
             theme::condition(&p.condition, p.status),
         );
-        list::put_right(buf, cols[2], y, &list::age(c.now, p.since), theme::plain());
-        list::put(buf, cols[3], y, &why(p), theme::plain());
+        widgets::put_right(buf, cols[2], y, &widgets::age(c.now, p.since), theme::plain());
+        widgets::put(buf, cols[3], y, &why(p), theme::plain());
         if focused && w.offset + pos == w.selected {
-            list::highlight(buf, rows_area, y);
+            widgets::highlight(buf, rows_area, y);
         }
     }
-    list::scroll_note(buf, area, &w);
+    widgets::scroll_note(buf, area, &w);
+    rows_h
+}
+
+/// The pane in the registry.
+pub struct HealthPane;
+
+impl PaneView for HealthPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full)
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn len(&self, c: &Cockpit) -> usize {
+        len(c)
+    }
+
+    fn matches(&self, c: &Cockpit, i: usize, needle: &str) -> bool {
+        matches(c, i, needle)
+    }
+
+    fn open(&self, c: &Cockpit, i: usize) -> Result<Detail, &'static str> {
+        open(c, i).ok_or("nothing to show for this row")
+    }
 }

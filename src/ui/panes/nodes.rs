@@ -5,18 +5,22 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
-use super::list;
-use super::theme;
-use super::view::{Detail, Pane};
+use super::PaneView;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Detail, Pane};
 use crate::model::Source;
 use crate::model::signals::{GroupState, NodeRow};
+use crate::ui::theme;
+use crate::ui::widgets;
 
-pub fn len(c: &Cockpit) -> usize {
+/// What the pane shows, for its title.
+const TITLE: &str = "node state";
+
+fn len(c: &Cockpit) -> usize {
     c.signals.nodes.rows.len()
 }
 
-pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
     c.signals.nodes.rows.get(i).is_some_and(|r| {
         [
             r.name.as_str(),
@@ -27,15 +31,15 @@ pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
             &r.instance_type,
         ]
         .iter()
-        .any(|s| list::contains_ci(s, needle))
-            || (r.old && list::contains_ci("old", needle))
-            || (r.new && list::contains_ci("new", needle))
-            || (r.cordoned && list::contains_ci("cordoned", needle))
+        .any(|s| widgets::contains_ci(s, needle))
+            || (r.old && widgets::contains_ci("old", needle))
+            || (r.new && widgets::contains_ci("new", needle))
+            || (r.cordoned && widgets::contains_ci("cordoned", needle))
     })
 }
 
 /// Enter on row `i`: the node's detail.
-pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
+fn open(c: &Cockpit, i: usize) -> Option<Detail> {
     c.signals.nodes.rows.get(i).map(|r| Detail::Node(r.name.clone()))
 }
 
@@ -47,7 +51,7 @@ pub fn short_version(kubelet: &str) -> &str {
 /// `1.30×4 1.31×2`
 fn versions(g: &GroupState) -> String {
     let mut v: Vec<(&String, &usize)> = g.versions.iter().collect();
-    v.sort_by_key(|(m, _)| crate::model::minor_key(m));
+    v.sort_by_key(|(m, _)| crate::units::Minor::key(m));
     v.iter()
         .map(|(m, n)| format!("{}×{n}", if m.is_empty() { "?" } else { m.as_str() }))
         .collect::<Vec<_>>()
@@ -55,11 +59,11 @@ fn versions(g: &GroupState) -> String {
 }
 
 /// The one-line summary shown when the pane is collapsed.
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let n = &c.signals.nodes;
     if n.total == 0 {
         return vec![Span::styled(
-            list::source_note(c, Source::Nodes).map_or("no nodes".into(), |l| l.to_string()),
+            widgets::source_note(c, Source::Nodes).map_or("no nodes".into(), |l| l.to_string()),
             theme::dim(),
         )];
     }
@@ -85,16 +89,15 @@ pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     out
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
     let n = &c.signals.nodes;
-    let mut extra = vec![list::note(format!("{} nodes", n.total))];
+    let mut extra = vec![widgets::note(format!("{} nodes", n.total))];
     if let Some(t) = &n.target {
-        extra.push(list::note(format!("target {t}")));
+        extra.push(widgets::note(format!("target {t}")));
     }
-    let inner = list::frame(buf, area, c, Pane::Nodes, full, extra);
+    let inner = widgets::frame(buf, area, c, (Pane::Nodes, TITLE), full, extra);
     if inner.height == 0 || inner.width == 0 {
-        c.view.set_height(Pane::Nodes, 0);
-        return;
+        return 0;
     }
     // the group table takes at most a third of the room, and only if there is room for a list too
     let groups = n.groups.len() + usize::from(n.groups.len() > 1);
@@ -124,14 +127,14 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
             group_w,
         );
     }
-    let rest = list::rest(inner, table_h);
-    draw_list(buf, rest, area, c, group_w);
+    let rest = widgets::rest(inner, table_h);
+    draw_list(buf, rest, area, c, group_w)
 }
 
 fn draw_groups(buf: &mut Buffer, area: Rect, c: &Cockpit, group_w: usize) {
     use Constraint::{Fill, Length};
     let gw = u16::try_from(group_w).unwrap_or(28);
-    let cols = list::columns(
+    let cols = widgets::columns(
         area,
         [
             Length(gw),
@@ -146,7 +149,7 @@ fn draw_groups(buf: &mut Buffer, area: Rect, c: &Cockpit, group_w: usize) {
             Fill(1),
         ],
     );
-    list::headings(
+    widgets::headings(
         buf,
         &cols,
         area.y,
@@ -172,44 +175,45 @@ fn draw_groups(buf: &mut Buffer, area: Rect, c: &Cockpit, group_w: usize) {
         } else {
             theme::plain()
         };
-        list::put(buf, cols[0], y, &g.name, bold);
-        list::put_right(buf, cols[1], y, &g.total.to_string(), bold);
-        list::put_right(buf, cols[2], y, &g.ready.to_string(), theme::good());
-        list::put_right(buf, cols[3], y, &g.not_ready.to_string(), theme::count(g.not_ready));
-        list::put_right(buf, cols[4], y, &g.cordoned.to_string(), theme::notable(g.cordoned));
-        list::put_right(buf, cols[5], y, &g.draining.to_string(), theme::notable(g.draining));
+        widgets::put(buf, cols[0], y, &g.name, bold);
+        widgets::put_right(buf, cols[1], y, &g.total.to_string(), bold);
+        widgets::put_right(buf, cols[2], y, &g.ready.to_string(), theme::good());
+        widgets::put_right(buf, cols[3], y, &g.not_ready.to_string(), theme::count(g.not_ready));
+        widgets::put_right(buf, cols[4], y, &g.cordoned.to_string(), theme::notable(g.cordoned));
+        widgets::put_right(buf, cols[5], y, &g.draining.to_string(), theme::notable(g.draining));
         let term = if g.terminating > 0 {
             theme::leaving()
         } else {
             theme::plain()
         };
-        list::put_right(buf, cols[6], y, &g.terminating.to_string(), term);
-        list::put_right(buf, cols[7], y, &g.new.to_string(), theme::plain());
-        list::put_right(buf, cols[8], y, &g.old.to_string(), theme::notable(g.old));
-        list::put(buf, cols[9], y, &versions(g), theme::plain());
+        widgets::put_right(buf, cols[6], y, &g.terminating.to_string(), term);
+        widgets::put_right(buf, cols[7], y, &g.new.to_string(), theme::plain());
+        widgets::put_right(buf, cols[8], y, &g.old.to_string(), theme::notable(g.old));
+        widgets::put(buf, cols[9], y, &versions(g), theme::plain());
     }
 }
 
-fn draw_list(buf: &mut Buffer, area: Rect, pane: Rect, c: &Cockpit, group_w: usize) {
+fn draw_list(buf: &mut Buffer, area: Rect, pane: Rect, c: &Cockpit, group_w: usize) -> u16 {
     use Constraint::{Fill, Length};
     let rows_h = area.height.saturating_sub(1);
-    c.view.set_height(Pane::Nodes, rows_h);
     if area.height == 0 {
-        return;
+        return rows_h;
     }
     let all = &c.signals.nodes.rows;
-    let w = list::window(c, Pane::Nodes, usize::from(rows_h));
+    let w = widgets::window(c.view.list(Pane::Nodes), usize::from(rows_h), len(c), |i, n| {
+        matches(c, i, n)
+    });
     if w.total == 0 {
         let filtered = !c.view.list(Pane::Nodes).filter.is_empty();
-        list::empty_note(buf, area, c, Source::Nodes, filtered, "no nodes");
-        return;
+        widgets::empty_note(buf, area, c, Source::Nodes, filtered, "no nodes");
+        return rows_h;
     }
     // the name column as wide as the longest name, leaving the rest to the flags
     let gw = u16::try_from(group_w.min(20)).unwrap_or(20);
     let fixed = gw + 8 + 11 + 4 + 4 + 6;
     let room = area.width.saturating_sub(fixed + 12).max(8);
-    let name_w = list::name_width(all.iter().map(|r| r.name.as_str()), room);
-    let cols = list::columns(
+    let name_w = widgets::name_width(all.iter().map(|r| r.name.as_str()), room);
+    let cols = widgets::columns(
         area,
         [
             Length(name_w),
@@ -221,7 +225,7 @@ fn draw_list(buf: &mut Buffer, area: Rect, pane: Rect, c: &Cockpit, group_w: usi
             Fill(1),
         ],
     );
-    list::headings(
+    widgets::headings(
         buf,
         &cols,
         area.y,
@@ -232,21 +236,22 @@ fn draw_list(buf: &mut Buffer, area: Rect, pane: Rect, c: &Cockpit, group_w: usi
         let Some(r) = all.get(i) else { continue };
         draw_row(buf, &cols, y, r, c);
         if focused && w.offset + pos == w.selected {
-            list::highlight(buf, area, y);
+            widgets::highlight(buf, area, y);
         }
     }
-    list::scroll_note(buf, pane, &w);
+    widgets::scroll_note(buf, pane, &w);
+    rows_h
 }
 
 fn draw_row(buf: &mut Buffer, cols: &[(u16, u16); 7], y: u16, r: &NodeRow, c: &Cockpit) {
-    list::put_name(buf, cols[0], y, &r.name, theme::plain());
-    list::put(buf, cols[1], y, &r.group, theme::plain());
+    widgets::put_name(buf, cols[0], y, &r.name, theme::plain());
+    widgets::put(buf, cols[1], y, &r.group, theme::plain());
     let version = if r.old { theme::warn() } else { theme::plain() };
-    list::put(buf, cols[2], y, short_version(&r.kubelet), version);
+    widgets::put(buf, cols[2], y, short_version(&r.kubelet), version);
     let state = r.state();
-    list::put(buf, cols[3], y, state, theme::node_state(state));
-    list::put_right(buf, cols[4], y, &r.pods.to_string(), theme::plain());
-    list::put_right(buf, cols[5], y, &list::age(c.now, r.created), theme::plain());
+    widgets::put(buf, cols[3], y, state, theme::node_state(state));
+    widgets::put_right(buf, cols[4], y, &r.pods.to_string(), theme::plain());
+    widgets::put_right(buf, cols[5], y, &widgets::age(c.now, r.created), theme::plain());
     let mut flags: Vec<Span> = Vec::with_capacity(4);
     let mut flag = |text: &'static str, style| {
         if !flags.is_empty() {
@@ -268,4 +273,33 @@ fn draw_row(buf: &mut Buffer, cols: &[(u16, u16); 7], y: u16, r: &NodeRow, c: &C
     }
     let (x, w) = cols[6];
     buf.set_line(x, y, &Line::from(flags), w);
+}
+
+/// The pane in the registry.
+pub struct NodesPane;
+
+impl PaneView for NodesPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full)
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn len(&self, c: &Cockpit) -> usize {
+        len(c)
+    }
+
+    fn matches(&self, c: &Cockpit, i: usize, needle: &str) -> bool {
+        matches(c, i, needle)
+    }
+
+    fn open(&self, c: &Cockpit, i: usize) -> Result<Detail, &'static str> {
+        open(c, i).ok_or("nothing to show for this row")
+    }
 }

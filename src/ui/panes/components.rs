@@ -6,12 +6,16 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
-use super::list;
-use super::theme;
-use super::view::Pane;
+use super::PaneView;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Detail, Pane};
 use crate::model::component::WorkloadKind;
 use crate::model::{Category, ComponentInfo, PdbInfo, Source, SourceState};
+use crate::ui::theme;
+use crate::ui::widgets;
+
+/// What the pane shows, for its title.
+const TITLE: &str = "critical components";
 
 /// One line of the pane's list.
 enum Row<'a> {
@@ -32,21 +36,21 @@ fn row(c: &Cockpit, i: usize) -> Option<Row<'_>> {
     }
 }
 
-pub fn len(c: &Cockpit) -> usize {
+fn len(c: &Cockpit) -> usize {
     let s = &c.signals.components;
     s.items.len() + s.missing.len() + s.blocking_pdbs.len()
 }
 
-pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
     match row(c, i) {
         Some(Row::Component(ci)) => [ci.category.label(), &ci.namespace, &ci.name, &ci.version]
             .iter()
-            .any(|s| list::contains_ci(s, needle)),
-        Some(Row::Missing(cat)) => list::contains_ci(cat.label(), needle),
+            .any(|s| widgets::contains_ci(s, needle)),
+        Some(Row::Missing(cat)) => widgets::contains_ci(cat.label(), needle),
         Some(Row::Pdb(p)) => {
-            list::contains_ci(&p.namespace, needle)
-                || list::contains_ci(&p.name, needle)
-                || list::contains_ci("pdb", needle)
+            widgets::contains_ci(&p.namespace, needle)
+                || widgets::contains_ci(&p.name, needle)
+                || widgets::contains_ci("pdb", needle)
         }
         None => false,
     }
@@ -67,12 +71,12 @@ fn missing_word(c: &Cockpit) -> String {
 }
 
 /// `DNS ok · pod networking ok · ingress none found · autoscaling 1/2 · 1 PDB blocks drains`
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let s = &c.signals.components;
     let mut out = Vec::new();
     for source in [Source::Deployments, Source::DaemonSets] {
         if let Some(note) =
-            list::source_note(c, source).filter(|_| c.model.sources.get(&source) == Some(&SourceState::Syncing))
+            widgets::source_note(c, source).filter(|_| c.model.sources.get(&source) == Some(&SourceState::Syncing))
         {
             return note.spans;
         }
@@ -127,31 +131,31 @@ fn pdb_note(c: &Cockpit) -> Vec<Span<'static>> {
     }
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
     let s = &c.signals.components;
-    let mut extra = vec![list::note(format!("{} workloads", s.items.len()))];
+    let mut extra = vec![widgets::note(format!("{} workloads", s.items.len()))];
     if !c.signals.can_see(Source::Pdbs) {
         extra.push(Span::styled(" · cannot see PDBs", theme::blind()));
     } else if !s.blocking_pdbs.is_empty() {
-        extra.push(list::note(format!("{} PDBs", s.pdbs)));
+        extra.push(widgets::note(format!("{} PDBs", s.pdbs)));
     }
-    let inner = list::frame(buf, area, c, Pane::Components, full, extra);
+    let inner = widgets::frame(buf, area, c, (Pane::Components, TITLE), full, extra);
     if inner.height == 0 || inner.width == 0 {
-        c.view.set_height(Pane::Components, 0);
-        return;
+        return 0;
     }
-    list::line(buf, inner, inner.y, &Line::from(summary(c)));
-    let rows_area = list::rest(inner, 1);
+    widgets::line(buf, inner, inner.y, &Line::from(summary(c)));
+    let rows_area = widgets::rest(inner, 1);
     let rows_h = rows_area.height.saturating_sub(1);
-    c.view.set_height(Pane::Components, rows_h);
     if rows_area.height == 0 {
-        return;
+        return rows_h;
     }
-    let w = list::window(c, Pane::Components, usize::from(rows_h));
+    let w = widgets::window(c.view.list(Pane::Components), usize::from(rows_h), len(c), |i, n| {
+        matches(c, i, n)
+    });
     if w.total == 0 {
         let filtered = !c.view.list(Pane::Components).filter.is_empty();
-        list::empty_note(buf, rows_area, c, Source::Deployments, filtered, "nothing found");
-        return;
+        widgets::empty_note(buf, rows_area, c, Source::Deployments, filtered, "nothing found");
+        return rows_h;
     }
     use Constraint::{Fill, Length};
     let name_w = s
@@ -163,8 +167,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
         .unwrap_or(8)
         .clamp(8, 48);
     let name_w = u16::try_from(name_w).unwrap_or(48).min(rows_area.width / 3);
-    let cols = list::columns(rows_area, [Length(14), Length(name_w), Length(5), Length(10), Fill(1)]);
-    list::headings(
+    let cols = widgets::columns(rows_area, [Length(14), Length(name_w), Length(5), Length(10), Fill(1)]);
+    widgets::headings(
         buf,
         &cols,
         rows_area.y,
@@ -175,8 +179,8 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
     for (y, (pos, &i)) in (rows_area.y + 1..rows_area.bottom()).zip(w.rows.iter().enumerate()) {
         match row(c, i) {
             Some(Row::Component(ci)) => {
-                list::put(buf, cols[0], y, ci.category.label(), theme::plain());
-                list::put(
+                widgets::put(buf, cols[0], y, ci.category.label(), theme::plain());
+                widgets::put(
                     buf,
                     cols[1],
                     y,
@@ -184,14 +188,14 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
                     theme::plain(),
                 );
                 let ok = ci.healthy();
-                list::put_right(
+                widgets::put_right(
                     buf,
                     cols[2],
                     y,
                     &format!("{}/{}", ci.ready, ci.desired),
                     theme::health(ok),
                 );
-                list::put(
+                widgets::put(
                     buf,
                     cols[3],
                     y,
@@ -207,29 +211,59 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
                 } else {
                     format!("{} · {kind} · {} of {} available", ci.version, ci.available, ci.desired)
                 };
-                list::put(buf, cols[4], y, &detail, theme::plain());
+                widgets::put(buf, cols[4], y, &detail, theme::plain());
             }
             Some(Row::Missing(cat)) => {
-                list::put(buf, cols[0], y, cat.label(), theme::plain());
-                list::put(buf, cols[1], y, "—", theme::dim());
+                widgets::put(buf, cols[0], y, cat.label(), theme::plain());
+                widgets::put(buf, cols[1], y, "—", theme::dim());
                 let (state, detail) = missing.split_once(": ").unwrap_or((missing.as_str(), ""));
-                list::put(buf, cols[3], y, state, theme::dim());
-                list::put(buf, cols[4], y, detail, theme::dim());
+                widgets::put(buf, cols[3], y, state, theme::dim());
+                widgets::put(buf, cols[4], y, detail, theme::dim());
             }
             Some(Row::Pdb(p)) => {
-                list::put(buf, cols[0], y, "budget", theme::plain());
-                list::put(buf, cols[1], y, &format!("{}/{}", p.namespace, p.name), theme::plain());
+                widgets::put(buf, cols[0], y, "budget", theme::plain());
+                widgets::put(buf, cols[1], y, &format!("{}/{}", p.namespace, p.name), theme::plain());
                 let healthy = format!("{}/{}", p.current_healthy, p.expected_pods);
-                list::put_right(buf, cols[2], y, &healthy, theme::plain());
-                list::put(buf, cols[3], y, "blocking", theme::health(false));
+                widgets::put_right(buf, cols[2], y, &healthy, theme::plain());
+                widgets::put(buf, cols[3], y, "blocking", theme::health(false));
                 let detail = format!("allows no disruption: needs {} healthy", p.desired_healthy);
-                list::put(buf, cols[4], y, &detail, theme::plain());
+                widgets::put(buf, cols[4], y, &detail, theme::plain());
             }
             None => {}
         }
         if focused && w.offset + pos == w.selected {
-            list::highlight(buf, rows_area, y);
+            widgets::highlight(buf, rows_area, y);
         }
     }
-    list::scroll_note(buf, area, &w);
+    widgets::scroll_note(buf, area, &w);
+    rows_h
+}
+
+/// The pane in the registry.
+pub struct ComponentsPane;
+
+impl PaneView for ComponentsPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full)
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn len(&self, c: &Cockpit) -> usize {
+        len(c)
+    }
+
+    fn matches(&self, c: &Cockpit, i: usize, needle: &str) -> bool {
+        matches(c, i, needle)
+    }
+
+    fn open(&self, _c: &Cockpit, _i: usize) -> Result<Detail, &'static str> {
+        Err("components have no detail view yet")
+    }
 }

@@ -3,29 +3,28 @@
 //! lead may decide now. A read-only cockpit draws the same from the lead's published
 //! state, the choices shown as the lead's.
 
+mod banner;
+mod eta;
+mod gate;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::detail::wrap;
-use super::keymap::{self, Choice};
-use super::list;
-use super::theme;
-use super::view::Pane;
+use super::PaneView;
 use crate::cockpit::Cockpit;
-use crate::model::rollout::{GateView, GroupProgress, Phase, RolloutState, StepState, StepView};
+use crate::cockpit::view::{Detail, Pane};
+use crate::model::journal::StepState;
+use crate::model::rollout::{GateView, GroupProgress, Phase, RolloutState, StepView};
+use crate::ui::detail::wrap;
+use crate::ui::keymap;
+use crate::ui::{theme, widgets};
+use banner::{banner, choice_text, choices_lines, para};
+use gate::{Fold, gate_block, gate_passed};
 
-/// Every step state, in the order the help explains their marks.
-pub const STATES: [StepState; 7] = [
-    StepState::Pending,
-    StepState::Gate,
-    StepState::Running,
-    StepState::Done,
-    StepState::Skipped,
-    StepState::Failed,
-    StepState::Aborted,
-];
+/// What the pane shows, for its title.
+const TITLE: &str = "rollout";
 
 /// A step's mark and its colour.
 pub fn mark(state: StepState) -> (&'static str, Style) {
@@ -55,22 +54,12 @@ pub fn phase_style(r: &RolloutState) -> Style {
     }
 }
 
-fn sep() -> Span<'static> {
+pub(super) fn sep() -> Span<'static> {
     Span::styled(" · ", theme::dim())
 }
 
-/// `12s`, `4m10s`, `2h5m`: a short duration.
-fn duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        s if s < 120 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// The criteria not green, by name.
-fn red_names(g: &GateView) -> Vec<&str> {
+pub(super) fn red_names(g: &GateView) -> Vec<&str> {
     g.criteria.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect()
 }
 
@@ -101,12 +90,12 @@ fn header(c: &Cockpit, r: &RolloutState, width: usize) -> Vec<Line<'static>> {
         sep(),
         Span::raw(format!("{done}/{total} steps")),
     ];
-    if c.read_only
+    if c.read_only()
         && let Some(t) = r.updated
     {
         state.push(sep());
         state.push(Span::styled(
-            format!("published {} ago", list::age(c.now, Some(t))),
+            format!("published {} ago", widgets::age(c.now, Some(t))),
             theme::dim(),
         ));
     }
@@ -126,7 +115,11 @@ fn header(c: &Cockpit, r: &RolloutState, width: usize) -> Vec<Line<'static>> {
 
 fn step_line(s: &StepView, current: bool) -> Line<'static> {
     let (m, style) = mark(s.state);
-    let label = if s.label.is_empty() { &s.id } else { &s.label };
+    let label = if s.label.is_empty() {
+        s.id.to_string()
+    } else {
+        s.label.clone()
+    };
     let label_style = match (current, s.state) {
         (true, _) => theme::bold(),
         (false, StepState::Pending) => theme::dim(),
@@ -136,14 +129,14 @@ fn step_line(s: &StepView, current: bool) -> Line<'static> {
         Span::styled(if current { " › " } else { "   " }, theme::key()),
         Span::styled(m, style),
         Span::raw(" "),
-        Span::styled(label.clone(), label_style),
+        Span::styled(label, label_style),
     ])
 }
 
 const INDENT: &str = "     ";
 
 /// What the current step is doing, more about it, and its node group's progress.
-fn current_block(r: &RolloutState, s: &StepView, width: usize) -> Vec<Line<'static>> {
+fn current_block(c: &Cockpit, r: &RolloutState, s: &StepView, width: usize) -> Vec<Line<'static>> {
     let room = width.saturating_sub(INDENT.len());
     let mut out = Vec::new();
     if !s.what.is_empty() {
@@ -154,10 +147,42 @@ fn current_block(r: &RolloutState, s: &StepView, width: usize) -> Vec<Line<'stat
             out.push(Line::from(vec![Span::raw(INDENT), Span::styled(l, theme::dim())]));
         }
     }
+    if let Some(eta) = eta::line(c, s, s.group.as_ref()) {
+        out.push(Line::from(vec![Span::raw(INDENT), Span::styled(eta, theme::dim())]));
+    }
     if let Some(g) = &s.group {
-        out.extend(group_lines(r, g, room));
+        out.extend(group_lines(r, &counted(c, r, s, g), room));
     }
     out
+}
+
+/// A group's progress with its nodes counted from the cockpit's own view while the
+/// drive has not counted them yet (at the group's gate, before its first call): the
+/// gauge shows the group's nodes from the first moment.
+fn counted(c: &Cockpit, r: &RolloutState, s: &StepView, g: &GroupProgress) -> GroupProgress {
+    if g.old + g.new > 0 {
+        return g.clone();
+    }
+    let Some(name) = s.id.nodegroup() else {
+        return g.clone();
+    };
+    let Some(seen) = c.signals.nodes.groups.iter().find(|x| x.name == name) else {
+        return g.clone();
+    };
+    let count = |on_target: bool| {
+        let n: usize = seen
+            .versions
+            .iter()
+            .filter(|(minor, _)| (minor.as_str() == r.target) == on_target)
+            .map(|(_, n)| n)
+            .sum();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    GroupProgress {
+        old: count(false),
+        new: count(true),
+        ..g.clone()
+    }
 }
 
 /// `━━━━━━──────── new 1 of 3 · old 2 · batch 2/3 · auto-continue off`, then the nodes
@@ -202,7 +227,7 @@ fn group_lines(r: &RolloutState, g: &GroupProgress, room: usize) -> Vec<Line<'st
         ));
     }
     if !g.draining.is_empty() {
-        let names: Vec<&str> = g.draining.iter().map(|n| list::short_host(n)).collect();
+        let names: Vec<&str> = g.draining.iter().map(|n| widgets::short_host(n)).collect();
         out.push(Line::from(vec![
             Span::raw(INDENT),
             Span::styled("draining ", theme::dim()),
@@ -217,7 +242,7 @@ fn group_lines(r: &RolloutState, g: &GroupProgress, room: usize) -> Vec<Line<'st
         }
     }
     if !g.skipped.is_empty() {
-        let names: Vec<&str> = g.skipped.iter().map(|n| list::short_host(n)).collect();
+        let names: Vec<&str> = g.skipped.iter().map(|n| widgets::short_host(n)).collect();
         out.push(Line::from(vec![
             Span::raw(INDENT),
             Span::styled("skipped ", theme::dim()),
@@ -226,308 +251,6 @@ fn group_lines(r: &RolloutState, g: &GroupProgress, room: usize) -> Vec<Line<'st
         ]));
     }
     out
-}
-
-/// `green for 12s of 60s`, or why the gate is not green.
-fn settle(c: &Cockpit, g: &GateView) -> Line<'static> {
-    let red = red_names(g);
-    let mut out = vec![Span::raw("   ")];
-    match g.green_since {
-        _ if !red.is_empty() => {
-            out.push(Span::styled(
-                format!("red: {} of {} criteria", red.len(), g.criteria.len()),
-                theme::bad(),
-            ));
-            out.push(Span::styled(
-                format!(" · passable once every one is green for {}s", g.settle_seconds),
-                theme::dim(),
-            ));
-        }
-        Some(since) => {
-            let secs = c.now.as_second() - since.as_second();
-            if g.passable {
-                out.push(Span::styled(
-                    format!("green for {} (settle {}s): passable", duration(secs), g.settle_seconds),
-                    theme::good(),
-                ));
-            } else {
-                out.push(Span::styled(
-                    format!("green for {} of {}s", duration(secs), g.settle_seconds),
-                    theme::warn(),
-                ));
-            }
-        }
-        None if g.passable => out.push(Span::styled("green: passable", theme::good())),
-        None => out.push(Span::styled(
-            format!("waiting for every criterion to be green for {}s", g.settle_seconds),
-            theme::dim(),
-        )),
-    }
-    Line::from(out)
-}
-
-/// `decision: override by ana@laptop: reason`, yellow for an override.
-fn decision(d: &str) -> Span<'static> {
-    let style = if d.starts_with("override") {
-        theme::warn()
-    } else {
-        theme::good()
-    };
-    Span::styled(d.to_string(), style)
-}
-
-/// How much room the gate takes: every criterion with its detail wrapped, one line
-/// each, or only the red ones.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Fold {
-    Wrapped,
-    Lines,
-    RedOnly,
-}
-
-/// The gate being waited at: its title, each criterion, how long it has been green,
-/// the lead's choices and decision.
-fn gate_block(c: &Cockpit, r: &RolloutState, g: &GateView, width: usize, fold: Fold) -> Vec<Line<'static>> {
-    let compact = fold == Fold::RedOnly;
-    let mut out = vec![Line::from(vec![
-        Span::styled(" ◆ ", theme::warn()),
-        Span::styled("gate ", theme::dim()),
-        Span::styled(g.title.clone(), theme::title()),
-    ])];
-    let name_w = g
-        .criteria
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(30);
-    let green = g.criteria.iter().filter(|c| c.ok).count();
-    for k in &g.criteria {
-        if compact && k.ok {
-            continue;
-        }
-        let (m, style) = if k.ok {
-            ("✓", theme::good())
-        } else {
-            ("✗", theme::bad().patch(theme::bold()))
-        };
-        let lead = 3 + 2 + name_w + 2;
-        let detail = if fold == Fold::Wrapped {
-            wrap(&k.detail, width.saturating_sub(lead))
-        } else {
-            vec![k.detail.clone()]
-        };
-        for (i, d) in detail.into_iter().enumerate() {
-            let mut line = if i == 0 {
-                vec![
-                    Span::raw("   "),
-                    Span::styled(m, style),
-                    Span::raw(" "),
-                    Span::styled(
-                        format!("{:<name_w$}", k.name),
-                        if k.ok { theme::plain() } else { style },
-                    ),
-                    Span::raw("  "),
-                ]
-            } else {
-                vec![Span::raw(" ".repeat(lead))]
-            };
-            line.push(Span::raw(d));
-            out.push(Line::from(line));
-        }
-    }
-    if compact && green > 0 {
-        out.push(Line::from(vec![
-            Span::raw("   "),
-            Span::styled("✓", theme::good()),
-            Span::styled(format!(" {green} more green"), theme::dim()),
-        ]));
-    }
-    out.push(settle(c, g));
-    match &g.decision {
-        Some(d) => {
-            let style = decision(d).style;
-            for (i, l) in wrap(&format!("decision: {d}"), width.saturating_sub(3))
-                .into_iter()
-                .enumerate()
-            {
-                let l = match l.strip_prefix("decision: ").filter(|_| i == 0) {
-                    Some(rest) => vec![
-                        Span::raw("   "),
-                        Span::styled("decision: ", theme::dim()),
-                        Span::styled(rest.to_string(), style),
-                    ],
-                    None => vec![Span::raw("   "), Span::styled(l, style)],
-                };
-                out.push(Line::from(l));
-            }
-        }
-        None => out.extend(choices_lines(c, r, width)),
-    }
-    out
-}
-
-/// A passed gate, on one line, with the lead's decision.
-fn gate_passed(g: &GateView) -> Line<'static> {
-    let mut out = vec![
-        Span::styled(" ✓ ", theme::good()),
-        Span::styled("gate ", theme::dim()),
-        Span::raw(g.title.clone()),
-        Span::styled(" passed", theme::dim()),
-    ];
-    if let Some(d) = &g.decision {
-        out.push(sep());
-        out.push(decision(d));
-    }
-    Line::from(out)
-}
-
-/// `[w] keep waiting  [s] skip node  [D] delete the pod (type its name)`: for the
-/// lead, the keys, on as many lines as `width` needs; for a read-only cockpit, the
-/// lead's choices, dim.
-fn choices_lines(c: &Cockpit, r: &RolloutState, width: usize) -> Vec<Line<'static>> {
-    let choices = keymap::choices(c);
-    if choices.is_empty() {
-        return Vec::new();
-    }
-    let mut groups: Vec<Vec<Span<'static>>> = Vec::new();
-    if c.read_only {
-        let text: Vec<String> = choices.iter().map(choice_text).collect();
-        groups.push(vec![
-            Span::styled(format!("{} decides: ", r.lead), theme::warn()),
-            Span::styled(text.join(" · "), theme::dim()),
-        ]);
-    } else {
-        for ch in &choices {
-            let mut g = vec![
-                Span::styled(format!("[{}]", ch.key), theme::key()),
-                Span::raw(format!(" {}", ch.what)),
-            ];
-            if let Some(t) = ch.typed {
-                g.push(Span::styled(format!(" ({t})"), theme::dim()));
-            }
-            groups.push(g);
-        }
-        if c.view.focus != Pane::Rollout && choices.iter().any(|ch| ch.key == "enter") {
-            groups.push(vec![Span::styled("(enter here: 0 focuses this pane)", theme::dim())]);
-        }
-    }
-    let mut out: Vec<Line<'static>> = Vec::new();
-    let mut line: Vec<Span<'static>> = vec![Span::raw("   ")];
-    let mut used = 3;
-    for g in groups {
-        let w: usize = g.iter().map(Span::width).sum();
-        if used > 3 && used + 2 + w > width {
-            out.push(Line::from(std::mem::replace(&mut line, vec![Span::raw("   ")])));
-            used = 3;
-        }
-        if used > 3 {
-            line.push(Span::raw("  "));
-            used += 2;
-        }
-        used += w;
-        line.extend(g);
-    }
-    out.push(Line::from(line));
-    out
-}
-
-fn choice_text(ch: &Choice) -> String {
-    match ch.typed {
-        Some(t) => format!("{} {} ({t})", ch.key, ch.what),
-        None => format!("{} {}", ch.key, ch.what),
-    }
-}
-
-/// Lines of `text` wrapped to `width` after `lead`, the first styled `style`, the rest plain.
-fn para(lead: &'static str, text: &str, style: Style, width: usize) -> Vec<Line<'static>> {
-    let room = width.saturating_sub(lead.chars().count());
-    wrap(text, room)
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            Line::from(vec![
-                Span::styled(if i == 0 { lead } else { "   " }, style),
-                Span::styled(l, if i == 0 { style } else { theme::plain() }),
-            ])
-        })
-        .collect()
-}
-
-/// What the phase asks of the lead, with the choices.
-fn banner(c: &Cockpit, r: &RolloutState, width: usize) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
-    match &r.phase {
-        Phase::Starting => out.push(Line::styled(" reading the cluster and the journal…", theme::dim())),
-        Phase::ConfirmCluster => {
-            out.extend(para(
-                " ⚠ ",
-                &format!("{} cluster: type its name to begin", environment(r)),
-                theme::blind(),
-                width,
-            ));
-        }
-        Phase::Gate | Phase::Running => {}
-        Phase::Held { node, pod, why, since } => {
-            let held = match since {
-                Some(t) => format!(
-                    "drain held on {} for {}",
-                    list::short_host(node),
-                    list::age(c.now, Some(*t))
-                ),
-                None => format!("drain held on {}", list::short_host(node)),
-            };
-            out.extend(para(" ⚠ ", &held, theme::blind(), width));
-            out.extend(para("   ", &format!("pod {pod} held by {why}"), theme::plain(), width));
-        }
-        Phase::Failed { why, what_to_do, .. } => {
-            out.extend(para(" ✗ ", &format!("step failed: {why}"), theme::count(1), width));
-            if !what_to_do.is_empty() {
-                out.extend(para("   ", &format!("what to do: {what_to_do}"), theme::plain(), width));
-            }
-        }
-        Phase::Paused => out.extend(para(
-            " ‖ ",
-            "paused: nothing new starts; what the cloud runs goes on",
-            theme::warn(),
-            width,
-        )),
-        Phase::Aborting => out.extend(para(
-            " ■ ",
-            "aborting: undoing what must not be left half done…",
-            theme::leaving(),
-            width,
-        )),
-        Phase::Aborted { detail } => {
-            let text = if detail.is_empty() {
-                "aborted; the cluster was left consistent".to_string()
-            } else {
-                format!("aborted: {detail}")
-            };
-            out.extend(para(" ■ ", &text, theme::leaving(), width));
-        }
-        Phase::Done => {
-            let skipped = r.steps.iter().filter(|s| s.state == StepState::Skipped).count();
-            let mut text = format!("done: every step finished; the cluster runs {}", r.target);
-            if skipped > 0 {
-                text.push_str(&format!(" ({skipped} skipped)"));
-            }
-            out.extend(para(" ✓ ", &text, theme::good().patch(theme::bold()), width));
-        }
-    }
-    if r.phase != Phase::Gate {
-        out.extend(choices_lines(c, r, width));
-    }
-    out
-}
-
-/// `production` unless the state says otherwise (only a production cluster asks for its name).
-fn environment(r: &RolloutState) -> &str {
-    if r.environment.is_empty() {
-        "production"
-    } else {
-        &r.environment
-    }
 }
 
 /// Everything below the steps: the gate, the phase's banner, the drive's notice.
@@ -548,7 +271,7 @@ fn tail(c: &Cockpit, r: &RolloutState, width: usize, fold: Fold) -> Vec<Line<'st
 
 /// The steps, the current one followed by what it is doing; and where the current
 /// block is among the lines.
-fn step_lines(r: &RolloutState, width: usize) -> (Vec<Line<'static>>, std::ops::Range<usize>) {
+fn step_lines(c: &Cockpit, r: &RolloutState, width: usize) -> (Vec<Line<'static>>, std::ops::Range<usize>) {
     let mut out = Vec::new();
     let mut current = 0..0;
     for (i, s) in r.steps.iter().enumerate() {
@@ -556,7 +279,7 @@ fn step_lines(r: &RolloutState, width: usize) -> (Vec<Line<'static>>, std::ops::
         let start = out.len();
         out.push(step_line(s, is_current));
         if is_current && !r.finished() {
-            out.extend(current_block(r, s, width));
+            out.extend(current_block(c, r, s, width));
         }
         if is_current {
             current = start..out.len();
@@ -590,14 +313,13 @@ fn fit(line: Line<'static>, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
-    let inner = list::frame(buf, area, c, Pane::Rollout, full, Vec::new());
-    c.view.set_height(Pane::Rollout, 0);
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+    let inner = widgets::frame(buf, area, c, (Pane::Rollout, TITLE), full, Vec::new());
     if inner.height == 0 || inner.width == 0 {
         return;
     }
     let Some(r) = &c.rollout else {
-        list::line(
+        widgets::line(
             buf,
             inner,
             inner.y,
@@ -608,7 +330,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
     let width = usize::from(inner.width);
     let height = usize::from(inner.height);
     let head = header(c, r, width);
-    let (steps, current) = step_lines(r, width);
+    let (steps, current) = step_lines(c, r, width);
     // the steps keep at least the current one; the gate folds as much as it must
     let keep = current.len().max(1);
     let mut below = Vec::new();
@@ -629,7 +351,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
         .chain((gap == 1).then(Line::default))
         .chain(below);
     for (y, line) in (inner.y..inner.bottom()).zip(lines) {
-        list::line(buf, inner, y, &fit(line, width));
+        widgets::line(buf, inner, y, &fit(line, width));
     }
 }
 
@@ -656,7 +378,7 @@ fn window(lines: &[Line<'static>], current: std::ops::Range<usize>, room: usize)
 }
 
 /// The one-line summary of the folded pane.
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let Some(r) = &c.rollout else {
         return vec![Span::styled("no rollout is being driven", theme::dim())];
     };
@@ -685,7 +407,10 @@ pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
             }
         }
         Phase::Held { node, pod, .. } => {
-            part(format!("{} held by pod {pod}", list::short_host(node)), theme::warn());
+            part(
+                format!("{} held by pod {pod}", widgets::short_host(node)),
+                theme::warn(),
+            );
         }
         Phase::Failed { why, .. } => part(why.clone(), theme::bad()),
         _ => {
@@ -730,5 +455,28 @@ pub fn nothing_to_proceed(c: &Cockpit) -> String {
             r.phase.name(),
             choices.join(" · ")
         )
+    }
+}
+
+/// The pane in the registry. It has no list: its rows are the plan's steps, always
+/// all in view around the current one.
+pub struct RolloutPane;
+
+impl PaneView for RolloutPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full);
+        0
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn open(&self, _c: &Cockpit, _i: usize) -> Result<Detail, &'static str> {
+        Err("nothing to show for this row")
     }
 }

@@ -5,25 +5,29 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
-use super::list;
-use super::theme;
-use super::view::{Detail, Pane};
+use super::PaneView;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Detail, Pane};
 use crate::model::Source;
+use crate::ui::theme;
+use crate::ui::widgets;
 
-pub fn len(c: &Cockpit) -> usize {
+/// What the pane shows, for its title.
+const TITLE: &str = "unscheduled pods";
+
+fn len(c: &Cockpit) -> usize {
     c.signals.unscheduled.pods.len()
 }
 
-pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
     c.signals
         .unscheduled
         .pods
         .get(i)
-        .is_some_and(|(pod, why)| list::contains_ci(pod, needle) || list::contains_ci(why, needle))
+        .is_some_and(|(pod, why)| widgets::contains_ci(pod, needle) || widgets::contains_ci(why, needle))
 }
 
-pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
+fn open(c: &Cockpit, i: usize) -> Option<Detail> {
     c.signals
         .unscheduled
         .pods
@@ -32,12 +36,12 @@ pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
 }
 
 /// `3 unscheduled · Insufficient cpu 3 · node(s) were unschedulable 1`
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let u = &c.signals.unscheduled;
     let mut out = vec![Span::styled(format!("{} unscheduled", u.count), theme::count(u.count))];
     if u.count > 0 {
         out.push(Span::styled(
-            format!(" · oldest {}", list::age(c.now, u.oldest)),
+            format!(" · oldest {}", widgets::age(c.now, u.oldest)),
             theme::dim(),
         ));
     }
@@ -45,26 +49,25 @@ pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
         out.push(Span::styled(" · ", theme::dim()));
         out.push(Span::raw(format!("{reason} {n}")));
     }
-    if let Some(note) = list::source_note(c, Source::Pods) {
+    if let Some(note) = widgets::source_note(c, Source::Pods) {
         out.push(Span::styled(" · ", theme::dim()));
         out.extend(note.spans);
     }
     out
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
     let u = &c.signals.unscheduled;
-    let inner = list::frame(
+    let inner = widgets::frame(
         buf,
         area,
         c,
-        Pane::Pending,
+        (Pane::Pending, TITLE),
         full,
-        vec![list::note(format!("{}", u.count))],
+        vec![widgets::note(format!("{}", u.count))],
     );
     if inner.height == 0 || inner.width == 0 {
-        c.view.set_height(Pane::Pending, 0);
-        return;
+        return 0;
     }
     // the count, big and red when not zero, then its trend
     let mut head = vec![Span::styled(
@@ -78,12 +81,12 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
     head.push(Span::styled(" pods unscheduled", theme::bold()));
     if u.count > 0 {
         head.push(Span::styled(
-            format!(" · oldest {}", list::age(c.now, u.oldest)),
+            format!(" · oldest {}", widgets::age(c.now, u.oldest)),
             theme::dim(),
         ));
     }
     let head = Line::from(head);
-    list::line(buf, inner, inner.y, &head);
+    widgets::line(buf, inner, inner.y, &head);
     let used = u16::try_from(head.width()).unwrap_or(u16::MAX).saturating_add(2);
     if inner.width > used + 8 {
         let spark = Rect {
@@ -92,45 +95,76 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
             width: (inner.width - used).min(60),
             height: 1,
         };
-        list::spark(buf, spark, &c.series.unscheduled, theme::bad());
+        widgets::spark(buf, spark, &c.series.unscheduled, theme::bad());
     }
     // the reasons: at most a third of the room
     let room = inner.height.saturating_sub(1);
     let reasons_h = u16::try_from(u.reasons.len()).unwrap_or(u16::MAX).min(room / 3).min(8);
-    let cols = list::columns(inner, [Constraint::Length(6), Constraint::Fill(1)]);
+    let cols = widgets::columns(inner, [Constraint::Length(6), Constraint::Fill(1)]);
     for (y, (reason, n)) in (inner.y + 1..inner.y + 1 + reasons_h).zip(&u.reasons) {
-        list::put_right(buf, cols[0], y, &n.to_string(), theme::count(*n));
-        list::put(buf, cols[1], y, reason, theme::plain());
+        widgets::put_right(buf, cols[0], y, &n.to_string(), theme::count(*n));
+        widgets::put(buf, cols[1], y, reason, theme::plain());
     }
-    let rows_area = list::rest(inner, 1 + reasons_h);
+    let rows_area = widgets::rest(inner, 1 + reasons_h);
     let rows_h = rows_area.height.saturating_sub(1);
-    c.view.set_height(Pane::Pending, rows_h);
     if rows_area.height == 0 {
-        return;
+        return rows_h;
     }
-    let w = list::window(c, Pane::Pending, usize::from(rows_h));
+    let w = widgets::window(c.view.list(Pane::Pending), usize::from(rows_h), len(c), |i, n| {
+        matches(c, i, n)
+    });
     if w.total == 0 {
         let filtered = !c.view.list(Pane::Pending).filter.is_empty();
-        list::empty_note(buf, rows_area, c, Source::Pods, filtered, "every pod has a node");
-        return;
+        widgets::empty_note(buf, rows_area, c, Source::Pods, filtered, "every pod has a node");
+        return rows_h;
     }
     let pod_w = u.pods.iter().map(|(p, _)| p.len()).max().unwrap_or(3).clamp(3, 56);
     let pod_w = u16::try_from(pod_w).unwrap_or(56).min(rows_area.width * 2 / 3);
-    let cols = list::columns(rows_area, [Constraint::Length(pod_w), Constraint::Fill(1)]);
-    list::headings(buf, &cols, rows_area.y, ["POD", "WHY"]);
+    let cols = widgets::columns(rows_area, [Constraint::Length(pod_w), Constraint::Fill(1)]);
+    widgets::headings(buf, &cols, rows_area.y, ["POD", "WHY"]);
     let focused = c.view.focus == Pane::Pending;
     for (y, (pos, &i)) in (rows_area.y + 1..rows_area.bottom()).zip(w.rows.iter().enumerate()) {
         let Some((pod, why)) = u.pods.get(i) else { continue };
-        list::put(buf, cols[0], y, pod, theme::plain());
+        widgets::put(buf, cols[0], y, pod, theme::plain());
         let why = if why.is_empty() {
             "waiting for the scheduler"
         } else {
             why
         };
-        list::put(buf, cols[1], y, why, theme::dim());
+        widgets::put(buf, cols[1], y, why, theme::dim());
         if focused && w.offset + pos == w.selected {
-            list::highlight(buf, rows_area, y);
+            widgets::highlight(buf, rows_area, y);
         }
     }
-    list::scroll_note(buf, area, &w);
+    widgets::scroll_note(buf, area, &w);
+    rows_h
+}
+
+/// The pane in the registry.
+pub struct PendingPane;
+
+impl PaneView for PendingPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full)
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn len(&self, c: &Cockpit) -> usize {
+        len(c)
+    }
+
+    fn matches(&self, c: &Cockpit, i: usize, needle: &str) -> bool {
+        matches(c, i, needle)
+    }
+
+    fn open(&self, c: &Cockpit, i: usize) -> Result<Detail, &'static str> {
+        open(c, i).ok_or("nothing to show for this row")
+    }
 }

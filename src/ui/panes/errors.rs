@@ -5,27 +5,31 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
-use super::list;
-use super::theme;
-use super::view::{Detail, Pane};
+use super::PaneView;
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{Detail, Pane};
 use crate::model::Source;
 use crate::model::pod::ErrorKind;
+use crate::ui::theme;
+use crate::ui::widgets;
 
-pub fn len(c: &Cockpit) -> usize {
+/// What the pane shows, for its title.
+const TITLE: &str = "pod errors";
+
+fn len(c: &Cockpit) -> usize {
     c.signals.errors.top.len()
 }
 
-pub fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
+fn matches(c: &Cockpit, i: usize, needle: &str) -> bool {
     c.signals.errors.top.get(i).is_some_and(|o| {
-        list::contains_ci(&o.workload, needle)
-            || list::contains_ci(o.kind.label(), needle)
-            || list::contains_ci(&o.reason, needle)
+        widgets::contains_ci(&o.workload, needle)
+            || widgets::contains_ci(o.kind.label(), needle)
+            || widgets::contains_ci(&o.reason, needle)
     })
 }
 
 /// Enter on a workload: the detail of its first pod in that error (looked up once, on the key).
-pub fn open(c: &Cockpit, i: usize) -> Option<Detail> {
+fn open(c: &Cockpit, i: usize) -> Option<Detail> {
     let o = c.signals.errors.top.get(i)?;
     c.model
         .pods
@@ -73,7 +77,7 @@ fn counts(c: &Cockpit, width: u16) -> Line<'static> {
     }
 }
 
-pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
+fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     let e = &c.signals.errors;
     let mut out = vec![Span::styled(format!("{} pods in error", e.pods), theme::count(e.pods))];
     for (k, n) in kinds(c).filter(|(_, n)| *n > 0) {
@@ -85,23 +89,22 @@ pub fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     out
 }
 
-pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
+fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
     let e = &c.signals.errors;
-    let mut extra = vec![list::note(format!("{} pods", e.pods))];
+    let mut extra = vec![widgets::note(format!("{} pods", e.pods))];
     if e.pods > 0 && !e.top.is_empty() {
-        extra.push(list::note(format!("{} workloads", e.top.len())));
+        extra.push(widgets::note(format!("{} workloads", e.top.len())));
     }
-    let inner = list::frame(buf, area, c, Pane::Errors, full, extra);
+    let inner = widgets::frame(buf, area, c, (Pane::Errors, TITLE), full, extra);
     if inner.height == 0 || inner.width == 0 {
-        c.view.set_height(Pane::Errors, 0);
-        return;
+        return 0;
     }
-    list::line(buf, inner, inner.y, &counts(c, inner.width));
+    widgets::line(buf, inner, inner.y, &counts(c, inner.width));
     if inner.height > 1 {
         let y = inner.y + 1;
         let rate = c.series.restarts.latest().unwrap_or(0);
         let label = Line::from(vec![Span::raw("restarts/s ")]);
-        list::line(buf, inner, y, &label);
+        widgets::line(buf, inner, y, &label);
         let tail = format!(" {rate}/s now · {} total", e.restarts);
         let tail_w = u16::try_from(tail.chars().count()).unwrap_or(u16::MAX);
         let spark_w = inner.width.saturating_sub(11 + tail_w).min(60);
@@ -111,36 +114,37 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
             width: spark_w,
             height: 1,
         };
-        list::spark(buf, spark, &c.series.restarts, theme::bad());
+        widgets::spark(buf, spark, &c.series.restarts, theme::bad());
         let tail_area = Rect {
             x: spark.right(),
             width: inner.right().saturating_sub(spark.right()),
             ..spark
         };
-        list::line(
+        widgets::line(
             buf,
             tail_area,
             y,
             &Line::styled(tail, if rate > 0 { theme::warn() } else { theme::dim() }),
         );
     }
-    let rows_area = list::rest(inner, 2);
+    let rows_area = widgets::rest(inner, 2);
     let rows_h = rows_area.height.saturating_sub(1);
-    c.view.set_height(Pane::Errors, rows_h);
     if rows_area.height == 0 {
-        return;
+        return rows_h;
     }
-    let w = list::window(c, Pane::Errors, usize::from(rows_h));
+    let w = widgets::window(c.view.list(Pane::Errors), usize::from(rows_h), len(c), |i, n| {
+        matches(c, i, n)
+    });
     if w.total == 0 {
         let filtered = !c.view.list(Pane::Errors).filter.is_empty();
-        list::empty_note(buf, rows_area, c, Source::Pods, filtered, "no pod in error");
-        return;
+        widgets::empty_note(buf, rows_area, c, Source::Pods, filtered, "no pod in error");
+        return rows_h;
     }
     use Constraint::{Fill, Length};
     let wl_w = e.top.iter().map(|o| o.workload.len()).max().unwrap_or(8).clamp(8, 48);
     let wl_w = u16::try_from(wl_w).unwrap_or(48).min(rows_area.width / 3);
-    let cols = list::columns(rows_area, [Length(wl_w), Length(16), Length(4), Length(8), Fill(1)]);
-    list::headings(
+    let cols = widgets::columns(rows_area, [Length(wl_w), Length(16), Length(4), Length(8), Fill(1)]);
+    widgets::headings(
         buf,
         &cols,
         rows_area.y,
@@ -149,14 +153,44 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
     let focused = c.view.focus == Pane::Errors;
     for (y, (pos, &i)) in (rows_area.y + 1..rows_area.bottom()).zip(w.rows.iter().enumerate()) {
         let Some(o) = e.top.get(i) else { continue };
-        list::put(buf, cols[0], y, &o.workload, theme::plain());
-        list::put(buf, cols[1], y, o.kind.label(), theme::bad());
-        list::put_right(buf, cols[2], y, &o.pods.to_string(), theme::plain());
-        list::put_right(buf, cols[3], y, &o.restarts.to_string(), theme::plain());
-        list::put(buf, cols[4], y, &o.reason, theme::dim());
+        widgets::put(buf, cols[0], y, &o.workload, theme::plain());
+        widgets::put(buf, cols[1], y, o.kind.label(), theme::bad());
+        widgets::put_right(buf, cols[2], y, &o.pods.to_string(), theme::plain());
+        widgets::put_right(buf, cols[3], y, &o.restarts.to_string(), theme::plain());
+        widgets::put(buf, cols[4], y, &o.reason, theme::dim());
         if focused && w.offset + pos == w.selected {
-            list::highlight(buf, rows_area, y);
+            widgets::highlight(buf, rows_area, y);
         }
     }
-    list::scroll_note(buf, area, &w);
+    widgets::scroll_note(buf, area, &w);
+    rows_h
+}
+
+/// The pane in the registry.
+pub struct ErrorsPane;
+
+impl PaneView for ErrorsPane {
+    fn title(&self) -> &'static str {
+        TITLE
+    }
+
+    fn draw(&self, buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
+        draw_pane(buf, area, c, full)
+    }
+
+    fn summary(&self, c: &Cockpit) -> Vec<Span<'static>> {
+        summary(c)
+    }
+
+    fn len(&self, c: &Cockpit) -> usize {
+        len(c)
+    }
+
+    fn matches(&self, c: &Cockpit, i: usize, needle: &str) -> bool {
+        matches(c, i, needle)
+    }
+
+    fn open(&self, c: &Cockpit, i: usize) -> Result<Detail, &'static str> {
+        open(c, i).ok_or("nothing to show for this row")
+    }
 }

@@ -1,24 +1,36 @@
 //! The cockpit's state: what it is connected to, the cluster model, the signals
 //! computed from it, their time series, the event log and the view (focus,
 //! selection, filter, overlays). `apply` and `tick` are its only ways to change
-//! from the outside world; keys change it through `ui::keymap`.
+//! from the outside world; keys change its view through the screen's `update`.
+
+pub mod clock;
+pub mod lead;
+pub mod order;
+pub mod view;
+
+use tokio::sync::mpsc;
 
 use crate::cluster::Connection;
+use crate::model::journal::{Entry, What};
 use crate::model::node::NodeInfo;
-use crate::model::rollout::Followed;
+use crate::model::rollout::{Command, Published};
 use crate::model::{
     ClusterModel, Delta, EventLog, Level, LogEntry, RolloutState, SeriesSet, Signals, Source, SourceState, Timestamp,
 };
-use crate::rollout::journal::{Entry, What};
-use crate::ui::View;
+use lead::{Controls, DriveStopped};
+use view::{Pane, View};
+
+/// How many batches are taken in at once before the loop looks at keys and the clock again.
+const MAX_BATCHES_PER_TURN: usize = 64;
 
 /// How many entries the event log keeps.
 pub const LOG_CAPACITY: usize = 5_000;
 
 pub struct Cockpit {
     pub connection: Connection,
-    /// Built without any handle that can write: shown as a READ-ONLY badge.
-    pub read_only: bool,
+    /// The lead's hold on the drive; None in a read-only cockpit, which has no way
+    /// to send a decision (and shows a READ-ONLY badge).
+    controls: Option<Controls>,
     pub model: ClusterModel,
     pub signals: Signals,
     pub series: SeriesSet,
@@ -34,15 +46,29 @@ pub struct Cockpit {
     /// Something changed since the last frame.
     pub dirty: bool,
     signals_at: u64,
+    /// The node group the node list was last put first (the current step's).
+    first_group: Option<String>,
+    /// A read-only cockpit's view of the cluster's clock, from the published state.
+    cluster_clock: clock::ClusterClock,
 }
 
 impl Cockpit {
-    pub fn new(connection: Connection, read_only: bool, now: Timestamp) -> Cockpit {
+    /// A read-only cockpit: it watches, and follows a rollout a lead publishes.
+    pub fn new(connection: Connection, now: Timestamp) -> Cockpit {
+        Cockpit::with(connection, None, now)
+    }
+
+    /// The lead's cockpit: its decisions go to the drive through `controls`.
+    pub fn lead(connection: Connection, controls: Controls, now: Timestamp) -> Cockpit {
+        Cockpit::with(connection, Some(controls), now)
+    }
+
+    fn with(connection: Connection, controls: Option<Controls>, now: Timestamp) -> Cockpit {
         let mut log = EventLog::new(LOG_CAPACITY);
         log.now = Some(now);
         Cockpit {
             connection,
-            read_only,
+            controls,
             model: ClusterModel::new(now),
             signals: Signals::default(),
             series: SeriesSet::new(SeriesSet::DEFAULT_CAPACITY),
@@ -53,6 +79,41 @@ impl Cockpit {
             now,
             dirty: true,
             signals_at: u64::MAX,
+            first_group: None,
+            cluster_clock: clock::ClusterClock::default(),
+        }
+    }
+
+    /// Whether this cockpit cannot decide anything: it holds no controls.
+    pub fn read_only(&self) -> bool {
+        self.controls.is_none()
+    }
+
+    /// Sends the lead's decision to the drive. A read-only cockpit has nowhere to send
+    /// it, and a stopped drive takes nothing: either way the footer and the log say
+    /// so, and nothing is sent.
+    pub fn decide(&mut self, command: Command) -> Result<(), NotSent> {
+        let result = match &self.controls {
+            None => Err(NotSent::ReadOnly),
+            Some(c) => c.send(command).map_err(NotSent::Stopped),
+        };
+        if let Err(e) = &result {
+            self.view.message = Some(e.to_string());
+            self.log.push(LogEntry::local(Level::Warning, "NotSent", e.to_string()));
+            self.dirty = true;
+        }
+        result
+    }
+
+    /// Takes in `first` and every batch already waiting behind it (up to a bound), so
+    /// that a burst of changes costs one redraw.
+    pub fn take_in(&mut self, first: Delta, rx: &mut mpsc::Receiver<Delta>) {
+        self.apply(first);
+        for _ in 1..MAX_BATCHES_PER_TURN {
+            match rx.try_recv() {
+                Ok(d) => self.apply(d),
+                Err(_) => break,
+            }
         }
     }
 
@@ -60,7 +121,7 @@ impl Cockpit {
     pub fn apply(&mut self, delta: Delta) {
         if let Delta::Rollout(followed) = delta {
             // the lead shows its own drive's state, not what it published
-            if self.read_only {
+            if self.read_only() {
                 self.follow(followed.map(|f| *f));
             }
             return;
@@ -72,6 +133,7 @@ impl Cockpit {
                 self.note_node_change(c);
             }
         }
+        self.model.now = self.now;
         self.model.apply(delta, &mut self.log);
         self.dirty = true;
     }
@@ -106,7 +168,7 @@ impl Cockpit {
     }
 
     /// A read-only cockpit takes in the rollout a lead published.
-    fn follow(&mut self, followed: Option<Followed>) {
+    fn follow(&mut self, followed: Option<Published>) {
         match followed {
             Some(f) => {
                 if self.rollout.is_none() {
@@ -116,8 +178,18 @@ impl Cockpit {
                         format!("following the rollout driven by {}", f.state.lead),
                     ));
                 }
+                if let Some(at) = f.state.updated
+                    && self.cluster_clock.observe(at, std::time::Instant::now())
+                {
+                    // the first time the cluster's clock is known: what is new is what
+                    // came after it, and the screen measures against it at once
+                    self.model.started = at;
+                    self.signals_at = u64::MAX;
+                    self.now = at;
+                    self.log.now = Some(at);
+                }
                 self.set_rollout(f.state);
-                self.note_journal(&f.journal);
+                self.note_journal(&f.recent);
             }
             None => {
                 if let Some(r) = self.rollout.take() {
@@ -135,8 +207,8 @@ impl Cockpit {
     /// Takes in where the driven rollout stands: its target becomes the minor nodes
     /// are judged old or new against; the lead's screen opens on the rollout.
     pub fn set_rollout(&mut self, state: RolloutState) {
-        if self.rollout.is_none() && !self.read_only {
-            self.view.focus = crate::ui::Pane::Rollout;
+        if self.rollout.is_none() && !self.read_only() {
+            self.view.focus = Pane::Rollout;
         }
         if !state.target.is_empty() && self.model.rollout_target.as_deref() != Some(state.target.as_str()) {
             self.model.rollout_target = Some(state.target.clone());
@@ -161,14 +233,36 @@ impl Cockpit {
 
     /// Recomputes the signals if the model moved since they were computed.
     pub fn refresh(&mut self) {
-        if self.signals_at != self.model.generation {
+        let group = self
+            .rollout
+            .as_ref()
+            .filter(|r| !r.finished())
+            .and_then(RolloutState::current_step)
+            .and_then(|s| s.id.nodegroup())
+            .map(str::to_string);
+        let fresh = self.signals_at != self.model.generation;
+        if fresh {
             self.signals = Signals::compute(&self.model);
             self.signals_at = self.model.generation;
         }
+        if fresh || group != self.first_group {
+            order::nodes(&mut self.signals.nodes.rows, group.as_deref());
+            self.first_group = group;
+        }
     }
 
-    /// Once a second: a new sample of every series.
+    /// Once a second: a new sample of every series. A read-only cockpit that follows a
+    /// rollout measures against the cluster's clock, not `now`.
     pub fn tick(&mut self, now: Timestamp) {
+        self.tick_at(now, std::time::Instant::now());
+    }
+
+    /// [`Cockpit::tick`], at a given instant of this machine's monotonic clock.
+    pub fn tick_at(&mut self, now: Timestamp, local: std::time::Instant) {
+        let now = match self.cluster_clock.now(local) {
+            Some(cluster) if self.read_only() => cluster,
+            _ => now,
+        };
         self.now = now;
         self.log.now = Some(now);
         self.refresh();
@@ -176,6 +270,18 @@ impl Cockpit {
         self.dirty = true;
     }
 }
+
+/// Why a decision was not sent to the drive.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotSent {
+    #[error("{}", READ_ONLY)]
+    ReadOnly,
+    #[error(transparent)]
+    Stopped(DriveStopped),
+}
+
+/// What a read-only cockpit says to a key that would decide something.
+pub const READ_ONLY: &str = "read-only: the lead decides";
 
 /// How a journal entry reads in the event log.
 pub fn journal_log_entry(e: &Entry) -> LogEntry {
@@ -186,9 +292,10 @@ pub fn journal_log_entry(e: &Entry) -> LogEntry {
             target,
             reason,
         } => {
-            let level = match decision.as_str() {
-                "override" | "skip" | "abort" | "force" | "delete-pod" | "skip-node" => Level::Warning,
-                _ => Level::Info,
+            let level = if decision.is_warning() {
+                Level::Warning
+            } else {
+                Level::Info
             };
             let mut m = format!("{} decided {decision}", e.who);
             if let Some(t) = target {
@@ -197,9 +304,12 @@ pub fn journal_log_entry(e: &Entry) -> LogEntry {
             if let Some(r) = reason {
                 m.push_str(&format!(": {r}"));
             }
-            (level, step.clone().unwrap_or_default(), "Decision", m)
+            let object = step.as_ref().map(ToString::to_string).unwrap_or_default();
+            (level, object, "Decision", m)
         }
-        What::Action { step, action, target } => (Level::Info, step.clone(), "Action", format!("{action} {target}")),
+        What::Action { step, action, target } => {
+            (Level::Info, step.to_string(), "Action", format!("{action} {target}"))
+        }
         What::Result {
             step,
             action,
@@ -216,15 +326,60 @@ pub fn journal_log_entry(e: &Entry) -> LogEntry {
             if !detail.is_empty() {
                 m.push_str(&format!(": {detail}"));
             }
-            (level, step.clone(), "Result", m)
+            (level, step.to_string(), "Result", m)
         }
-        What::Step { step, state } => (Level::Info, step.clone(), "Step", format!("{step} {state}")),
+        What::Step { step, state } => (Level::Info, step.to_string(), "Step", format!("{step} {state}")),
         What::Event {
             level,
             object,
             reason,
             message,
         } => (*level, object.clone(), reason.as_str(), message.clone()),
+        What::Header(h) => (
+            Level::Info,
+            h.cluster.clone(),
+            "Journal",
+            format!("journal of the rollout to {} (plan {})", h.target, h.plan),
+        ),
+        What::Drive { id } => (
+            Level::Info,
+            String::new(),
+            "Drive",
+            format!("{} drives (drive {id})", e.who),
+        ),
+        What::Baseline { baseline } => (
+            Level::Info,
+            String::new(),
+            "Baseline",
+            format!(
+                "the cluster before the rollout: {} pods in error, {} workloads not fully available, {} Services without endpoints",
+                baseline.pod_errors,
+                baseline.unavailable.len(),
+                baseline.services_down.len()
+            ),
+        ),
+        What::Accept { gate, items, reason } => (
+            Level::Warning,
+            gate.to_string(),
+            "Accepted",
+            format!(
+                "{} accepted {}: {reason}",
+                e.who,
+                items.iter().map(|i| i.item.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        What::Verdict { problems } if problems.is_empty() => (
+            Level::Info,
+            String::new(),
+            "Verdict",
+            "done: no open problem".to_string(),
+        ),
+        What::Verdict { problems } => (
+            Level::Warning,
+            String::new(),
+            "Verdict",
+            format!("done with {} open problems: {}", problems.len(), problems.join("; ")),
+        ),
     };
     LogEntry {
         at: Some(e.at),

@@ -1,10 +1,9 @@
 //! What the screen shows besides the data: which pane has the focus, each list's
-//! selection, scroll and filter, the prompt being typed and the open overlay.
-
-use std::cell::Cell;
+//! selection, scroll and filter, the prompt being typed and the open overlay, and
+//! what the last frame measured (drawing returns it; the loop keeps it here).
 
 /// The panes, in the order of their digit keys: the rollout (shown only while one is
-/// driven) and the six that watch the cluster.
+/// driven) and the seven that watch the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Pane {
     Rollout,
@@ -15,10 +14,11 @@ pub enum Pane {
     Errors,
     Components,
     Events,
+    Workloads,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Rollout,
         Pane::Nodes,
         Pane::Health,
@@ -26,16 +26,18 @@ impl Pane {
         Pane::Errors,
         Pane::Components,
         Pane::Events,
+        Pane::Workloads,
     ];
 
-    /// The six panes that watch the cluster, shown whether or not a rollout is driven.
-    pub const CLUSTER: [Pane; 6] = [
+    /// The seven panes that watch the cluster, shown whether or not a rollout is driven.
+    pub const CLUSTER: [Pane; 7] = [
         Pane::Nodes,
         Pane::Health,
         Pane::Pending,
         Pane::Errors,
         Pane::Components,
         Pane::Events,
+        Pane::Workloads,
     ];
 
     /// The name `:` jumps to.
@@ -48,19 +50,7 @@ impl Pane {
             Pane::Errors => "errors",
             Pane::Components => "components",
             Pane::Events => "events",
-        }
-    }
-
-    /// What the pane shows, for its title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Rollout => "rollout",
-            Pane::Nodes => "node state",
-            Pane::Health => "node health",
-            Pane::Pending => "unscheduled pods",
-            Pane::Errors => "pod errors",
-            Pane::Components => "critical components",
-            Pane::Events => "event log",
+            Pane::Workloads => "workloads",
         }
     }
 
@@ -73,6 +63,7 @@ impl Pane {
             Pane::Errors => 4,
             Pane::Components => 5,
             Pane::Events => 6,
+            Pane::Workloads => 7,
         }
     }
 
@@ -86,6 +77,7 @@ impl Pane {
             Pane::Errors => '4',
             Pane::Components => '5',
             Pane::Events => '6',
+            Pane::Workloads => '7',
         }
     }
 
@@ -114,6 +106,7 @@ impl Pane {
             "log" | "ev" | "event" => Some(Pane::Events),
             "comp" | "pdb" | "pdbs" | "critical" => Some(Pane::Components),
             "drive" | "gate" | "plan" => Some(Pane::Rollout),
+            "wl" | "workload" | "deploy" | "deployments" | "svc" | "services" | "availability" => Some(Pane::Workloads),
             _ => None,
         };
         if alias.is_some() {
@@ -196,13 +189,29 @@ pub enum Detail {
     Node(String),
     /// A pod, by `namespace/name`.
     Pod(String),
+    /// One entry of the event log in full (a copy: the log moves on), and what it is
+    /// about when that is a node or pod.
+    Entry(Box<crate::model::LogEntry>),
+    /// Every step of the driven rollout in full: what it did, and the journal's notes
+    /// about it (the preflight's warnings among them).
+    Steps,
+    /// A workload, by id (`Deployment shop/recommendations`).
+    Workload(String),
 }
 
 /// An overlay drawn above the panes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Overlay {
-    Help { scroll: u16 },
-    Detail { target: Detail, scroll: u16 },
+    Help {
+        scroll: u16,
+    },
+    Detail {
+        target: Detail,
+        scroll: u16,
+    },
+    /// The lead pressed quit while a step runs: what goes on without upshift, and
+    /// quit again or stay.
+    ConfirmQuit,
 }
 
 /// What the screen shows besides the data: focus, selection, filter, overlays.
@@ -210,23 +219,45 @@ pub enum Overlay {
 pub struct View {
     pub focus: Pane,
     /// One per pane, in `Pane::index` order.
-    pub lists: [ListState; 7],
+    pub lists: [ListState; 8],
     pub prompt: Option<Prompt>,
     pub overlay: Option<Overlay>,
     /// A one-off note for the footer (an unknown `:` command), cleared by the next key.
     pub message: Option<String>,
     /// How many list rows each pane had when last drawn, so that keys can page and keep
-    /// the selection in view. The only thing `draw` writes; it changes nothing drawn.
-    pub(crate) heights: [Cell<u16>; 7],
+    /// the selection in view (one per pane, in `Pane::index` order).
+    rows: [u16; 8],
     /// How many rows of content the open overlay showed when last drawn (for paging it).
-    pub(crate) overlay_height: Cell<u16>,
+    overlay_height: u16,
     /// How wide the open overlay's content was when last drawn (long text wraps to it).
-    pub(crate) overlay_width: Cell<u16>,
+    overlay_width: u16,
+    /// Whether the open prompt has been on screen: a decision's box takes no keys
+    /// typed before it appeared.
+    prompt_shown: bool,
+}
+
+/// What one frame measured, returned by drawing (which writes nothing back): the list
+/// rows of each pane drawn in full, and the open overlay's content size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Per pane, in `Pane::index` order; None for a pane not drawn in full.
+    pub rows: [Option<u16>; 8],
+    pub overlay_height: Option<u16>,
+    pub overlay_width: Option<u16>,
+    /// Whether the frame drew the decision's box.
+    pub prompt_drawn: bool,
+}
+
+impl Measured {
+    /// Notes the list rows `pane` was drawn with.
+    pub fn set_rows(&mut self, pane: Pane, rows: u16) {
+        self.rows[pane.index()] = Some(rows);
+    }
 }
 
 impl Default for View {
     fn default() -> Self {
-        let mut lists: [ListState; 7] = Default::default();
+        let mut lists: [ListState; 8] = Default::default();
         lists[Pane::Events.index()].follow = true;
         View {
             focus: Pane::default(),
@@ -234,9 +265,10 @@ impl Default for View {
             prompt: None,
             overlay: None,
             message: None,
-            heights: Default::default(),
-            overlay_height: Cell::new(0),
-            overlay_width: Cell::new(0),
+            rows: [0; 8],
+            overlay_height: 0,
+            overlay_width: 0,
+            prompt_shown: false,
         }
     }
 }
@@ -252,14 +284,56 @@ impl View {
 
     /// The rows a page of the pane holds (as last drawn; a guess before the first frame).
     pub fn page(&self, pane: Pane) -> usize {
-        match self.heights[pane.index()].get() {
+        match self.rows[pane.index()] {
             0 => 10,
             h => usize::from(h),
         }
     }
 
-    pub(crate) fn set_height(&self, pane: Pane, rows: u16) {
-        self.heights[pane.index()].set(rows);
+    /// How many rows of content the open overlay showed when last drawn.
+    pub fn overlay_height(&self) -> u16 {
+        self.overlay_height
+    }
+
+    /// How wide the open overlay's content was when last drawn (0 before it was).
+    pub fn overlay_width(&self) -> u16 {
+        self.overlay_width
+    }
+
+    /// Opens a prompt that has not been on screen yet.
+    pub fn open_prompt(&mut self, prompt: Prompt) {
+        self.prompt = Some(prompt);
+        self.prompt_shown = false;
+    }
+
+    /// Opens a prompt as if it had been on screen: what was typed is meant for it (a
+    /// production cluster's name, whose first letter opened it).
+    pub fn open_prompt_typing(&mut self, prompt: Prompt) {
+        self.prompt = Some(prompt);
+        self.prompt_shown = true;
+    }
+
+    /// Whether the open prompt has been drawn since it opened.
+    pub fn prompt_shown(&self) -> bool {
+        self.prompt.is_some() && self.prompt_shown
+    }
+
+    /// Keeps what a frame measured; what it did not draw keeps its last measure.
+    pub fn remember(&mut self, m: &Measured) {
+        if m.prompt_drawn && self.prompt.is_some() {
+            self.prompt_shown = true;
+        }
+        for (kept, drawn) in self.rows.iter_mut().zip(m.rows) {
+            if let Some(rows) = drawn {
+                *kept = rows;
+            }
+        }
+        if let Some(h) = m.overlay_height {
+            self.overlay_height = h;
+        }
+        if let Some(w) = m.overlay_width {
+            self.overlay_width = w;
+        }
     }
 }
 
@@ -284,8 +358,8 @@ mod tests {
 
     #[test]
     fn panes_cycle_both_ways() {
-        assert_eq!(Pane::Events.next(), Pane::Rollout);
-        assert_eq!(Pane::Rollout.prev(), Pane::Events);
+        assert_eq!(Pane::Workloads.next(), Pane::Rollout);
+        assert_eq!(Pane::Rollout.prev(), Pane::Workloads);
         for p in Pane::ALL {
             assert_eq!(Pane::from_index(p.index()), p);
             assert_eq!(p.next().prev(), p);
@@ -304,6 +378,27 @@ mod tests {
         assert_eq!(Pane::find("e"), None, "errors and events are both 'e'");
         assert_eq!(Pane::find("nope"), None);
         assert_eq!(Pane::find(""), None);
+    }
+
+    #[test]
+    fn a_frame_measures_only_what_it_drew() {
+        let mut v = View::default();
+        assert_eq!(v.page(Pane::Nodes), 10, "a guess before the first frame");
+        let mut m = Measured::default();
+        m.set_rows(Pane::Nodes, 17);
+        m.overlay_height = Some(30);
+        v.remember(&m);
+        assert_eq!(
+            (v.page(Pane::Nodes), v.overlay_height(), v.overlay_width()),
+            (17, 30, 0)
+        );
+        // a later frame that folded the nodes pane keeps its last measure
+        let mut m = Measured::default();
+        m.set_rows(Pane::Events, 5);
+        m.overlay_width = Some(76);
+        v.remember(&m);
+        assert_eq!((v.page(Pane::Nodes), v.page(Pane::Events)), (17, 5));
+        assert_eq!((v.overlay_height(), v.overlay_width()), (30, 76));
     }
 
     #[test]

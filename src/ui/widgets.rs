@@ -1,6 +1,6 @@
-//! What every list pane shares: the window of rows to draw (filtered, scrolled, only
-//! the visible ones), the pane's frame and title, columns written straight into the
-//! buffer, and short ages.
+//! What every pane shares: the window of a list's rows to draw (filtered, scrolled,
+//! only the visible ones), the pane's frame and title, columns written straight into
+//! the buffer, sparklines, and short ages. It knows nothing of any one pane.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, RenderDirection, Sparkline, SparklineBar, Widget};
 
 use super::theme;
-use super::view::{ListState, Pane, scroll_to};
 use crate::cockpit::Cockpit;
+use crate::cockpit::view::{ListState, Pane, scroll_to};
 use crate::model::{Series, Source, SourceState, Timestamp};
 
 /// Whether `hay` contains `needle` (already lower case), ignoring ASCII case, without allocating.
@@ -68,73 +68,28 @@ impl Window {
     }
 }
 
-/// The pane's list window for the cockpit's current data and view.
-pub fn window(c: &Cockpit, pane: Pane, height: usize) -> Window {
-    let state = c.view.list(pane);
+/// The window of a pane's list: `len` rows before filtering, `matches(i, needle)`
+/// saying whether row `i` passes the list's filter (asked only when one is set).
+pub fn window(state: &ListState, height: usize, len: usize, matches: impl Fn(usize, &str) -> bool) -> Window {
     let needle = state.filter.to_lowercase();
-    Window::new(
-        source_len(c, pane),
-        |i| source_matches(c, pane, i, &needle),
-        !needle.is_empty(),
-        state,
-        height,
-    )
+    Window::new(len, |i| matches(i, &needle), !needle.is_empty(), state, height)
 }
 
-/// How many rows the pane's list has before filtering.
-pub fn source_len(c: &Cockpit, pane: Pane) -> usize {
-    match pane {
-        Pane::Rollout => 0,
-        Pane::Nodes => super::nodes::len(c),
-        Pane::Health => super::health::len(c),
-        Pane::Pending => super::unscheduled::len(c),
-        Pane::Errors => super::errors::len(c),
-        Pane::Components => super::components::len(c),
-        Pane::Events => super::log::len(c),
-    }
-}
-
-/// Whether row `i` of the pane's list contains `needle` (lower case).
-pub fn source_matches(c: &Cockpit, pane: Pane, i: usize, needle: &str) -> bool {
-    match pane {
-        Pane::Rollout => false,
-        Pane::Nodes => super::nodes::matches(c, i, needle),
-        Pane::Health => super::health::matches(c, i, needle),
-        Pane::Pending => super::unscheduled::matches(c, i, needle),
-        Pane::Errors => super::errors::matches(c, i, needle),
-        Pane::Components => super::components::matches(c, i, needle),
-        Pane::Events => super::log::matches(c, i, needle),
-    }
-}
-
-/// The source index of the `n`th row that passes the pane's filter.
-pub fn source_index(c: &Cockpit, pane: Pane, n: usize) -> Option<usize> {
-    let needle = c.view.list(pane).filter.to_lowercase();
-    let len = source_len(c, pane);
-    if needle.is_empty() {
-        return (n < len).then_some(n);
-    }
-    (0..len).filter(|&i| source_matches(c, pane, i, &needle)).nth(n)
-}
-
-/// How many rows pass the pane's filter.
-pub fn filtered_len(c: &Cockpit, pane: Pane) -> usize {
-    let needle = c.view.list(pane).filter.to_lowercase();
-    let len = source_len(c, pane);
-    if needle.is_empty() {
-        return len;
-    }
-    (0..len).filter(|&i| source_matches(c, pane, i, &needle)).count()
-}
-
-/// Draws a pane's frame and title; returns the room inside. Wide screens get a full
-/// border; narrow ones only a title rule, to save rows and columns.
-pub fn frame(buf: &mut Buffer, area: Rect, c: &Cockpit, pane: Pane, full: bool, extra: Vec<Span<'static>>) -> Rect {
+/// Draws a pane's frame and its title; returns the room inside. Wide screens get a
+/// full border; narrow ones only a title rule, to save rows and columns.
+pub fn frame(
+    buf: &mut Buffer,
+    area: Rect,
+    c: &Cockpit,
+    (pane, name): (Pane, &'static str),
+    full: bool,
+    extra: Vec<Span<'static>>,
+) -> Rect {
     let focused = c.view.focus == pane;
     let mut title = vec![
         Span::styled(format!(" {} ", pane.digit()), theme::key()),
         Span::styled(
-            pane.title(),
+            name,
             if focused {
                 theme::title().patch(theme::focused())
             } else {
