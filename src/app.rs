@@ -10,31 +10,15 @@ use tokio::sync::mpsc;
 
 use crate::cluster::ClusterReader;
 use crate::cockpit::Cockpit;
-use crate::model::{Delta, RolloutState};
-use crate::rollout::drive::{DriveHandle, Health};
-use crate::rollout::journal::Entry;
-use crate::tui::Tui;
+use crate::cockpit::lead::{DriveFeed, HEALTH_EVERY};
+use crate::model::journal::Entry;
+use crate::model::rollout::Command;
+use crate::model::{Health, RolloutState};
+use crate::tui::{Signal, Signals, Tui};
 use crate::ui::{self, Intent};
 
 /// The shortest time between two frames.
 pub const FRAME: Duration = Duration::from_millis(50);
-/// How many batches are taken in before the loop looks at keys and the clock again.
-const MAX_BATCHES_PER_TURN: usize = 64;
-
-/// Takes in every batch that is already waiting (up to a bound), so that a burst of
-/// changes costs one redraw.
-pub fn drain(cockpit: &mut Cockpit, first: Delta, rx: &mut mpsc::Receiver<Delta>) {
-    cockpit.apply(first);
-    for _ in 1..MAX_BATCHES_PER_TURN {
-        match rx.try_recv() {
-            Ok(d) => cockpit.apply(d),
-            Err(_) => break,
-        }
-    }
-}
-
-/// How often the drive is told the cluster's health, at most.
-const HEALTH_EVERY: Duration = Duration::from_millis(200);
 
 /// Sends the drive the cluster's health as the cockpit sees it, at most every
 /// [`HEALTH_EVERY`].
@@ -74,21 +58,33 @@ async fn next_state(
     }
 }
 
+/// How the cockpit's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The user quit (or the terminal's input ended).
+    Quit,
+    /// A signal: the terminal is restored; the caller exits with its code.
+    Signal(Signal),
+}
+
 /// Runs the cockpit on a terminal until the user quits: read-only without a drive,
-/// the lead's with one (keys become the drive's commands). `now` tells the time
+/// the lead's with one (the cockpit holds the controls its keys' decisions go
+/// through; `drive` is what the loop reads from that drive). `now` tells the time
 /// ages are measured against: the wall clock, or a simulator's virtual clock.
 pub async fn run(
     reader: ClusterReader,
     mut cockpit: Cockpit,
     now: impl Fn() -> jiff::Timestamp,
-    drive: Option<DriveHandle>,
-) -> std::io::Result<()> {
-    let (commands, mut states, mut entries, health) = match drive {
-        Some(d) => (Some(d.commands), Some(d.state), Some(d.entries), Some(d.health)),
-        None => (None, None, None, None),
+    drive: Option<DriveFeed>,
+) -> std::io::Result<Ended> {
+    let has_drive = drive.is_some();
+    let (mut states, mut entries, health) = match drive {
+        Some(d) => (Some(d.state), Some(d.entries), Some(d.health)),
+        None => (None, None, None),
     };
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
+    let mut signals = Signals::catch()?;
     let mut tui = Tui::start()?;
     let mut keys = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -99,7 +95,16 @@ pub async fn run(
     let mut ended = false;
     loop {
         tokio::select! {
-            Some(delta) = rx.recv() => drain(&mut cockpit, delta, &mut rx),
+            sig = signals.recv() => {
+                if has_drive {
+                    // the drive journals that it stopped, and why
+                    let _ = cockpit.decide(Command::Stop {
+                        reason: format!("stopped by signal {}", sig.name()),
+                    });
+                }
+                return Ok(Ended::Signal(sig));
+            }
+            Some(delta) = rx.recv() => cockpit.take_in(delta, &mut rx),
             Some(entry) = next_entry(&mut entries) => cockpit.note_journal(std::slice::from_ref(&entry)),
             state = next_state(&mut states, ended) => match state {
                 Some(s) => cockpit.set_rollout(s),
@@ -111,9 +116,8 @@ pub async fn run(
                     match ui::handle_key(&mut cockpit, key) {
                         Some(Intent::Quit) => break,
                         Some(Intent::Drive(command)) => {
-                            if let Some(c) = &commands {
-                                let _ = c.send(command);
-                            }
+                            // a decision that cannot be sent is said on screen and in the log
+                            let _ = cockpit.decide(command);
                         }
                         None => {}
                     }
@@ -134,34 +138,13 @@ pub async fn run(
                 if cockpit.dirty {
                     cockpit.refresh();
                     send_health(&mut cockpit, health.as_ref(), &mut health_at);
-                    tui.draw(|f| ui::draw(f, &cockpit))?;
+                    let mut measured = Default::default();
+                    tui.draw(|f| measured = ui::draw(f, &cockpit))?;
+                    cockpit.view.remember(&measured);
                     cockpit.dirty = false;
                 }
             }
         }
     }
-    Ok(())
-}
-
-/// Keeps a cluster model without a screen and tells the drive its health: what a
-/// headless drive (and the tests) run instead of [`run`].
-pub async fn feed_health(reader: ClusterReader, mut cockpit: Cockpit, health: tokio::sync::watch::Sender<Health>) {
-    let (tx, mut rx) = mpsc::channel(256);
-    let _watches = reader.start(tx);
-    let mut every = tokio::time::interval(HEALTH_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            d = rx.recv() => match d {
-                Some(delta) => drain(&mut cockpit, delta, &mut rx),
-                None => return,
-            },
-            _ = every.tick() => {
-                cockpit.refresh();
-                if health.send(Health::from_signals(&cockpit.signals)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    Ok(Ended::Quit)
 }

@@ -21,11 +21,11 @@ pub struct Cli {
     pub log_file: Option<PathBuf>,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Commands,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub enum Commands {
     /// Rehearse a whole upgrade on the built-in simulated EKS cluster (no AWS, no cluster)
     ///
     /// Starts the simulator in-process on the `demo` scenario (EKS 1.30, three node
@@ -146,6 +146,26 @@ pub enum Command {
     )]
     Plan(PlanArgs),
 
+    /// A rollout told from its journal: for the team's thread and the postmortem
+    ///
+    /// Reads a drive's journal (never writes it) and lays out where the rollout
+    /// ended (done, done with open problems, aborted, or the step it is at), who
+    /// drove, each step's start, end and duration, each gate with who passed it,
+    /// how and how long it stood open, every override, skip and forced action with
+    /// its reason, drains held and what released them, failures and retries, the
+    /// numbers (nodes cordoned, pods evicted, instances terminated, actions with
+    /// no result) and what deserves a second look, then the whole timeline.
+    /// Works on a journal a drive is still writing and on one from an older upshift.
+    ///
+    /// Exit code: 0 the report was written, 2 the journal could not be read.
+    ///
+    /// Examples:
+    ///   upshift report upshift-journal-demo.jsonl > rollout.md
+    ///   upshift report journal.jsonl --format text
+    ///   upshift report journal.jsonl --format json | jq '.gates[] | select(.decision == "override")'
+    #[command(verbatim_doc_comment)]
+    Report(ReportArgs),
+
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
@@ -159,11 +179,19 @@ pub enum Format {
 }
 
 #[derive(Args, Debug)]
-pub struct PreflightArgs {
-    /// The Kubernetes minor version to upgrade to, e.g. 1.31
-    #[arg(long, value_name = "VERSION")]
-    pub target: String,
+pub struct ReportArgs {
+    /// The drive's journal (JSON lines), e.g. upshift-journal-demo.jsonl
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
 
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Markdown)]
+    pub format: Format,
+}
+
+/// Which cluster, through which kubeconfig: shared by every command that reads one.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
     /// Kubeconfig context (default: the current context)
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
@@ -171,6 +199,33 @@ pub struct PreflightArgs {
     /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
+}
+
+/// Where and as whom AWS is reached: shared by every command that asks EKS.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS region of the cluster (default: from the AWS configuration)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile (default: AWS_PROFILE, else the default profile)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// The AWS options only mean something with an EKS cluster's name.
+#[derive(Args, Debug)]
+#[command(
+    mut_arg("region", |a| a.requires("cluster")),
+    mut_arg("profile", |a| a.requires("cluster"))
+)]
+pub struct PreflightArgs {
+    /// The Kubernetes minor version to upgrade to, e.g. 1.31
+    #[arg(long, value_name = "VERSION")]
+    pub target: String,
+
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -190,24 +245,14 @@ pub struct PreflightArgs {
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
 
-    /// AWS region of the cluster (default: from the AWS configuration)
-    #[arg(long, value_name = "REGION", requires = "cluster")]
-    pub region: Option<String>,
-
-    /// AWS profile (default: AWS_PROFILE, else the default profile)
-    #[arg(long, value_name = "NAME", requires = "cluster")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// Kubeconfig context (default: the current context)
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 
     /// No screen: print one JSON line of signals per interval on stdout
     #[arg(long)]
@@ -247,18 +292,18 @@ pub struct DemoArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("context", |a| a.help("Kubeconfig context (default: the plan's, else the current context)")),
+    mut_arg("kubeconfig", |a| a.help("Kubeconfig file (default: KUBECONFIG, else ~/.kube/config)")),
+    mut_arg("region", |a| a.help("AWS region of the cluster (default: the plan's, else the AWS configuration)"))
+)]
 pub struct DriveArgs {
     /// The plan to execute (written by `upshift plan`, checked by `upshift plan check`)
     #[arg(value_name = "PLAN")]
     pub plan: PathBuf,
 
-    /// Kubeconfig context (default: the plan's, else the current context)
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Kubeconfig file (default: KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 
     /// The journal: every decision, action and result, one JSON object per line,
     /// flushed entry by entry. Running again with the same journal resumes.
@@ -270,13 +315,14 @@ pub struct DriveArgs {
     #[arg(long)]
     pub take_over: bool,
 
-    /// AWS region of the cluster (default: the plan's, else the AWS configuration)
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    /// Send the rollout's events to the sinks in this YAML file (the fields of a
+    /// plan's `notify:` section, docs/notify.md) instead of the plan's own section.
+    /// Secrets come from environment variables or files it names, never inline
+    #[arg(long, value_name = "FILE")]
+    pub notify: Option<PathBuf>,
 
-    /// AWS profile (default: AWS_PROFILE, else the default profile)
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// No screen: print where the rollout stands as it changes, one line each, and
     /// read the lead's commands from stdin, one per line: proceed, override REASON,
@@ -322,7 +368,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub port: u16,
 
-    /// Where to write the kubeconfig (contexts `lead` and `viewer`)
+    /// Where to write the kubeconfig (contexts `lead`, `viewer` and `restricted`)
     #[arg(long, default_value = "upshift-sim.kubeconfig", value_name = "PATH")]
     pub kubeconfig: PathBuf,
 
@@ -340,6 +386,11 @@ pub struct ServeArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("context", |a| a.help("Kubeconfig context (default: the current context); recorded in the plan")),
+    mut_arg("region", |a| a.requires("cluster")),
+    mut_arg("profile", |a| a.requires("cluster"))
+)]
 pub struct PlanArgs {
     #[command(subcommand)]
     pub check: Option<PlanCommand>,
@@ -348,30 +399,20 @@ pub struct PlanArgs {
     #[arg(long, value_name = "VERSION", required = true)]
     pub target: Option<String>,
 
-    /// Kubeconfig context (default: the current context); recorded in the plan
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 
     /// EKS cluster name: also ask EKS for the control plane, managed node groups and
     /// add-ons (AWS credentials from the standard chain; AWS_ENDPOINT_URL is honoured)
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
 
-    /// AWS region of the cluster (default: from the AWS configuration)
-    #[arg(long, value_name = "REGION", requires = "cluster")]
-    pub region: Option<String>,
-
-    /// AWS profile (default: AWS_PROFILE, else the default profile)
-    #[arg(long, value_name = "NAME", requires = "cluster")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// production asks for the cluster's name to be typed before the first action
-    #[arg(long, value_enum, default_value_t = crate::rollout::plan::Environment::Production)]
-    pub environment: crate::rollout::plan::Environment,
+    #[arg(long, value_enum, default_value_t = upshift::rollout::plan::Environment::Production)]
+    pub environment: upshift::rollout::plan::Environment,
 
     /// Nodes replaced at once in each node group (capped at the group's size)
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -381,6 +422,13 @@ pub struct PlanArgs {
     /// terminates batch by batch) or instance-refresh (the Auto Scaling group's)
     #[arg(long, value_name = "STRATEGY", default_value = "replace", value_parser = ["replace", "instance-refresh"])]
     pub self_managed: String,
+
+    /// How managed node groups are upgraded: blue-green (upshift copies the group on
+    /// the target and drains the old one batch by batch, with gates) or eks-update
+    /// (EKS's own update, no gate inside it). Default: blue-green for production,
+    /// eks-update for pre-production
+    #[arg(long, value_name = "STRATEGY", value_parser = ["blue-green", "eks-update"])]
+    pub managed: Option<String>,
 
     /// Write the plan to this file instead of stdout
     #[arg(short, long, value_name = "PATH")]
@@ -400,30 +448,24 @@ pub enum PlanCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("context", |a| a.help("Kubeconfig context (default: the plan's, else the current context)")),
+    mut_arg("region", |a| a.help("AWS region (default: the plan's, else from the AWS configuration)"))
+)]
 pub struct PlanCheckArgs {
     /// The plan file
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Kubeconfig context (default: the plan's, else the current context)
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 
     /// EKS cluster name (default: the plan's, when it names a region)
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
 
-    /// AWS region (default: the plan's, else from the AWS configuration)
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// AWS profile (default: AWS_PROFILE, else the default profile)
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// Only the file: skip the checks against the live cluster
     #[arg(long)]

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use cli::{Cli, Commands, SimCommand};
 use color_eyre::eyre::{Result, WrapErr, eyre};
-use upshift::cli::{Cli, Command, SimCommand};
 
+mod cli;
 mod commands;
 
 fn default_log_file() -> PathBuf {
@@ -24,16 +25,20 @@ fn init_logging(path: &std::path::Path) -> Result<tracing_appender::non_blocking
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating the log directory {}", dir.display()))?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .wrap_err_with(|| {
-            format!(
-                "opening the log file {} (choose another with --log-file)",
-                path.display()
-            )
-        })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        // logs name people, clusters and reasons: readable by their owner only
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path).wrap_err_with(|| {
+        format!(
+            "opening the log file {} (choose another with --log-file)",
+            path.display()
+        )
+    })?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("UPSHIFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -46,7 +51,14 @@ fn init_logging(path: &std::path::Path) -> Result<tracing_appender::non_blocking
 }
 
 fn main() -> Result<()> {
-    color_eyre::install()?;
+    use std::io::IsTerminal;
+    // colours only for a person at a terminal: a pipe or a file gets plain text
+    let theme = if std::io::stderr().is_terminal() {
+        color_eyre::config::Theme::dark()
+    } else {
+        color_eyre::config::Theme::new()
+    };
+    color_eyre::config::HookBuilder::default().theme(theme).install()?;
     let cli = Cli::parse();
     let log_path = cli.log_file.clone().unwrap_or_else(default_log_file);
     let _guard = init_logging(&log_path)?;
@@ -57,12 +69,20 @@ fn main() -> Result<()> {
         .map_err(|e| eyre!("starting the async runtime: {e}"))?;
     runtime.block_on(async {
         match cli.command {
-            Command::Demo(args) => commands::demo(args).await,
-            Command::Watch(args) => commands::watch(args).await,
-            Command::Drive(args) => commands::drive(args).await,
-            Command::Preflight(args) => {
+            Commands::Demo(args) => commands::demo::demo(args).await,
+            Commands::Watch(args) => commands::watch::watch(args).await,
+            Commands::Drive(args) => match commands::drive::drive(args).await {
+                // exit codes: 2 when the drive was refused (another rollout's journal, a drive running)
+                Err(e) if e.downcast_ref::<commands::drive::Refused>().is_some() => {
+                    eprintln!("Error: {e}");
+                    drop(_guard);
+                    std::process::exit(2)
+                }
+                other => other,
+            },
+            Commands::Preflight(args) => {
                 // exit codes say what preflight found: 0 nothing blocking, 1 blockers, 2 could not run
-                let code = match commands::preflight(args).await {
+                let code = match commands::preflight::preflight(args).await {
                     Ok(code) => code,
                     Err(e) => {
                         eprintln!("Error: {e:#}");
@@ -72,9 +92,9 @@ fn main() -> Result<()> {
                 drop(_guard);
                 std::process::exit(code)
             }
-            Command::Plan(args) => {
+            Commands::Plan(args) => {
                 // exit codes: 0 written or valid, 1 the plan is invalid, 2 could not run
-                let code = match commands::plan(args).await {
+                let code = match commands::plan::plan(args).await {
                     Ok(code) => code,
                     Err(e) => {
                         eprintln!("Error: {e:#}");
@@ -84,9 +104,21 @@ fn main() -> Result<()> {
                 drop(_guard);
                 std::process::exit(code)
             }
-            Command::Sim(SimCommand::Serve(args)) => commands::serve(args).await,
-            Command::Sim(SimCommand::Scenarios) => commands::scenarios(),
-            Command::Sim(SimCommand::Check { scenario }) => commands::check(&scenario),
+            Commands::Report(args) => {
+                // exit codes: 0 written, 2 the journal could not be read
+                let code = match commands::report::report(&args) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("Error: {e:#}");
+                        2
+                    }
+                };
+                drop(_guard);
+                std::process::exit(code)
+            }
+            Commands::Sim(SimCommand::Serve(args)) => commands::sim::serve(args).await,
+            Commands::Sim(SimCommand::Scenarios) => commands::sim::scenarios(),
+            Commands::Sim(SimCommand::Check { scenario }) => commands::sim::check(&scenario),
         }
     })
 }

@@ -1,6 +1,8 @@
 //! The `upshift` binary as a user runs it: help, scenario checks with errors that
 //! name the line and field, and `sim serve` serving kubectl until interrupted.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,22 +17,18 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn upshift() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_upshift"));
-    let dir = std::env::temp_dir().join("upshift-cli-tests");
-    c.arg("--log-file").arg(dir.join("upshift.log"));
-    c
-}
-
 #[test]
 fn help_teaches_the_commands() {
-    let out = upshift().arg("--help").output().unwrap();
+    let out = common::bin::upshift().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     for word in ["demo", "sim", "upshift demo"] {
         assert!(text.contains(word), "--help mentions {word}:\n{text}");
     }
-    let out = upshift().args(["sim", "serve", "--help"]).output().unwrap();
+    let out = common::bin::upshift()
+        .args(["sim", "serve", "--help"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for word in ["--scenario", "--speed", "--kubeconfig", "--port", "viewer", "Examples"] {
         assert!(text.contains(word), "sim serve --help mentions {word}:\n{text}");
@@ -39,10 +37,10 @@ fn help_teaches_the_commands() {
 
 #[test]
 fn scenarios_are_listed_and_checked() {
-    let out = upshift().args(["sim", "scenarios"]).output().unwrap();
+    let out = common::bin::upshift().args(["sim", "scenarios"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("demo") && text.contains("large"), "{text}");
-    let out = upshift().args(["sim", "check", "demo"]).output().unwrap();
+    let out = common::bin::upshift().args(["sim", "check", "demo"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("is valid"));
 }
@@ -56,14 +54,18 @@ fn a_bad_scenario_file_is_refused_naming_the_line_and_field() {
         "name: bad\ndescription: a typo\ncluster:\n  name: bad\n  version: \"1.30\"\nnodeGroups:\n  - name: apps\n    kind: managed\n    instanceType: m5.large\n    size: three\nworkloads: []\n",
     )
     .unwrap();
-    let out = upshift().args(["sim", "check"]).arg(&path).output().unwrap();
+    let out = common::bin::upshift()
+        .args(["sim", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml"), "names the file: {err}");
     assert!(err.contains(":10:"), "names the line: {err}");
     assert!(err.contains("nodeGroups[0].size"), "names the field: {err}");
 
-    let out = upshift()
+    let out = common::bin::upshift()
         .args(["sim", "serve", "--scenario", "no-such-scenario"])
         .output()
         .unwrap();
@@ -80,7 +82,7 @@ fn sim_serve_writes_a_kubeconfig_and_serves_until_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kc");
     let counts = dir.path().join("counts.json");
-    let child = upshift()
+    let child = common::bin::upshift()
         .args(["sim", "serve", "--port", "0", "--speed", "5", "--kubeconfig"])
         .arg(&kc)
         .arg("--counts-file")
@@ -131,4 +133,78 @@ fn sim_serve_writes_a_kubeconfig_and_serves_until_interrupted() {
     assert!(!kc.exists(), "the kubeconfig is removed on exit");
     let counts: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&counts).unwrap()).unwrap();
     assert!(counts.is_object());
+}
+
+#[test]
+fn sim_serve_says_it_replaces_a_kubeconfig_and_cleans_up_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, "someone's kubeconfig").unwrap();
+    let child = common::bin::upshift()
+        .args(["sim", "serve", "--port", "0", "--speed", "5", "--kubeconfig"])
+        .arg(&kc)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().trim().starts_with("API server") {
+            break;
+        }
+    }
+    let aws_env = dir.path().join("kc.aws.env");
+    assert!(kc.exists() && aws_env.exists());
+    let pid = child.0.id();
+    Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    let _: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.0.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(out.success(), "exits cleanly on SIGTERM: {stderr}");
+    assert!(stderr.contains("exists and is replaced"), "{stderr}");
+    assert!(!kc.exists() && !aws_env.exists(), "SIGTERM removes what it wrote");
+}
+
+#[test]
+fn scenarios_line_up_and_the_readme_and_help_say_what_there_is() {
+    let out = common::bin::upshift().args(["sim", "scenarios"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(rows.len() >= 4, "{text}");
+    // every description starts in one column
+    let column = |l: &str| l.find("EKS").unwrap_or(0);
+    assert!(rows.iter().all(|l| column(l) == column(rows[0])), "{text}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for row in &rows {
+        let name = row.split_whitespace().next().unwrap();
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "the README lists scenario {name}"
+        );
+    }
+    let help = common::bin::upshift()
+        .args(["sim", "serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("restricted"), "{help}");
+}
+
+#[test]
+fn an_error_on_a_pipe_has_no_colour_codes() {
+    let out = common::bin::upshift()
+        .args(["drive", "/nonexistent/upshift-plan.yaml"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("upshift-plan.yaml"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape codes when stderr is not a terminal: {stderr:?}"
+    );
 }

@@ -1,98 +1,22 @@
-//! Shared test helpers: a simulator on a free loopback port, and small waits.
+//! What the tests share: a simulator on a free loopback port (`sim`), upshift's AWS
+//! client on it (`cloud`), a typed look into the simulated world where a test checks
+//! what the cluster holds (`inspect`), a step's and a drain's context on a journal of
+//! their own (`steps`), journal checks (`journal`), the `upshift` binary with its log
+//! in a temporary directory (`bin`), and kubectl (`kubectl`).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::time::Duration;
+pub mod bin;
+pub mod cloud;
+pub mod inspect;
+pub mod journal;
+pub mod kubectl;
+pub mod sim;
+pub mod steps;
 
-use upshift::sim::scenario::Scenario;
-use upshift::sim::{SimConfig, Simulator};
-
-/// Starts the simulator on `scenario` (a built-in name) at real-time speed, on a free port.
-pub async fn start(scenario: &str) -> Simulator {
-    let scenario = Scenario::load(scenario).expect("built-in scenario loads");
-    let mut cfg = SimConfig::new(scenario);
-    cfg.bookmark_interval = Duration::from_millis(300);
-    Simulator::start(cfg).await.expect("simulator starts")
-}
-
-/// Polls `check` every 50 ms (advancing virtual time by `step` each time) until it
-/// returns Some, or fails the test after `tries`.
-pub async fn eventually<T, F, Fut>(sim: &Simulator, step: Duration, tries: usize, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..tries {
-        if let Some(v) = check().await {
-            return v;
-        }
-        sim.advance(step);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gave up waiting for: {what}");
-}
-
-/// Where kubectl is, if installed.
-pub fn kubectl_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
-/// kubectl's path; where it is not installed, says SKIPPED (so the test can return).
-pub fn kubectl_or_skip() -> Option<PathBuf> {
-    let found = kubectl_path();
-    if found.is_none() {
-        eprintln!("SKIPPED: kubectl is not installed on this machine; the kubectl tests need it");
-    }
-    found
-}
-
-pub struct Kubectl {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Kubectl {
-    pub fn new(bin: PathBuf, sim: &Simulator) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        sim.write_kubeconfig(&kubeconfig).unwrap();
-        Kubectl {
-            bin,
-            kubeconfig,
-            _dir: dir,
-        }
-    }
-
-    /// Runs kubectl off the async runtime (the simulator serves on it meanwhile).
-    pub async fn run(&self, args: &[&str]) -> Output {
-        let bin = self.bin.clone();
-        let kc = self.kubeconfig.clone();
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let cache = self._dir.path().join("cache");
-        tokio::task::spawn_blocking(move || {
-            Command::new(bin)
-                .arg("--kubeconfig")
-                .arg(kc)
-                .arg("--cache-dir")
-                .arg(cache)
-                .args(&args)
-                .output()
-                .expect("kubectl runs")
-        })
-        .await
-        .unwrap()
-    }
-
-    pub async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}");
-        stdout
-    }
-}
+// the names most tests use, at the top (each test binary uses some of them)
+#[allow(unused_imports)]
+pub use inspect::Inspect;
+#[allow(unused_imports)]
+pub use kubectl::{Kubectl, kubectl_or_skip, kubectl_path};
+#[allow(unused_imports)]
+pub use sim::{eventually, start, start_at, start_yaml};

@@ -1,0 +1,36 @@
+//! What each command does, on top of the library: one file per command. The
+//! simulator is started here (`sim`, `demo`) and nowhere else in upshift; the
+//! screenless drive and watch live in the library's `headless`.
+
+pub mod demo;
+pub mod drive;
+pub mod plan;
+pub mod preflight;
+pub mod report;
+pub mod sim;
+pub mod watch;
+
+use color_eyre::eyre::Result;
+use upshift::cloud::{AwsCloud, AwsOptions};
+
+use crate::cli::{AwsArgs, ClusterArgs};
+
+/// A client for the context and kubeconfig the flags name (`context` overrides
+/// theirs, e.g. a plan's), and where it is connected.
+pub async fn connect(
+    args: &ClusterArgs,
+    context: Option<String>,
+) -> Result<(kube::Client, upshift::cluster::Connection)> {
+    let context = args.context.clone().or(context);
+    Ok(upshift::cluster::connect(args.kubeconfig.as_deref(), context.as_deref()).await?)
+}
+
+/// The AWS client for the flags (`region` when they name none, e.g. a plan's).
+pub async fn aws(args: &AwsArgs, region: Option<String>) -> Result<AwsCloud> {
+    Ok(AwsCloud::connect(&AwsOptions {
+        region: args.region.clone().or(region),
+        profile: args.profile.clone(),
+        ..Default::default()
+    })
+    .await?)
+}
