@@ -83,6 +83,7 @@ async fn a_force_after_a_pod_eviction_failure_counts_though_the_drives_clock_is_
         auto_continue: false,
         drainer: None,
         update_config: None,
+        ami_type: None,
     });
     let failed = until(&sim, &c, &mut journal, &step, 100).await;
     assert!(matches!(failed, Err(StepError::EvictionRefused { .. })), "{failed:?}");

@@ -31,6 +31,7 @@ fn refresh(name: &str, drainer: Drainer, batch_size: u32) -> Step {
         auto_continue: false,
         drainer: Some(drainer),
         update_config: None,
+        ami_type: None,
     })
 }
 

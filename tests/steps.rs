@@ -263,6 +263,7 @@ fn managed(name: &str) -> Step {
         auto_continue: false,
         drainer: None,
         update_config: None,
+        ami_type: None,
     })
 }
 

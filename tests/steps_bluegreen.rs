@@ -25,6 +25,7 @@ fn group(name: &str, strategy: Strategy, batch_size: u32, update_config: Option<
         auto_continue: false,
         drainer: None,
         update_config,
+        ami_type: None,
     })
 }
 

@@ -33,6 +33,7 @@ fn group_step(name: &str, strategy: Strategy, batch_size: u32) -> Step {
         // the demo's groups have no termination hook: upshift drains a refresh itself
         drainer: (strategy == Strategy::InstanceRefresh).then_some(Drainer::Upshift),
         update_config: None,
+        ami_type: None,
     })
 }
 

@@ -188,6 +188,67 @@ fn move_to(f: &OsFamily, ami_type: Option<&str>) -> String {
     }
 }
 
+/// The AMI type a managed group on `ami_type` must move to before `target`, when its
+/// family has no AMI for `target` (e.g. `AL2_x86_64` → `AL2023_x86_64_STANDARD` for
+/// 1.33); None when it needs no move or the table does not say where to.
+pub fn needed_move(table: &NodeOsTable, ami_type: &str, target: &str) -> Option<String> {
+    let f = table.family_of_ami(ami_type)?;
+    (f.availability(target) == Availability::Never)
+        .then(|| f.move_to.get(ami_type).cloned())
+        .flatten()
+}
+
+/// Whether a node group copied by a plan's `blue-green` step can boot `ami_type` on
+/// `target`; Err says why not and what to write instead.
+pub fn check_planned_ami(table: &NodeOsTable, ami_type: &str, target: &str) -> Result<(), String> {
+    if ami_type == "CUSTOM" {
+        return Err("CUSTOM boots the AMI a launch template names, which upshift cannot choose for the target: give an EKS-published AMI type such as AL2023_x86_64_STANDARD".into());
+    }
+    let Some(f) = table.family_of_ami(ami_type) else {
+        let known: Vec<&str> = table
+            .families
+            .iter()
+            .flat_map(|f| f.ami_types.iter().map(String::as_str))
+            .collect();
+        return Err(format!(
+            "{ami_type} is not an EKS AMI type upshift knows: use one of {}",
+            known.join(", ")
+        ));
+    };
+    if f.availability(target) == Availability::Never {
+        return Err(format!(
+            "EKS publishes no {} AMI for {target} (its last is for {}): use {}",
+            f.name,
+            f.published_through,
+            move_to(f, Some(ami_type))
+        ));
+    }
+    Ok(())
+}
+
+/// Findings the plan answers: a managed group blocked for having no AMI on the
+/// target is not a blocker when the plan's `blue-green` step copies it onto an AMI
+/// type that has one (`moves`: group → the copy's `amiType`); it stays listed, as
+/// information saying so.
+pub fn answered_by_plan(findings: &mut [Finding], moves: &[(String, String)]) {
+    for f in findings.iter_mut() {
+        if f.check != Check::NodeOs || f.severity != Severity::Blocker {
+            continue;
+        }
+        let Some((group, to)) = moves
+            .iter()
+            .find(|(g, _)| f.resources.len() == 1 && f.resources[0] == format!("EKS node group {g}"))
+        else {
+            continue;
+        };
+        f.severity = Severity::Info;
+        f.title = format!("{} — the plan's blue-green step moves group {group} to {to}", f.title);
+        f.action = format!(
+            "Nothing before the window: the plan copies group {group} onto {to}. Test the workloads on the new OS first (cgroup v2, containerd 2)."
+        );
+    }
+}
+
 /// The findings for managed node groups, by their AMI type.
 fn managed_groups(input: &NodeOsInput, target: &str, table: &NodeOsTable) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -487,6 +487,12 @@ impl Tables {
         })
     }
 
+    /// The node OS table built into upshift (assets/preflight/node-os.yaml), which
+    /// its tests keep parseable.
+    pub fn builtin_node_os() -> NodeOsTable {
+        node_os::parse(NODE_OS, NODE_OS_FILE).expect("the built-in node OS table parses (tested)")
+    }
+
     /// The removal of `kind` in `api_version`, if it was ever removed.
     pub fn removal(&self, api_version: &str, kind: &str) -> Option<&Removal> {
         self.removals

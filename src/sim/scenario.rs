@@ -162,6 +162,10 @@ pub struct NodeGroupSpec {
     /// Lifecycle hooks on the group's Auto Scaling group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_hooks: Vec<LifecycleHookSpec>,
+    /// A managed group's EKS `amiType` (its nodes report that OS); Amazon Linux 2023
+    /// when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ami_type: Option<String>,
 }
 
 fn default_boot() -> u32 {
@@ -568,6 +572,7 @@ const FLEET: &str = include_str!("../../assets/scenarios/fleet.yaml");
 const STATEFUL: &str = include_str!("../../assets/scenarios/stateful.yaml");
 const KARPENTER: &str = include_str!("../../assets/scenarios/karpenter.yaml");
 const AUTOMODE: &str = include_str!("../../assets/scenarios/automode.yaml");
+const AL2: &str = include_str!("../../assets/scenarios/al2.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -749,6 +754,22 @@ impl Scenario {
                     ));
                 }
             }
+            if let Some(ami) = &g.ami_type {
+                let why = if g.kind != NodeGroupKind::Managed {
+                    Some("only a managed group has an amiType: remove it, or write kind: managed".to_string())
+                } else if !crate::sim::world::nodegroups::AMI_TYPES.contains(&ami.as_str()) {
+                    Some(format!(
+                        "{ami} is not an AMI type the simulator knows: use one of {}",
+                        crate::sim::world::nodegroups::AMI_TYPES.join(", ")
+                    ))
+                } else {
+                    let version = g.kubelet_version.unwrap_or(cp).to_string();
+                    crate::sim::world::nodegroups::ami_refused(Some(ami), &version)
+                };
+                if let Some(why) = why {
+                    return Err(err("nodeGroups", Some(i), Some("amiType"), at("amiType"), why));
+                }
+            }
             for (t, taint) in g.taints.iter().enumerate() {
                 if !matches!(taint.effect.as_str(), "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
                     return Err(err(
@@ -908,6 +929,7 @@ impl Scenario {
             "stateful",
             "karpenter",
             "automode",
+            "al2",
         ]
     }
 
@@ -921,6 +943,7 @@ impl Scenario {
             "stateful" => STATEFUL,
             "karpenter" => KARPENTER,
             "automode" => AUTOMODE,
+            "al2" => AL2,
             _ => return None,
         };
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
@@ -936,6 +959,7 @@ impl Scenario {
             "stateful" => return Scenario::from_yaml(STATEFUL, "built-in scenario \"stateful\""),
             "karpenter" => return Scenario::from_yaml(KARPENTER, "built-in scenario \"karpenter\""),
             "automode" => return Scenario::from_yaml(AUTOMODE, "built-in scenario \"automode\""),
+            "al2" => return Scenario::from_yaml(AL2, "built-in scenario \"al2\""),
             path => std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
                 path: path.to_string(),
                 error: e.to_string(),
@@ -1005,7 +1029,8 @@ mod tests {
                 "fleet",
                 "stateful",
                 "karpenter",
-                "automode"
+                "automode",
+                "al2"
             ]
         );
     }
@@ -1133,5 +1158,27 @@ mod tests {
     fn a_missing_file_names_the_built_ins() {
         let e = Scenario::load("/nonexistent/x.yaml").unwrap_err().to_string();
         assert!(e.contains("/nonexistent/x.yaml") && e.contains("demo, large"), "{e}");
+    }
+
+    #[test]
+    fn an_ami_type_is_for_a_managed_group_the_simulator_knows_and_eks_still_publishes() {
+        let with = |kind: &str, version: &str, ami: &str| {
+            format!(
+                "name: t\ncluster:\n  name: t\n  version: \"{version}\"\nnodeGroups:\n  - name: a\n    kind: {kind}\n    instanceType: m5.large\n    size: 2\n    amiType: {ami}\n"
+            )
+        };
+        let ok = Scenario::from_yaml(&with("managed", "1.32", "AL2_x86_64"), "t.yaml").unwrap();
+        assert_eq!(ok.node_groups[0].ami_type.as_deref(), Some("AL2_x86_64"));
+        for (kind, version, ami, words) in [
+            ("self-managed", "1.32", "AL2_x86_64", "only a managed group"),
+            ("managed", "1.33", "AL2_x86_64", "Amazon Linux 2 AMIs end at 1.32"),
+            ("managed", "1.32", "AL3_x86_64", "not an AMI type the simulator knows"),
+        ] {
+            let e = Scenario::from_yaml(&with(kind, version, ami), "t.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("amiType") && e.contains(words), "{e}");
+            assert!(e.contains("t.yaml:10"), "the line is named: {e}");
+        }
     }
 }

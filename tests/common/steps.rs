@@ -73,6 +73,8 @@ pub struct Rig {
     pub drain: Drain,
     pub path: PathBuf,
     pub journal: Journal,
+    /// The minor the steps go to ([`TARGET`] unless a test sets another).
+    pub target: &'static str,
     now: Box<dyn Fn() -> Timestamp + Send + Sync>,
     _dir: tempfile::TempDir,
 }
@@ -96,6 +98,7 @@ impl Rig {
             drain: Drain::default(),
             path,
             journal,
+            target: TARGET,
             now: Box::new(now),
             _dir: dir,
         }
@@ -119,6 +122,7 @@ impl Rig {
         let client = self.writes.then(|| self.client.clone());
         let mut ctx = step_ctx(&self.cloud, client, &self.cluster, &mut self.journal, &*self.now);
         ctx.drain = self.drain.clone();
+        ctx.target = self.target;
         ctx
     }
 

@@ -196,6 +196,7 @@ mod tests {
                     auto_continue: false,
                     drainer: None,
                     update_config: None,
+                    ami_type: None,
                 }),
             ],
             notify: None,

@@ -74,6 +74,7 @@ pub async fn discover(
             group_type,
             size: 0,
             minors: BTreeMap::new(),
+            ami_type: None,
         });
         g.size += 1;
         *g.minors
@@ -101,8 +102,10 @@ pub async fn discover(
                                 group_type: GroupType::Managed,
                                 size: 0,
                                 minors: BTreeMap::new(),
+                                ami_type: None,
                             });
                             g.group_type = GroupType::Managed;
+                            g.ami_type = info.config.ami_type.clone();
                             if g.size == 0 {
                                 g.size = u32::try_from(info.desired).unwrap_or(0);
                             }

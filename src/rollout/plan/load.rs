@@ -91,6 +91,7 @@ struct StepFile {
     drainer: Option<Drainer>,
     max_unavailable: Option<u32>,
     max_unavailable_percentage: Option<u32>,
+    ami_type: Option<String>,
 }
 
 /// Builds errors that point into one text.
@@ -377,7 +378,7 @@ impl PlanFile {
         let mut seen = BTreeSet::new();
         let mut control_plane = None;
         for (i, s) in self.steps.into_iter().enumerate() {
-            let step = s.into_step(i, e)?;
+            let step = s.into_step(i, e, &target.to_string())?;
             let label = step.label();
             if !seen.insert(label.clone()) {
                 let field = match step.kind() {
@@ -429,7 +430,7 @@ impl PlanFile {
 }
 
 impl StepFile {
-    fn into_step(self, i: usize, e: &Errors) -> Result<Step, PlanError> {
+    fn into_step(self, i: usize, e: &Errors, target: &str) -> Result<Step, PlanError> {
         let kind = self.kind.as_str();
         let refuse = |field: &str, allowed: &str| {
             e.at(
@@ -444,7 +445,7 @@ impl StepFile {
             )
         };
         // which fields each kind takes
-        let given: [(&str, bool); 9] = [
+        let given: [(&str, bool); 10] = [
             ("name", self.name.is_some()),
             ("version", self.version.is_some()),
             ("type", self.group_type.is_some()),
@@ -454,6 +455,7 @@ impl StepFile {
             ("drainer", self.drainer.is_some()),
             ("maxUnavailable", self.max_unavailable.is_some()),
             ("maxUnavailablePercentage", self.max_unavailable_percentage.is_some()),
+            ("amiType", self.ami_type.is_some()),
         ];
         let allowed: &[&str] = match self.kind {
             StepKind::Addon => &["name", "version"],
@@ -466,6 +468,7 @@ impl StepFile {
                 "drainer",
                 "maxUnavailable",
                 "maxUnavailablePercentage",
+                "amiType",
             ],
             _ => &[],
         };
@@ -540,6 +543,24 @@ impl StepFile {
                         ));
                     }
                 };
+                let ami_type = match (strategy, self.ami_type) {
+                    (_, None) => None,
+                    (Strategy::BlueGreen, Some(ami)) => {
+                        let table = crate::preflight::tables::Tables::builtin_node_os();
+                        crate::preflight::nodeos::check_planned_ami(&table, &ami, target)
+                            .map_err(|why| e.at(&format!("steps[{i}].amiType"), why))?;
+                        Some(ami)
+                    }
+                    (other, Some(_)) => {
+                        return Err(e.at(
+                            &format!("steps[{i}].amiType"),
+                            format!(
+                                "strategy {} keeps the group's AMI type (EKS cannot change it in place): write strategy: blue-green, which copies the group onto the new AMI type, or remove amiType",
+                                other.as_str()
+                            ),
+                        ));
+                    }
+                };
                 Step::Nodegroup(NodegroupStep {
                     name,
                     group_type,
@@ -548,6 +569,7 @@ impl StepFile {
                     auto_continue: self.auto_continue.unwrap_or(false),
                     drainer,
                     update_config,
+                    ami_type,
                 })
             }
         })

@@ -237,6 +237,9 @@ pub struct NodegroupStep {
     /// down at once inside its update), set before the update when it differs; None
     /// leaves the group's as it is.
     pub update_config: Option<MaxUnavailable>,
+    /// `blue-green` only: the EKS `amiType` the copy boots (e.g. moving a group off
+    /// Amazon Linux 2, which has no AMI past 1.32); None keeps the old group's.
+    pub ami_type: Option<String>,
 }
 
 /// Who manages a node group's instances.
@@ -334,6 +337,8 @@ pub struct LiveGroup {
     pub size: u32,
     /// Nodes per kubelet minor, e.g. `{"1.30": 3}`.
     pub minors: std::collections::BTreeMap<String, u32>,
+    /// A managed group's EKS `amiType` (e.g. `AL2_x86_64`), when EKS was asked.
+    pub ami_type: Option<String>,
 }
 
 /// An installed EKS add-on and what EKS offers for the target.

@@ -74,8 +74,19 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
     steps.extend(others.into_iter().filter_map(addon_step));
     let mut groups: Vec<&LiveGroup> = live.groups.iter().filter(|g| g.size > 0).collect();
     groups.sort_by_key(|g| (!system_like(g), g.group_type == GroupType::SelfManaged, g.name.clone()));
+    let node_os = crate::preflight::tables::Tables::builtin_node_os();
     for g in groups {
+        // a managed group whose AMI family has no AMI for the target cannot be updated
+        // in place: it is copied onto the family's successor
+        let ami_move = match g.group_type {
+            GroupType::Managed => g
+                .ami_type
+                .as_deref()
+                .and_then(|ami| crate::preflight::nodeos::needed_move(&node_os, ami, &opts.target)),
+            GroupType::SelfManaged => None,
+        };
         let strategy = match g.group_type {
+            GroupType::Managed if ami_move.is_some() => Strategy::BlueGreen,
             GroupType::Managed => opts.managed.unwrap_or(managed_strategy(opts.environment)),
             GroupType::SelfManaged => opts.self_managed,
         };
@@ -87,6 +98,7 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
             auto_continue: false,
             drainer: (strategy == Strategy::InstanceRefresh).then(|| choose_drainer(live, &g.name)),
             update_config: None,
+            ami_type: ami_move,
         }));
     }
     steps.extend(
@@ -361,6 +373,10 @@ impl Plan {
                 let strategies: Vec<&str> = g.group_type.strategies().iter().map(|s| s.as_str()).collect();
                 let _ = writeln!(w, "    type: {}", g.group_type.as_str());
                 let _ = match (g.group_type, self.cluster.environment) {
+                    (GroupType::Managed, _) if g.ami_type.is_some() && g.strategy == Strategy::BlueGreen => writeln!(
+                        w,
+                        "    # blue-green: the group changes its AMI type (amiType below), which only a copy can do.\n    # It needs eks:CreateNodegroup, eks:DeleteNodegroup and iam:PassRole on the node role (docs/iam.md)"
+                    ),
                     (GroupType::Managed, Environment::Production) => writeln!(
                         w,
                         "    # blue-green or eks-update; blue-green is proposed because this cluster is production: a gate\n    # between batches (EKS's update has none), for a second group's cost while it runs.\n    # It needs eks:CreateNodegroup, eks:DeleteNodegroup and iam:PassRole on the node role (docs/iam.md)"
@@ -372,6 +388,18 @@ impl Plan {
                     (GroupType::SelfManaged, _) => writeln!(w, "    # {}", strategies.join(" or ")),
                 };
                 let _ = writeln!(w, "    strategy: {}", g.strategy.as_str());
+                if let Some(ami) = &g.ami_type {
+                    let from = live
+                        .and_then(|l| l.group(&g.name))
+                        .and_then(|lg| lg.ami_type.clone())
+                        .map(|a| format!("from {a} "))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        w,
+                        "    # the copy boots {ami}: the group moves {from}to it (EKS cannot change a group's AMI type in place)"
+                    );
+                    let _ = writeln!(w, "    amiType: {}", scalar(ami));
+                }
                 if let Some(d) = g.drainer {
                     let _ = writeln!(
                         w,
@@ -450,7 +478,7 @@ impl Plan {
             let detail = match step {
                 Step::Addon { version, .. } => format!(" to {version}"),
                 Step::Nodegroup(g) => format!(
-                    " ({}, {}{}, batches of {}{}{})",
+                    " ({}, {}{}, batches of {}{}{}{})",
                     g.group_type.as_str(),
                     g.strategy.as_str(),
                     g.drainer
@@ -458,6 +486,7 @@ impl Plan {
                         .unwrap_or_default(),
                     g.batch_size,
                     g.update_config.map(|m| format!(", {m}")).unwrap_or_default(),
+                    g.ami_type.as_ref().map(|a| format!(", onto {a}")).unwrap_or_default(),
                     if g.auto_continue { ", auto-continue" } else { "" }
                 ),
                 _ => String::new(),

@@ -23,9 +23,11 @@ pub async fn reconcile_journaled(
     reader: &ClusterReader,
     ctx: &mut StepCtx<'_>,
     refreshes: &[(String, Option<Drainer>)],
+    ami_moves: &[(String, String)],
 ) -> Result<Progress, StepError> {
     let cloud: &dyn CloudRead = ctx.cloud;
-    let (progress, warnings) = judged(reader, cloud, ctx.cluster, ctx.target, refreshes).await;
+    let planned = Planned { refreshes, ami_moves };
+    let (progress, warnings) = judged(reader, cloud, ctx.cluster, ctx.target, planned).await;
     for message in warnings {
         let seen = ctx.journal.entries().iter().any(|e| {
             matches!(&e.what, What::Event { object, reason, message: m, .. }
@@ -55,7 +57,29 @@ pub async fn reconcile(
     cluster: &str,
     target: &str,
 ) -> Result<Progress, StepError> {
-    judged(reader, cloud, cluster, target, &[]).await.0
+    judged(reader, cloud, cluster, target, Planned::default()).await.0
+}
+
+/// What the plan does that preflight judges differently: the self-managed groups an
+/// instance refresh replaces (with their drainer), and the managed groups a
+/// `blue-green` step copies onto another AMI type (group → `amiType`).
+#[derive(Clone, Copy, Default)]
+struct Planned<'a> {
+    refreshes: &'a [(String, Option<Drainer>)],
+    ami_moves: &'a [(String, String)],
+}
+
+/// The plan's managed groups copied onto another AMI type, with that type.
+pub fn ami_moves(plan: &Plan) -> Vec<(String, String)> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Nodegroup(g) if g.strategy == Strategy::BlueGreen => {
+                g.ami_type.clone().map(|ami| (g.name.clone(), ami))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The plan's self-managed groups replaced by an instance refresh, with their drainer.
@@ -80,7 +104,11 @@ pub async fn reconcile_with_refreshes(
     target: &str,
     refreshes: &[(String, Option<Drainer>)],
 ) -> Result<Progress, StepError> {
-    judged(reader, cloud, cluster, target, refreshes).await.0
+    let planned = Planned {
+        refreshes,
+        ami_moves: &[],
+    };
+    judged(reader, cloud, cluster, target, planned).await.0
 }
 
 /// One call, and the warnings it found (`title: why`).
@@ -89,8 +117,9 @@ async fn judged(
     cloud: &dyn CloudRead,
     cluster: &str,
     target: &str,
-    refreshes: &[(String, Option<Drainer>)],
+    planned: Planned<'_>,
 ) -> (Result<Progress, StepError>, Vec<String>) {
+    let refreshes = planned.refreshes;
     let failed = |why: String| StepError::Failed {
         why,
         what_to_do: "retry (r), or skip the preflight with a reason (S)".into(),
@@ -110,6 +139,7 @@ async fn judged(
         Err(e) => return (Err(failed(e.to_string())), Vec::new()),
     };
     let (mut findings, _) = preflight::run(&snapshot, target, &tables, 1, eks.as_ref());
+    preflight::nodeos::answered_by_plan(&mut findings, planned.ami_moves);
     if !refreshes.is_empty() {
         let facts = preflight::drainers::gather(reader, cloud, refreshes).await;
         findings.extend(preflight::drainers::check(&facts).0);

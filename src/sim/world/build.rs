@@ -114,6 +114,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
             f64::from(g.boot_seconds),
         ));
         let gi = w.groups.len() - 1;
+        w.groups[gi].managed.ami_type = g.ami_type.clone();
         for _ in 0..size {
             nodes::launch(&mut w, gi, true);
         }

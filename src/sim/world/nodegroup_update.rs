@@ -76,6 +76,9 @@ pub fn update_nodegroup_version(
             w.cluster.version
         )));
     }
+    if let Some(why) = super::nodegroups::ami_refused(w.groups[gi].managed.ami_type.as_deref(), &to) {
+        return Err(AwsError::invalid(why));
+    }
     if minor_number(&to) < minor_number(&from) {
         return Err(AwsError::invalid(format!(
             "Requested Nodegroup version {to} is older than the node group's version {from}"

@@ -33,6 +33,35 @@ pub const AMI_TYPES: &[&str] = &[
     "CUSTOM",
 ];
 
+/// Why EKS refuses a managed group on `ami_type` at Kubernetes `version`: Amazon
+/// Linux 2 AMIs end at 1.32 (EKS 1.33 release notes).
+pub fn ami_refused(ami_type: Option<&str>, version: &str) -> Option<String> {
+    let ami = ami_type?;
+    (ami.starts_with("AL2_") && minor_number(version).is_some_and(|v| v >= 33)).then(|| {
+        format!(
+            "AMI type {ami} is not supported for Kubernetes version {version}: Amazon Linux 2 AMIs end at 1.32; use AL2023 or Bottlerocket"
+        )
+    })
+}
+
+/// What a node booted from `ami_type` reports: (osImage, kernelVersion,
+/// containerRuntimeVersion). Groups with no AMI type boot Amazon Linux 2023.
+pub fn node_os(ami_type: Option<&str>) -> (&'static str, &'static str, &'static str) {
+    match ami_type.unwrap_or("AL2023_x86_64_STANDARD") {
+        a if a.starts_with("AL2_") => ("Amazon Linux 2", "5.10.227-219.884.amzn2.x86_64", "containerd://1.7.22"),
+        a if a.starts_with("BOTTLEROCKET_") => (
+            "Bottlerocket OS 1.26.2 (aws-k8s)",
+            "6.1.115",
+            "containerd://1.7.22+bottlerocket",
+        ),
+        _ => (
+            "Amazon Linux 2023.6.20241111",
+            "6.1.112-124.190.amzn2023.x86_64",
+            "containerd://1.7.22",
+        ),
+    }
+}
+
 /// Node group operations in flight.
 #[derive(Clone, Debug, Default)]
 pub struct NodegroupOps {
@@ -166,10 +195,8 @@ pub fn create(w: &mut World, r: CreateRequest) -> Result<usize, AwsError> {
             AMI_TYPES.join(", ")
         )));
     }
-    if ami.starts_with("AL2_") && v >= 33 {
-        return Err(invalid(format!(
-            "AMI type {ami} is not supported for Kubernetes version {version}: Amazon Linux 2 AMIs end at 1.32; use AL2023 or Bottlerocket"
-        )));
+    if let Some(why) = ami_refused(Some(&ami), &version) {
+        return Err(invalid(why));
     }
     let instance_type = r.instance_types.first().cloned().unwrap_or_else(|| "t3.medium".into());
     let cap = instance_capacity(&instance_type).ok_or_else(|| {

@@ -265,6 +265,7 @@ pub fn node_object(w: &mut World, group: &NodeGroupState, inst: &Instance, ready
         last_transition_time: Some(now.clone()),
     };
     let version = eks_version(&inst.version);
+    let (os_image, kernel, runtime) = super::nodegroups::node_os(group.managed.ami_type.as_deref());
     let mut meta = ObjectMeta {
         name: Some(inst.node_name.clone()),
         labels: Some(labels),
@@ -332,13 +333,13 @@ pub fn node_object(w: &mut World, group: &NodeGroupState, inst: &Instance, ready
             node_info: Some(NodeSystemInfo {
                 architecture: "amd64".into(),
                 boot_id: w.uid(),
-                container_runtime_version: "containerd://1.7.22".into(),
-                kernel_version: "6.1.112-124.190.amzn2023.x86_64".into(),
+                container_runtime_version: runtime.into(),
+                kernel_version: kernel.into(),
                 kube_proxy_version: version.clone(),
                 kubelet_version: version,
                 machine_id: format!("ec2{:029x}", u128::from(super::fnv(inst.id.as_bytes()))),
                 operating_system: "linux".into(),
-                os_image: "Amazon Linux 2023.6.20241111".into(),
+                os_image: os_image.into(),
                 system_uuid: format!(
                     "ec2{:05x}-0000-0000-0000-000000000000",
                     super::fnv(inst.id.as_bytes()) & 0xfffff

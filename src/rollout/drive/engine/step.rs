@@ -36,10 +36,11 @@ impl Engine {
             Step::Preflight => {
                 let reader = ClusterReader::new(self.d.client.clone());
                 let refreshes = steps::preflight::refreshes(plan);
+                let ami_moves = steps::preflight::ami_moves(plan);
                 let now = self.d.now.clone();
                 let now_fn = move || now();
                 let mut ctx = self.d.step_ctx(&now_fn);
-                steps::preflight::reconcile_journaled(&reader, &mut ctx, &refreshes).await
+                steps::preflight::reconcile_journaled(&reader, &mut ctx, &refreshes, &ami_moves).await
             }
             Step::Postflight => {
                 let skipped: Vec<String> = self

@@ -26,10 +26,11 @@ pub fn copy_name(old: &str, target: &str) -> String {
     format!("{cut}{suffix}")
 }
 
-/// What `CreateNodegroup` is asked for: the old group's configuration on `target`.
-/// A group booting a custom AMI (`CUSTOM`) cannot be copied: its launch template
-/// names the old AMI.
-pub fn copy_of(old: &NodegroupInfo, name: &str, target: &str) -> Result<NewNodegroup, String> {
+/// What `CreateNodegroup` is asked for: the old group's configuration on `target`,
+/// booting `ami_type` when the plan moves the group to another AMI type. A group
+/// booting a custom AMI (`CUSTOM`) cannot be copied: its launch template names the
+/// old AMI.
+pub fn copy_of(old: &NodegroupInfo, name: &str, target: &str, ami_type: Option<&str>) -> Result<NewNodegroup, String> {
     let c = &old.config;
     if c.ami_type.as_deref() == Some("CUSTOM") {
         let lt = c
@@ -55,6 +56,7 @@ pub fn copy_of(old: &NodegroupInfo, name: &str, target: &str) -> Result<NewNodeg
         config: NodegroupConfig {
             // EKS refuses diskSize beside a launch template, which sets the disks
             disk_size: if c.launch_template.is_some() { None } else { c.disk_size },
+            ami_type: ami_type.map(str::to_string).or_else(|| c.ami_type.clone()),
             tags,
             ..c.clone()
         },
@@ -118,7 +120,7 @@ mod tests {
     #[test]
     fn the_copy_takes_the_old_groups_configuration_on_the_target() {
         let o = old();
-        let c = copy_of(&o, "apps-1-31", "1.31").unwrap();
+        let c = copy_of(&o, "apps-1-31", "1.31", None).unwrap();
         assert_eq!(c.name, "apps-1-31");
         assert_eq!(c.version.as_deref(), Some("1.31"));
         assert_eq!((c.min, c.max, c.desired), (2, 8, 6));
@@ -143,7 +145,7 @@ mod tests {
             name: Some("apps".into()),
             version: Some("7".into()),
         });
-        let c = copy_of(&o, "apps-1-31", "1.31").unwrap();
+        let c = copy_of(&o, "apps-1-31", "1.31", None).unwrap();
         assert_eq!(c.config.launch_template, o.config.launch_template);
         assert_eq!(c.config.disk_size, None);
     }
@@ -157,10 +159,20 @@ mod tests {
             name: Some("apps-custom".into()),
             version: Some("3".into()),
         });
-        let err = copy_of(&o, "apps-1-31", "1.31").unwrap_err();
+        let err = copy_of(&o, "apps-1-31", "1.31", None).unwrap_err();
         assert!(
             err.contains("apps-custom") && err.contains("CUSTOM") && err.contains("1.31"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_plans_ami_type_replaces_the_old_groups_in_the_copy() {
+        let mut o = old();
+        o.config.ami_type = Some("AL2_x86_64".into());
+        let c = copy_of(&o, "apps-1-33", "1.33", Some("AL2023_x86_64_STANDARD")).unwrap();
+        assert_eq!(c.config.ami_type.as_deref(), Some("AL2023_x86_64_STANDARD"));
+        let kept = copy_of(&o, "apps-1-33", "1.33", None).unwrap();
+        assert_eq!(kept.config.ami_type.as_deref(), Some("AL2_x86_64"));
     }
 }

@@ -221,7 +221,7 @@ async fn create(
             what_to_do: "upgrade the control plane first (its step comes before the node groups)".into(),
         });
     }
-    let copy = copy_of(old, name, &target).map_err(|why| StepError::Failed {
+    let copy = copy_of(old, name, &target, g.ami_type.as_deref()).map_err(|why| StepError::Failed {
         why,
         what_to_do: format!(
             "make a launch template version with an AMI for {target}, then upgrade {} with strategy eks-update",
