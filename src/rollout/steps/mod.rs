@@ -18,6 +18,7 @@
 mod addon;
 pub mod bluegreen;
 mod control_plane;
+pub mod doubt;
 pub mod drain;
 mod eviction_blockers;
 mod nodegroup;
