@@ -68,7 +68,8 @@ async fn demo_watch(sim: &Simulator) -> Result<String> {
 /// Plans the demo cluster's upgrade and opens the lead's cockpit on it.
 async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     use upshift::rollout::plan::{self, Environment, ProposeOptions, Strategy};
-    let client = sim.client("lead").await?;
+    // through the kubeconfig as `drive` connects: transient answers retried
+    let (client, _) = upshift::cluster::connect(Some(kc), Some("lead")).await?;
     let cloud: Arc<dyn upshift::cloud::Cloud> = Arc::new(
         upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
             .await?,
