@@ -98,7 +98,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     proposed.drain.pod_timeout_seconds = 300;
     let dir = kc.parent().unwrap_or(Path::new("."));
     let plan_path = dir.join("upshift-demo.plan.yaml");
-    std::fs::write(&plan_path, proposed.to_yaml(Some(&live)))
+    plan::save(&plan_path, &proposed.to_yaml(Some(&live)))
         .wrap_err_with(|| format!("writing the demo's plan to {}", plan_path.display()))?;
     let journal = dir.join("upshift-demo.journal.jsonl");
     // a new simulated cluster: last rehearsal's journal does not apply to it
