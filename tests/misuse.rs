@@ -36,7 +36,10 @@ fn a_broken_kubeconfig_is_one_sentence_naming_the_file_and_what_to_do() {
     assert_eq!(err.matches(&shown).count(), 1, "the file named once: {err}");
     assert!(err.contains("--kubeconfig"), "says what to do: {err}");
     assert!(!err.contains("Status {"), "{err}");
-    assert!(!err.contains("Caused by"), "the cause is said once, in the sentence: {err}");
+    assert!(
+        !err.contains("Caused by"),
+        "the cause is said once, in the sentence: {err}"
+    );
 
     // a context whose cluster is missing
     let half = dir.path().join("half-kubeconfig");

@@ -162,7 +162,10 @@ async fn the_control_plane_step_under_aws_throttling_and_server_errors_never_ask
             Ok(_) => {}
             Err(e) => match failure(e) {
                 Failure::Later(why) => {
-                    assert!(why.contains("retried with backoff") || why.contains("after retries"), "{why}");
+                    assert!(
+                        why.contains("retried with backoff") || why.contains("after retries"),
+                        "{why}"
+                    );
                     later += 1;
                 }
                 Failure::Lead { why, .. } => panic!("a transient AWS error reached the lead: {why}"),
@@ -176,5 +179,9 @@ async fn the_control_plane_step_under_aws_throttling_and_server_errors_never_ask
     let injected = sim.aws_faults_injected();
     let faults: u64 = injected.values().map(|i| i.throttled + i.server_errors).sum();
     assert!(faults >= 5, "faults met the step: {injected:?}");
-    assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1, "one update, {later} waits");
+    assert_eq!(
+        common::cloud::count(&sim, "UpdateClusterVersion"),
+        1,
+        "one update, {later} waits"
+    );
 }

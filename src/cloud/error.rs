@@ -26,7 +26,9 @@ pub enum CloudError {
     },
     #[error("{action}: AWS kept throttling the request after retries with backoff: {message}. Try again in a minute")]
     Throttled { action: String, message: String },
-    #[error("{action}: AWS answered with a server error on every try, retried with backoff ({code}): {message}. Try again in a minute")]
+    #[error(
+        "{action}: AWS answered with a server error on every try, retried with backoff ({code}): {message}. Try again in a minute"
+    )]
     Unavailable {
         action: String,
         code: String,

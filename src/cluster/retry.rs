@@ -131,7 +131,13 @@ fn copy(req: &Request<Body>) -> Option<Request<Body>> {
 }
 
 fn retry_after(r: &Response<DynBody>) -> Option<u64> {
-    r.headers().get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+    r.headers()
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The answer that ended the tries, its `Status` message saying how many there were.
@@ -222,10 +228,20 @@ mod tests {
         let evict = "/api/v1/namespaces/a/pods/p/eviction";
         assert!(retryable(&Method::GET, "/api/v1/pods", s503));
         assert!(retryable(&Method::GET, "/api/v1/pods", s429));
-        assert!(retryable(&Method::PATCH, "/api/v1/nodes/n", StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(retryable(
+            &Method::PATCH,
+            "/api/v1/nodes/n",
+            StatusCode::INTERNAL_SERVER_ERROR
+        ));
         assert!(retryable(&Method::POST, evict, s503));
-        assert!(!retryable(&Method::POST, evict, s429), "a budget's refusal is an answer");
-        assert!(!retryable(&Method::POST, "/api/v1/namespaces/a/pods", s503), "a create is not sent twice");
+        assert!(
+            !retryable(&Method::POST, evict, s429),
+            "a budget's refusal is an answer"
+        );
+        assert!(
+            !retryable(&Method::POST, "/api/v1/namespaces/a/pods", s503),
+            "a create is not sent twice"
+        );
         assert!(!retryable(&Method::GET, "/api/v1/pods", StatusCode::NOT_FOUND));
         assert!(!retryable(&Method::GET, "/api/v1/pods", StatusCode::UNAUTHORIZED));
     }

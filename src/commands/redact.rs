@@ -36,10 +36,21 @@ impl Redactor {
         // Credential=KEY/date/region/service/aws4_request: the key
         out = hide_after(&out, "Credential=", |c| c != '/' && c != ',' && !c.is_whitespace());
         // Signature=hex, X-Amz-Signature=hex, signature: hex
-        for marker in ["Signature=", "signature=", "signature: ", "signature = ", "signature=\""] {
+        for marker in [
+            "Signature=",
+            "signature=",
+            "signature: ",
+            "signature = ",
+            "signature=\"",
+        ] {
             out = hide_after(&out, marker, |c| c.is_ascii_hexdigit());
         }
-        for marker in ["x-amz-security-token: ", "X-Amz-Security-Token=", "x-amz-security-token=", "x-amz-security-token:"] {
+        for marker in [
+            "x-amz-security-token: ",
+            "X-Amz-Security-Token=",
+            "x-amz-security-token=",
+            "x-amz-security-token:",
+        ] {
             out = hide_after(&out, marker, |c| !c.is_whitespace() && c != '"' && c != '&' && c != ',');
         }
         hide_key_ids(&out)
@@ -73,7 +84,10 @@ fn hide_key_ids(s: &str) -> String {
     let mut from = 0;
     while i + 20 <= b.len() {
         let prefix = &b[i..i + 4];
-        let starts = matches!(prefix, b"AKIA" | b"ASIA" | b"AIDA" | b"AROA" | b"ANPA" | b"ABIA" | b"ACCA");
+        let starts = matches!(
+            prefix,
+            b"AKIA" | b"ASIA" | b"AIDA" | b"AROA" | b"ANPA" | b"ABIA" | b"ACCA"
+        );
         let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
         if starts
             && before_ok
@@ -130,11 +144,23 @@ mod tests {
         };
         let line = "authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261201/us-east-1/eks/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123abcdef x-amz-security-token: FwoGZXIvYXdzEJr// key=upshift-sim-key also ASIAABCDEFGHIJKLMNOP.";
         let out = r.redact(line);
-        for secret in ["AKIAIOSFODNN7EXAMPLE", "0123abcdef", "FwoGZXIvYXdzEJr", "upshift-sim-key", "ASIAABCDEFGHIJKLMNOP"] {
+        for secret in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "0123abcdef",
+            "FwoGZXIvYXdzEJr",
+            "upshift-sim-key",
+            "ASIAABCDEFGHIJKLMNOP",
+        ] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
-        assert!(out.contains("Credential=[redacted]/20261201/us-east-1/eks/aws4_request"), "{out}");
-        assert!(out.contains("SignedHeaders=host;x-amz-date"), "what is not secret stays: {out}");
+        assert!(
+            out.contains("Credential=[redacted]/20261201/us-east-1/eks/aws4_request"),
+            "{out}"
+        );
+        assert!(
+            out.contains("SignedHeaders=host;x-amz-date"),
+            "what is not secret stays: {out}"
+        );
         assert_eq!(r.redact("nothing secret here"), "nothing secret here");
     }
 }

@@ -40,10 +40,7 @@ pub fn problems(i: &VerdictInput) -> Vec<String> {
     for g in i.skipped_groups {
         let (old, _) = h.group_counts(g, i.target);
         if old > 0 {
-            out.push(format!(
-                "node group {g} was skipped: {old} node(s) not on {}",
-                i.target
-            ));
+            out.push(format!("node group {g} was skipped: {old} node(s) not on {}", i.target));
         }
     }
     let old = old_outside(h, i.target, i.skipped_groups);
@@ -267,7 +264,11 @@ mod tests {
         let mut h = health();
         h.groups.insert("apps".into(), [("1.30".to_string(), 2u32)].into());
         let skipped_groups = ["apps".to_string()];
-        assert_eq!(old_outside(&h, "1.31", &skipped_groups), 0, "postflight does not wait for them");
+        assert_eq!(
+            old_outside(&h, "1.31", &skipped_groups),
+            0,
+            "postflight does not wait for them"
+        );
         assert_eq!(old_outside(&h, "1.31", &[]), 2, "without the skip they are waited for");
         let p = problems(&VerdictInput {
             target: "1.31",
@@ -278,7 +279,8 @@ mod tests {
             components: &[],
         });
         assert!(
-            p.iter().any(|x| x == "node group apps was skipped: 2 node(s) not on 1.31"),
+            p.iter()
+                .any(|x| x == "node group apps was skipped: 2 node(s) not on 1.31"),
             "{p:?}"
         );
         assert!(!p.iter().any(|x| x.contains("besides the skipped ones")), "{p:?}");
