@@ -105,7 +105,7 @@ fn fault(name: &'static str, api: Option<serde_json::Value>, aws: Option<serde_j
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_server_errors() {
-    let api = json!({"seed": 7, "errors": [{"rate": 0.05, "code": 503}]});
+    let api = json!({"seed": 7, "errors": [{"rate": 0.2, "code": 503, "verbs": ["get", "list", "patch", "create", "delete"]}]});
     compare(fault("kubernetes 5xx", Some(api), None, Kill::Never)).await;
 }
 
