@@ -39,6 +39,8 @@ fn init_logging(path: &std::path::Path) -> Result<tracing_appender::non_blocking
             path.display()
         )
     })?;
+    // the AWS SDKs log what they sign at trace: keys and signatures never reach the file
+    let file = commands::redact::Redacting::new(file, commands::redact::Redactor::from_env());
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("UPSHIFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

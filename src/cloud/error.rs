@@ -27,6 +27,14 @@ pub enum CloudError {
     #[error("{action}: AWS kept throttling the request after retries with backoff: {message}. Try again in a minute")]
     Throttled { action: String, message: String },
     #[error(
+        "{action}: AWS answered with a server error on every try, retried with backoff ({code}): {message}. Try again in a minute"
+    )]
+    Unavailable {
+        action: String,
+        code: String,
+        message: String,
+    },
+    #[error(
         "{action}: no usable AWS credentials: {message}. Set AWS_PROFILE (run `aws sso login` for SSO profiles) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
     )]
     Credentials { action: String, message: String },
@@ -43,9 +51,12 @@ pub enum CloudError {
 }
 
 impl CloudError {
-    /// Whether retrying later may help (throttling, network).
+    /// Whether retrying later may help (throttling, AWS's server errors, network).
     pub fn is_transient(&self) -> bool {
-        matches!(self, CloudError::Throttled { .. } | CloudError::Unreachable { .. })
+        matches!(
+            self,
+            CloudError::Throttled { .. } | CloudError::Unavailable { .. } | CloudError::Unreachable { .. }
+        )
     }
 }
 
@@ -115,6 +126,13 @@ where
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
         | "RequestThrottled" => CloudError::Throttled { action, message },
+        // the names AWS gives its 500s and 503s, which the SDK retried already
+        "ServerException"
+        | "InternalFailure"
+        | "InternalError"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException" => CloudError::Unavailable { action, code, message },
         "InvalidParameterException"
         | "InvalidRequestException"
         | "ValidationError"

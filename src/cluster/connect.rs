@@ -15,13 +15,13 @@ pub struct Connection {
     pub user: String,
 }
 
+/// Why no client could be made. Each says, in one sentence, which kubeconfig file
+/// and context are at fault, why (each cause once) and what to do; none carries a
+/// source, so an error report does not repeat the cause below it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("reading the kubeconfig {path}: {source} (point --kubeconfig or KUBECONFIG at a valid file)")]
-    Read {
-        path: String,
-        source: kube::config::KubeconfigError,
-    },
+    #[error("cannot use the kubeconfig {path}: {why}. Point --kubeconfig or KUBECONFIG at a valid kubeconfig file")]
+    Read { path: String, why: String },
     #[error("no kubeconfig found: pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config")]
     NoKubeconfig,
     #[error("the kubeconfig {path} has no context {context:?}; it has: {known} (choose one with --context)")]
@@ -32,14 +32,32 @@ pub enum ConnectError {
     },
     #[error("the kubeconfig {path} names no current-context: choose one with --context (it has: {known})")]
     NoCurrentContext { path: String, known: String },
-    #[error("using context {context:?} of {path}: {source}")]
-    Config {
-        path: String,
-        context: String,
-        source: kube::config::KubeconfigError,
-    },
-    #[error("creating a client for context {context:?}: {source}")]
-    Client { context: String, source: kube::Error },
+    #[error(
+        "cannot use context {context:?} of the kubeconfig {path}: {why}. Fix that context's cluster and user entries, or choose another context with --context"
+    )]
+    Config { path: String, context: String, why: String },
+    #[error(
+        "cannot make a client for context {context:?} of the kubeconfig {path}: {why}. Check the context's server address and certificate data"
+    )]
+    Client { path: String, context: String, why: String },
+}
+
+/// `e` and its causes, each said once, without the kubeconfig's path (the message
+/// around it names the file already) and without a `Status { … }` dump.
+fn why(e: &(dyn std::error::Error + 'static), path: &str) -> String {
+    let text = causes(e);
+    let quoted = format!("{path:?}");
+    let text = text
+        .replace(&format!(" from '{quoted}'"), "")
+        .replace(&format!(" from {quoted}"), "")
+        .replace(&format!(" from '{path}'"), "")
+        .replace(&format!(" from {path}"), "")
+        .replace(&quoted, "the file")
+        .replace(path, "the file");
+    match text.find("Status {") {
+        Some(i) => text[..i].trim_end_matches([' ', ':']).to_string(),
+        None => text,
+    }
 }
 
 fn default_kubeconfig() -> Option<PathBuf> {
@@ -63,9 +81,9 @@ pub async fn connect(
         .or_else(default_kubeconfig)
         .ok_or(ConnectError::NoKubeconfig)?;
     let shown = path.display().to_string();
-    let kc = Kubeconfig::read_from(&path).map_err(|source| ConnectError::Read {
+    let kc = Kubeconfig::read_from(&path).map_err(|e| ConnectError::Read {
+        why: why(&e, &shown),
         path: shown.clone(),
-        source,
     })?;
     let known = kc
         .contexts
@@ -102,14 +120,15 @@ pub async fn connect(
     };
     let config = kube::Config::from_custom_kubeconfig(kc, &opts)
         .await
-        .map_err(|source| ConnectError::Config {
-            path: shown,
+        .map_err(|e| ConnectError::Config {
+            why: why(&e, &shown),
+            path: shown.clone(),
             context: name.clone(),
-            source,
         })?;
-    let client = kube::Client::try_from(config).map_err(|source| ConnectError::Client {
+    let client = super::retry::client(config, super::retry::Retries::default()).map_err(|e| ConnectError::Client {
+        why: why(&e, &shown),
+        path: shown.clone(),
         context: name.clone(),
-        source,
     })?;
     Ok((
         client,

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod reader;
+pub mod retry;
 pub mod watch;
 
 pub use connect::{ConnectError, Connection, connect};

@@ -68,7 +68,8 @@ async fn demo_watch(sim: &Simulator) -> Result<String> {
 /// Plans the demo cluster's upgrade and opens the lead's cockpit on it.
 async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     use upshift::rollout::plan::{self, Environment, ProposeOptions, Strategy};
-    let client = sim.client("lead").await?;
+    // through the kubeconfig as `drive` connects: transient answers retried
+    let (client, _) = upshift::cluster::connect(Some(kc), Some("lead")).await?;
     let cloud: Arc<dyn upshift::cloud::Cloud> = Arc::new(
         upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
             .await?,
@@ -97,7 +98,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     proposed.drain.pod_timeout_seconds = 300;
     let dir = kc.parent().unwrap_or(Path::new("."));
     let plan_path = dir.join("upshift-demo.plan.yaml");
-    std::fs::write(&plan_path, proposed.to_yaml(Some(&live)))
+    plan::save(&plan_path, &proposed.to_yaml(Some(&live)))
         .wrap_err_with(|| format!("writing the demo's plan to {}", plan_path.display()))?;
     let journal = dir.join("upshift-demo.journal.jsonl");
     // a new simulated cluster: last rehearsal's journal does not apply to it

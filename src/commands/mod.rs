@@ -6,6 +6,7 @@ pub mod demo;
 pub mod drive;
 pub mod plan;
 pub mod preflight;
+pub mod redact;
 pub mod report;
 pub mod sim;
 pub mod watch;

@@ -139,7 +139,7 @@ pub async fn plan(args: crate::cli::PlanArgs) -> Result<i32> {
     }
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &yaml).wrap_err_with(|| format!("writing the plan to {}", path.display()))?;
+            plan::save(path, &yaml).wrap_err_with(|| format!("writing the plan to {}", path.display()))?;
             eprintln!(
                 "Wrote {} ({} steps, {} → {}). Review it, then: upshift plan check {}",
                 path.display(),

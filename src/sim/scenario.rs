@@ -960,15 +960,29 @@ impl Scenario {
             "karpenter" => return Scenario::from_yaml(KARPENTER, "built-in scenario \"karpenter\""),
             "automode" => return Scenario::from_yaml(AUTOMODE, "built-in scenario \"automode\""),
             "al2" => return Scenario::from_yaml(AL2, "built-in scenario \"al2\""),
-            path => std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
-                path: path.to_string(),
-                error: e.to_string(),
-                builtins: Self::builtin_names().join(", "),
-            })?,
+            path => {
+                let read = |error: String| ScenarioError::Read {
+                    path: path.to_string(),
+                    error,
+                    builtins: Self::builtin_names().join(", "),
+                };
+                // refused before it is read: a scenario is a page or two of YAML
+                let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
+                if size > MAX_SCENARIO_BYTES {
+                    return Err(read(format!(
+                        "{size} bytes, over the {} MiB a scenario may have",
+                        MAX_SCENARIO_BYTES >> 20
+                    )));
+                }
+                std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?
+            }
         };
         Scenario::from_yaml(&text, name_or_path)
     }
 }
+
+/// The largest scenario file read (the 1,006-node fleet is well under 1 MiB).
+pub const MAX_SCENARIO_BYTES: u64 = 16 * 1024 * 1024;
 
 fn dns_label(s: &str) -> bool {
     !s.is_empty()

@@ -3,6 +3,8 @@
 //! groups' tags, and lifecycle hooks with the actions instances wait in. Group and
 //! instance lists go through the SDK's paginators.
 
+use aws_sdk_autoscaling::config::interceptors::InterceptorContext;
+use aws_sdk_autoscaling::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_autoscaling::types as asg;
 
 use super::{s, ts};
@@ -11,6 +13,35 @@ use crate::cloud::{
     ActivityInfo, AsgInstanceInfo, CloudError, GroupInfo, HookResult, HookSpec, InstanceInfo, LifecycleHookInfo,
     RefreshInfo, RefreshPrefs, TERMINATING,
 };
+
+/// Keeps the SDK from sending again a write that is not idempotent once the request
+/// may have reached AWS: a server error (5xx) or a lost connection may have started
+/// the refresh, terminated the instance or completed the action already, and a second
+/// one would start another or fail for a reason that misleads. Throttling, which AWS
+/// answers before doing anything, is still retried. The step that sent it reads the
+/// real state on its next call and goes on from there.
+#[derive(Debug)]
+struct OnceUnlessThrottled;
+
+impl ClassifyRetry for OnceUnlessThrottled {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.response() {
+            Some(r) if r.status().as_u16() >= 500 => RetryAction::RetryForbidden,
+            Some(_) => RetryAction::NoActionIndicated,
+            None if ctx.output_or_error().is_some_and(|r| r.is_err()) => RetryAction::RetryForbidden,
+            None => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "upshift: a write that is not idempotent is sent once unless throttled"
+    }
+}
+
+/// The configuration override for a write that must not be sent twice.
+fn once() -> aws_sdk_autoscaling::config::Builder {
+    aws_sdk_autoscaling::config::Builder::default().retry_classifier(OnceUnlessThrottled)
+}
 
 /// The Auto Scaling client.
 #[derive(Clone, Debug)]
@@ -95,6 +126,8 @@ impl AutoScaling {
             .auto_scaling_group_name(group)
             .strategy(asg::RefreshStrategy::Rolling)
             .preferences(p)
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(|e| classify("autoscaling:StartInstanceRefresh", e))?;
@@ -131,6 +164,8 @@ impl AutoScaling {
             .client
             .cancel_instance_refresh()
             .auto_scaling_group_name(group)
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(|e| classify("autoscaling:CancelInstanceRefresh", e))?;
@@ -143,6 +178,8 @@ impl AutoScaling {
             .terminate_instance_in_auto_scaling_group()
             .instance_id(instance)
             .should_decrement_desired_capacity(decrement)
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(|e| classify("autoscaling:TerminateInstanceInAutoScalingGroup", e))?;
@@ -288,6 +325,8 @@ impl AutoScaling {
             .lifecycle_hook_name(hook)
             .instance_id(instance)
             .lifecycle_action_result(result.as_str())
+            .customize()
+            .config_override(once())
             .send()
             .await
             .map_err(|e| classify("autoscaling:CompleteLifecycleAction", e))?;

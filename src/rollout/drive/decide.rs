@@ -254,6 +254,7 @@ pub fn failure(e: StepError) -> Failure {
         StepError::Cloud(e) if e.is_transient() => {
             Failure::Later(format!("{e}; trying again in {}s", RETRY_AFTER.as_secs()))
         }
+        StepError::Interrupted { why } => Failure::Later(format!("{why}; trying again in {}s", RETRY_AFTER.as_secs())),
         StepError::Failed { why, what_to_do } => Failure::Lead {
             why,
             what_to_do,
@@ -590,6 +591,16 @@ mod tests {
             source: std::io::Error::other("disk full"),
         });
         assert!(matches!(failure(io), Failure::Stop(_)));
+        let lost = StepError::Interrupted {
+            why: "cordoning node n1: connection closed".into(),
+        };
+        let Failure::Later(notice) = failure(lost) else {
+            panic!("a lost answer is tried again, not put to the lead")
+        };
+        assert!(
+            notice.contains("cordoning node n1") && notice.ends_with("trying again in 5s"),
+            "{notice}"
+        );
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub async fn prepare(s: Setup) -> Result<Drive, PrepareError> {
     } else {
         journal.append(&s.who, at, id)?;
     }
-    Ok(Drive {
+    let mut drive = Drive {
         plan: s.plan,
         cloud: s.cloud,
         client: s.client,
@@ -280,5 +280,40 @@ pub async fn prepare(s: Setup) -> Result<Drive, PrepareError> {
         now: s.now,
         lock: Some(lock),
         options: s.options,
-    })
+    };
+    resolve_in_doubt(&mut drive).await?;
+    Ok(drive)
+}
+
+/// Reads back every action a killed drive journaled without its answer, and journals
+/// what was found as its result (see [`crate::rollout::steps::doubt`]).
+async fn resolve_in_doubt(d: &mut Drive) -> Result<(), JournalError> {
+    if d.journal.in_doubt().is_empty() {
+        return Ok(());
+    }
+    let now = d.now.clone();
+    let mut ctx = crate::rollout::steps::StepCtx {
+        cloud: d.cloud.as_ref(),
+        client: Some(d.client.clone()),
+        cluster: &d.plan.cluster.name,
+        target: &d.plan.target,
+        drain: d.plan.drain.clone(),
+        journal: &mut d.journal,
+        who: &d.who,
+        now: now.as_ref(),
+        group: Default::default(),
+    };
+    match crate::rollout::steps::doubt::resolve(&mut ctx).await {
+        Ok(lines) => {
+            for line in lines {
+                tracing::info!("{line}");
+            }
+            Ok(())
+        }
+        Err(crate::rollout::steps::StepError::Journal(e)) => Err(e),
+        Err(e) => {
+            tracing::warn!("resolving the actions in doubt: {e}");
+            Ok(())
+        }
+    }
 }

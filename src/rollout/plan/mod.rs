@@ -17,7 +17,7 @@ use crate::model::journal::StepId;
 pub use crate::preflight::drainers::Drainer;
 pub use discover::{DiscoverError, discover};
 pub use load::PlanError;
-pub use write::{ProposeOptions, managed_strategy, propose};
+pub use write::{ProposeOptions, managed_strategy, propose, save};
 
 /// The `apiVersion` of plan files this build reads and writes.
 pub const API_VERSION: &str = "upshift.dev/v1";

@@ -11,6 +11,29 @@ use super::{
 };
 use crate::preflight::drainers::Verdict;
 
+/// Writes a plan's YAML to `path`, readable by its owner only (0600, also when the
+/// file was there before): a plan names the cluster, its context and its people.
+pub fn save(path: &std::path::Path, yaml: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(yaml.as_bytes())?;
+        file.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(yaml.as_bytes())?;
+        file.sync_all()
+    }
+}
+
 /// Choices for a proposed plan that discovery cannot make.
 #[derive(Clone, Debug)]
 pub struct ProposeOptions {

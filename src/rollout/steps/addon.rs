@@ -6,7 +6,7 @@ use crate::model::journal::{Decision, StepId, StepState};
 
 use super::{Progress, StepCtx, StepError, short, update_errors};
 
-const ACTION: &str = "update-addon";
+pub(super) const ACTION: &str = "update-addon";
 
 /// One call: Done when the add-on is ACTIVE at the version; follows a running update;
 /// otherwise starts one, at most once per call.

@@ -6,7 +6,7 @@ use crate::model::journal::{Decision, StepId, StepState};
 use super::{Progress, StepCtx, StepError, next_minor, short, update_errors};
 
 const STEP: &StepId = &StepId::ControlPlane;
-const ACTION: &str = "update-cluster-version";
+pub(super) const ACTION: &str = "update-cluster-version";
 
 /// One call: Done when the control plane is ACTIVE on the target; follows an update
 /// that is running (whoever started it); otherwise starts one, at most once per call.

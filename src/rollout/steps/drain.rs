@@ -72,7 +72,21 @@ impl DrainCtx<'_> {
     }
 }
 
+/// A cluster call that failed, as the step's error: a lost answer (the connection
+/// closed, a server error) is [`StepError::Interrupted`], for the drive to call the
+/// step again, which reads the real state first (a cordon or an eviction that went
+/// through is not sent again); any other refusal is the lead's to decide.
 pub(super) fn kube_failed(what: &str, e: kube::Error) -> StepError {
+    let lost = match &e {
+        kube::Error::Api(s) => s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    };
+    if lost {
+        return StepError::Interrupted {
+            why: format!("{what}: {e}"),
+        };
+    }
     StepError::Failed {
         why: format!("{what}: {e}"),
         what_to_do:

@@ -18,6 +18,7 @@
 mod addon;
 pub mod bluegreen;
 mod control_plane;
+pub mod doubt;
 pub mod drain;
 mod eviction_blockers;
 mod nodegroup;
@@ -235,6 +236,10 @@ pub enum StepError {
     /// decision about the step starts the update again past the budgets, once).
     #[error("{why}. {what_to_do}")]
     EvictionRefused { why: String, what_to_do: String },
+    /// The cluster's answer was lost (the connection closed, a server error): the
+    /// step is called again, and reads the real state before acting.
+    #[error("{why}; the answer was lost: upshift reads the cluster again and goes on")]
+    Interrupted { why: String },
     /// This build cannot execute the step (yet).
     #[error("step {step}: {why}")]
     Unsupported { step: StepId, why: String },

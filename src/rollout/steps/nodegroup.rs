@@ -17,8 +17,8 @@ use crate::units::Minor;
 
 use super::{Progress, StepCtx, StepError, short, update_errors};
 
-const ACTION: &str = "update-nodegroup-version";
-const FORCED: &str = "force-update-nodegroup-version";
+pub(super) const ACTION: &str = "update-nodegroup-version";
+pub(super) const FORCED: &str = "force-update-nodegroup-version";
 /// The journal's action for setting the group's EKS `updateConfig` from the plan.
 pub const UPDATE_CONFIG: &str = "update-nodegroup-config";
 /// EKS's kind of update for `UpdateNodegroupConfig`.

@@ -22,6 +22,9 @@ pub struct VerdictInput<'a> {
     pub start: &'a Baseline,
     /// Nodes the lead chose to skip (left on the old minor).
     pub skipped: &'a [String],
+    /// Node groups whose step the lead skipped: their nodes stay on the old minor,
+    /// named as open problems and not waited for.
+    pub skipped_groups: &'a [String],
     /// Critical components preflight's tables say fall short of the target:
     /// "cluster-autoscaler kube-system/cluster-autoscaler is v1.30.2; 1.31 needs …".
     pub components: &'a [String],
@@ -34,7 +37,13 @@ pub fn problems(i: &VerdictInput) -> Vec<String> {
     for n in i.skipped {
         out.push(format!("node {n} was skipped and is not on {}", i.target));
     }
-    let old: u32 = h.groups.keys().map(|g| h.group_counts(g, i.target).0).sum();
+    for g in i.skipped_groups {
+        let (old, _) = h.group_counts(g, i.target);
+        if old > 0 {
+            out.push(format!("node group {g} was skipped: {old} node(s) not on {}", i.target));
+        }
+    }
+    let old = old_outside(h, i.target, i.skipped_groups);
     if old as usize > i.skipped.len() {
         out.push(format!(
             "{} node(s) not on {} besides the skipped ones",
@@ -88,6 +97,15 @@ pub fn problems(i: &VerdictInput) -> Vec<String> {
     out
 }
 
+/// Nodes not on `target`, outside the node groups whose step was skipped.
+fn old_outside(h: &Health, target: &str, skipped_groups: &[String]) -> u32 {
+    h.groups
+        .keys()
+        .filter(|g| !skipped_groups.contains(g))
+        .map(|g| h.group_counts(g, target).0)
+        .sum()
+}
+
 /// What preflight's component check says of the cluster on `target` now: each
 /// critical component on a version that falls short of the target.
 pub async fn components_short(reader: &ClusterReader, target: &str) -> Result<Vec<String>, String> {
@@ -122,7 +140,8 @@ pub async fn reconcile(
         });
     }
     let health = input.health;
-    let old: u32 = health.groups.keys().map(|g| health.group_counts(g, target).0).sum();
+    // a skipped group's nodes never leave: they are open problems, not waited for
+    let old = old_outside(health, target, input.skipped_groups);
     if old as usize > input.skipped.len() {
         return Ok((
             Progress::Waiting {
@@ -178,6 +197,7 @@ mod tests {
             health: &h,
             start: &start,
             skipped: &[],
+            skipped_groups: &[],
             components: &[],
         });
         assert!(p.is_empty(), "{p:?}");
@@ -220,6 +240,7 @@ mod tests {
             health: &h,
             start: &start,
             skipped: &["ip-old".to_string()],
+            skipped_groups: &[],
             components: &short,
         });
         let all = p.join("\n");
@@ -235,5 +256,33 @@ mod tests {
         ] {
             assert!(all.contains(want), "{want} missing from:\n{all}");
         }
+    }
+
+    #[test]
+    fn a_skipped_groups_old_nodes_are_named_and_not_waited_for() {
+        let start = Baseline::take(&health());
+        let mut h = health();
+        h.groups.insert("apps".into(), [("1.30".to_string(), 2u32)].into());
+        let skipped_groups = ["apps".to_string()];
+        assert_eq!(
+            old_outside(&h, "1.31", &skipped_groups),
+            0,
+            "postflight does not wait for them"
+        );
+        assert_eq!(old_outside(&h, "1.31", &[]), 2, "without the skip they are waited for");
+        let p = problems(&VerdictInput {
+            target: "1.31",
+            health: &h,
+            start: &start,
+            skipped: &[],
+            skipped_groups: &skipped_groups,
+            components: &[],
+        });
+        assert!(
+            p.iter()
+                .any(|x| x == "node group apps was skipped: 2 node(s) not on 1.31"),
+            "{p:?}"
+        );
+        assert!(!p.iter().any(|x| x.contains("besides the skipped ones")), "{p:?}");
     }
 }

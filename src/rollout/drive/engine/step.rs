@@ -50,6 +50,16 @@ impl Engine {
                     .filter_map(|s| s.group.as_ref())
                     .flat_map(|g| g.skipped.iter().cloned())
                     .collect();
+                let skipped_groups: Vec<String> = self
+                    .state
+                    .steps
+                    .iter()
+                    .filter(|s| s.state == StepState::Skipped)
+                    .filter_map(|s| match &s.id {
+                        StepId::Nodegroup(g) => Some(g.clone()),
+                        _ => None,
+                    })
+                    .collect();
                 let health = self.io.health.borrow().clone();
                 let start = self.start.clone().unwrap_or_default();
                 let reader = ClusterReader::new(self.d.client.clone());
@@ -62,6 +72,7 @@ impl Engine {
                         health: &health,
                         start: &start,
                         skipped: &skipped,
+                        skipped_groups: &skipped_groups,
                         components: &[],
                     },
                 )

@@ -37,7 +37,7 @@ pub use copy::{MAX_NAME, REPLACES_TAG, copy_name, copy_of};
 /// The journal's action words for what this strategy does besides draining.
 pub const CREATE: &str = "create-nodegroup";
 pub const DELETE: &str = "delete-nodegroup";
-const START_BATCH: &str = "start-batch";
+pub(super) const START_BATCH: &str = "start-batch";
 const UNCORDON: &str = "uncordon";
 /// The label EKS puts on a managed node group's nodes.
 const GROUP_LABEL: &str = "eks.amazonaws.com/nodegroup";

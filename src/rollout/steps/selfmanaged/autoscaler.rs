@@ -11,8 +11,8 @@ use crate::model::journal::{StepId, What};
 /// The tag the cluster autoscaler's auto-discovery looks for.
 pub(super) const AUTOSCALER_TAG: &str = "k8s.io/cluster-autoscaler/enabled";
 
-const PAUSE_AUTOSCALER: &str = "untag-autoscaler";
-const RESTORE_AUTOSCALER: &str = "restore-autoscaler-tag";
+pub(super) const PAUSE_AUTOSCALER: &str = "untag-autoscaler";
+pub(super) const RESTORE_AUTOSCALER: &str = "restore-autoscaler-tag";
 
 /// The autoscaler tag's value this step took off `asg` and has not put back, and
 /// whether taking it off is confirmed by a result.

@@ -36,8 +36,8 @@ pub const HEARTBEAT_EVERY: i64 = 300;
 
 pub(super) const PUT_HOOK: &str = "put-lifecycle-hook";
 pub(super) const DELETE_HOOK: &str = "delete-lifecycle-hook";
-const COMPLETE: &str = "complete-lifecycle-action";
-const BATCH: &str = "refresh-batch";
+pub(super) const COMPLETE: &str = "complete-lifecycle-action";
+pub(super) const BATCH: &str = "refresh-batch";
 /// The journal's reason on a heartbeat sent for an instance (an event, not an
 /// action: sending another one repeats nothing).
 const HEARTBEAT: &str = "LifecycleHeartbeat";

@@ -14,6 +14,7 @@
 //! share (reading the group, finishing, aborting) is here.
 
 mod autoscaler;
+pub(super) mod doubt;
 mod drainer;
 
 pub use drainer::{
@@ -40,7 +41,7 @@ use crate::units::Minor;
 const GROUP_LABEL: &str = "alpha.eksctl.io/nodegroup-name";
 
 const TERMINATE: &str = "terminate-instance";
-const UNCORDON: &str = "uncordon";
+pub(super) const UNCORDON: &str = "uncordon";
 const START_REFRESH: &str = "start-instance-refresh";
 const CANCEL_REFRESH: &str = "cancel-instance-refresh";
 

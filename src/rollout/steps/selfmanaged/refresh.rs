@@ -20,6 +20,7 @@ use crate::cluster::ClusterReader;
 use crate::model::journal::{StepId, StepState, What};
 use crate::preflight::drainers::{self as found, Verdict};
 use crate::rollout::plan::{Drainer, NodegroupStep};
+use crate::rollout::steps::doubt::RESOLVED;
 
 /// The ids of the refreshes this step started, oldest first.
 fn our_refreshes(ctx: &StepCtx<'_>, step: &StepId) -> Vec<String> {
@@ -33,7 +34,9 @@ fn our_refreshes(ctx: &StepCtx<'_>, step: &StepId) -> Vec<String> {
                 ok: true,
                 detail,
                 ..
-            } if s == step && action == START_REFRESH => Some(detail.clone()),
+            } if s == step && action == START_REFRESH => {
+                Some(detail.strip_prefix(RESOLVED).unwrap_or(detail).to_string())
+            }
             _ => None,
         })
         .collect()
