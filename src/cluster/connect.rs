@@ -178,6 +178,16 @@ pub fn explain(e: &kube::Error, server: &str) -> String {
     }
 }
 
+/// A client's error for a person: an API server's answer as its message, code and
+/// reason ("… (503 ServiceUnavailable)"), never the `Status { … }` it came in;
+/// anything else as its causes, each said once.
+pub fn said(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => causes(other),
+    }
+}
+
 /// An error and its sources joined by ": ", leaving out a cause already said.
 pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut said: Vec<String> = Vec::new();
