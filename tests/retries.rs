@@ -185,3 +185,27 @@ async fn the_control_plane_step_under_aws_throttling_and_server_errors_never_ask
         "one update, {later} waits"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_server_error_says_how_often_it_was_tried() {
+    let sim = common::start("demo").await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = drive_client(&sim, dir.path()).await;
+    let faults: ApiFaults = serde_json::from_value(serde_json::json!({
+        "errors": [{"rate": 1.0, "code": 503, "verbs": ["list"], "resources": ["nodes"]}]
+    }))
+    .unwrap();
+    sim.set_api_faults(faults);
+    let before = requests(&sim, "lead", "list", "nodes");
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+    let err = nodes.list(&Default::default()).await.unwrap_err();
+    assert_eq!(requests(&sim, "lead", "list", "nodes") - before, 5, "5 tries in all");
+    let kube::Error::Api(s) = &err else {
+        panic!("the server's answer: {err}")
+    };
+    assert_eq!(s.code, 503);
+    assert!(s.message.contains("(tried 5 times over "), "{}", s.message);
+    let said = upshift::cluster::connect::said(&err);
+    assert!(!said.contains("Status {"), "{said}");
+    assert!(said.ends_with("(503 ServiceUnavailable)"), "{said}");
+}

