@@ -1304,4 +1304,15 @@ fn the_step_under_way_shows_its_time_against_what_it_should_take() {
     began(&mut c, StepId::ControlPlane, 6);
     let text = screen(&mut c, 200, 60);
     assert!(text.contains("running 6m of the 10–25m EKS usually takes"), "{text}");
+    // an add-on: against the few minutes an add-on's update takes
+    let mut s = state(Phase::Running, StepState::Done);
+    s.steps[2].state = StepState::Running;
+    s.current = Some(2);
+    let mut c = driven(false, s);
+    began(&mut c, StepId::Addon("coredns".into()), 2);
+    let text = screen(&mut c, 200, 60);
+    assert!(
+        text.contains("running 2m of the 1–5m an add-on usually takes"),
+        "{text}"
+    );
 }

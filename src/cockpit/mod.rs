@@ -4,6 +4,7 @@
 //! from the outside world; keys change its view through the screen's `update`.
 
 pub mod clock;
+pub mod eta;
 pub mod lead;
 pub mod order;
 pub mod view;
