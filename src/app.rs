@@ -9,6 +9,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::cluster::ClusterReader;
+use crate::cluster::pod_detail::PodDetail;
 use crate::cockpit::Cockpit;
 use crate::cockpit::lead::{DriveFeed, HEALTH_EVERY};
 use crate::model::journal::Entry;
@@ -58,6 +59,23 @@ async fn next_state(
     }
 }
 
+/// A pod's read result: its `namespace/name`, its containers and logs or why not.
+type PodRead = (String, Result<PodDetail, String>);
+
+/// Reads pod `key`'s containers and logs in a task of its own; the result comes
+/// back to the loop through `tx`.
+fn read_pod(reader: &ClusterReader, key: String, tx: mpsc::UnboundedSender<PodRead>) {
+    let reader = reader.clone();
+    tokio::spawn(async move {
+        let (namespace, name) = key.split_once('/').unwrap_or(("", key.as_str()));
+        let result = reader
+            .pod_detail(namespace, name)
+            .await
+            .map_err(|e| format!("cannot read pod {key}: {e}"));
+        let _ = tx.send((key.clone(), result));
+    });
+}
+
 /// How the cockpit's loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -93,7 +111,11 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut health_at = None;
     let mut ended = false;
+    let (pod_tx, mut pod_rx) = mpsc::unbounded_channel();
     loop {
+        if let Some(key) = cockpit.take_pod_request() {
+            read_pod(&reader, key, pod_tx.clone());
+        }
         tokio::select! {
             sig = signals.recv() => {
                 if has_drive {
@@ -105,6 +127,7 @@ pub async fn run(
                 return Ok(Ended::Signal(sig));
             }
             Some(delta) = rx.recv() => cockpit.take_in(delta, &mut rx),
+            Some((key, result)) = pod_rx.recv() => cockpit.pod_detail_read(&key, result),
             Some(entry) = next_entry(&mut entries) => cockpit.note_journal(std::slice::from_ref(&entry)),
             state = next_state(&mut states, ended) => match state {
                 Some(s) => cockpit.set_rollout(s),

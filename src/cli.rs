@@ -20,6 +20,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", env = "UPSHIFT_LOG_FILE")]
     pub log_file: Option<PathBuf>,
 
+    /// Show an error in full: every cause, the AWS SDK's detail, and a backtrace when
+    /// RUST_BACKTRACE=1 (UPSHIFT_LOG=debug does the same). Without it an error is one
+    /// plain sentence of what is wrong and what to do
+    #[arg(long, global = true)]
+    pub debug: bool,
+
     #[command(subcommand)]
     pub command: Commands,
 }

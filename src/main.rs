@@ -52,7 +52,54 @@ fn init_logging(path: &std::path::Path) -> Result<tracing_appender::non_blocking
     Ok(guard)
 }
 
-fn main() -> Result<()> {
+/// Whether errors are shown in full: `--debug`, or UPSHIFT_LOG asking for debug or trace.
+fn debug_wanted(flag: bool) -> bool {
+    flag || std::env::var("UPSHIFT_LOG").is_ok_and(|v| {
+        let v = v.to_ascii_lowercase();
+        v.contains("debug") || v.contains("trace")
+    })
+}
+
+/// How an error reads on stderr. For a person: one line, the causes joined, and for
+/// missing AWS credentials only what is missing and how to provide it (not the SDK's
+/// chain of providers tried). With `debug`: the whole report, backtrace included
+/// when RUST_BACKTRACE asks for one. The log file always gets the whole report.
+fn error_text(e: &color_eyre::eyre::Report, debug: bool) -> String {
+    tracing::error!("{e:?}");
+    if debug {
+        return format!("Error: {e:?}");
+    }
+    let credentials = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<upshift::cloud::CloudError>() {
+            Some(upshift::cloud::CloudError::Credentials { action, .. }) => Some(action.clone()),
+            _ => None,
+        });
+    match credentials {
+        Some(action) => format!(
+            "Error: no AWS credentials were found for {action}: set AWS_PROFILE to a configured \
+             profile (run `aws sso login --profile NAME` first for an SSO profile), or set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; --debug shows what the AWS SDK tried"
+        ),
+        None => format!("Error: {e:#}"),
+    }
+}
+
+fn main() {
+    let code = match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!(
+                "{}",
+                error_text(&e, debug_wanted(std::env::args().any(|a| a == "--debug")))
+            );
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+fn run() -> Result<()> {
     use std::io::IsTerminal;
     // colours only for a person at a terminal: a pipe or a file gets plain text
     let theme = if std::io::stderr().is_terminal() {
@@ -62,22 +109,24 @@ fn main() -> Result<()> {
     };
     color_eyre::config::HookBuilder::default().theme(theme).install()?;
     let cli = Cli::parse();
+    let debug = debug_wanted(cli.debug);
     let log_path = cli.log_file.clone().unwrap_or_else(default_log_file);
-    let _guard = init_logging(&log_path)?;
+    // taken (and so flushed) before any exit
+    let mut guard = Some(init_logging(&log_path)?);
     tracing::info!(command = ?cli.command, "upshift starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| eyre!("starting the async runtime: {e}"))?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match cli.command {
             Commands::Demo(args) => commands::demo::demo(args).await,
             Commands::Watch(args) => commands::watch::watch(args).await,
             Commands::Drive(args) => match commands::drive::drive(args).await {
                 // exit codes: 2 when the drive was refused (another rollout's journal, a drive running)
                 Err(e) if e.downcast_ref::<commands::drive::Refused>().is_some() => {
-                    eprintln!("Error: {e}");
-                    drop(_guard);
+                    eprintln!("{}", error_text(&e, debug));
+                    drop(guard.take());
                     std::process::exit(2)
                 }
                 other => other,
@@ -87,11 +136,11 @@ fn main() -> Result<()> {
                 let code = match commands::preflight::preflight(args).await {
                     Ok(code) => code,
                     Err(e) => {
-                        eprintln!("Error: {e:#}");
+                        eprintln!("{}", error_text(&e, debug));
                         2
                     }
                 };
-                drop(_guard);
+                drop(guard.take());
                 std::process::exit(code)
             }
             Commands::Plan(args) => {
@@ -99,11 +148,11 @@ fn main() -> Result<()> {
                 let code = match commands::plan::plan(args).await {
                     Ok(code) => code,
                     Err(e) => {
-                        eprintln!("Error: {e:#}");
+                        eprintln!("{}", error_text(&e, debug));
                         2
                     }
                 };
-                drop(_guard);
+                drop(guard.take());
                 std::process::exit(code)
             }
             Commands::Report(args) => {
@@ -111,16 +160,22 @@ fn main() -> Result<()> {
                 let code = match commands::report::report(&args) {
                     Ok(()) => 0,
                     Err(e) => {
-                        eprintln!("Error: {e:#}");
+                        eprintln!("{}", error_text(&e, debug));
                         2
                     }
                 };
-                drop(_guard);
+                drop(guard.take());
                 std::process::exit(code)
             }
             Commands::Sim(SimCommand::Serve(args)) => commands::sim::serve(args).await,
             Commands::Sim(SimCommand::Scenarios) => commands::sim::scenarios(),
             Commands::Sim(SimCommand::Check { scenario }) => commands::sim::check(&scenario),
         }
-    })
+    });
+    if let Err(e) = result {
+        eprintln!("{}", error_text(&e, debug));
+        drop(guard.take());
+        std::process::exit(1)
+    }
+    Ok(())
 }

@@ -208,3 +208,84 @@ fn an_error_on_a_pipe_has_no_colour_codes() {
         "no escape codes when stderr is not a terminal: {stderr:?}"
     );
 }
+
+/// `upshift plan` for an EKS cluster with no AWS credentials anywhere: no profile, no
+/// keys, empty configuration files, instance metadata off, the AWS endpoint an
+/// unreachable loopback port.
+async fn plan_without_credentials(kubeconfig: &std::path::Path, home: &std::path::Path, debug: bool) -> (bool, String) {
+    let empty = home.join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let mut cmd = common::bin::upshift();
+    cmd.args(["plan", "--target", "1.31", "--cluster", "demo", "--region", "eu-west-1"])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--context", "lead"])
+        .env("RUST_BACKTRACE", "1")
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for var in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "UPSHIFT_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    if debug {
+        cmd.arg("--debug");
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_aws_credentials_read_as_one_sentence_and_debug_shows_the_rest() {
+    let sim = common::start("demo").await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+
+    let (ok, stderr) = plan_without_credentials(&kubeconfig, dir.path(), false).await;
+    assert!(!ok, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, even with RUST_BACKTRACE=1: {stderr}");
+    for needle in [
+        "no AWS credentials",
+        "AWS_PROFILE",
+        "aws sso login",
+        "AWS_ACCESS_KEY_ID",
+        "--debug",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} in {stderr:?}");
+    }
+    for noise in [
+        "Location:",
+        "Backtrace",
+        "backtrace",
+        "ProfileFile",
+        "provider",
+        "dispatch failure",
+    ] {
+        assert!(!stderr.contains(noise), "{noise:?} in {stderr:?}");
+    }
+    assert!(!stderr.contains('\u{1b}'), "no colour codes on a pipe: {stderr:?}");
+
+    // --debug shows what the SDK tried, still without colour on a pipe
+    let (ok, full) = plan_without_credentials(&kubeconfig, dir.path(), true).await;
+    assert!(!ok, "{full}");
+    assert!(full.lines().count() > 1 && full.len() > stderr.len(), "{full}");
+    assert!(full.to_lowercase().contains("credential"), "{full}");
+    assert!(!full.contains('\u{1b}'), "no colour codes on a pipe: {full:?}");
+}

@@ -64,7 +64,14 @@ fn expect_error(r: Result<(), PlanError>, line: usize, field: &str, words: &str)
     let shown = e.to_string();
     assert_eq!(e.line(), Some(line), "{shown}");
     assert_eq!(e.field(), Some(field), "{shown}");
-    assert!(shown.starts_with(&format!("plan.yaml:{line}: {field}: ")), "{shown}");
+    // a step is named as the summary numbers it, with the field's path once
+    let named = match field.strip_prefix("steps[").and_then(|r| r.split_once(']')) {
+        Some((n, _)) => format!("step {} ({field})", n.parse::<usize>().unwrap() + 1),
+        None => field.to_string(),
+    };
+    let head = format!("plan.yaml:{line}: {named}: ");
+    assert!(shown.starts_with(&head), "{shown}");
+    assert!(!shown[head.len()..].contains("steps["), "the path said twice: {shown}");
     assert!(shown.contains(words), "{shown:?} should say {words:?}");
 }
 
@@ -393,7 +400,7 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     let line = line_of(&broken, "batchSize: 99");
     assert!(
         stderr.contains(&format!(
-            "{path}:{line}: steps[5].batchSize: 99 is more than node group apps's 6 nodes"
+            "{path}:{line}: step 6 (steps[5].batchSize): 99 is more than node group apps's 6 nodes"
         )),
         "{stderr}"
     );

@@ -299,6 +299,25 @@ async fn what_upshift_sends_to_the_simulator_is_granted_to_its_group() {
             Ok(None) | Err(_) => panic!("the watches did not sync: {synced:?}"),
         }
     }
+    // and a pod's detail: the pod and the end of its containers' logs
+    let running = {
+        use common::Inspect;
+        sim.pods()
+            .into_iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .expect("a running pod")
+    };
+    let detail = upshift::cluster::ClusterReader::new(viewer.clone())
+        .pod_detail(
+            running.metadata.namespace.as_deref().unwrap(),
+            running.metadata.name.as_deref().unwrap(),
+        )
+        .await
+        .expect("a viewer reads a pod's detail");
+    assert!(
+        detail.containers.iter().flat_map(|c| &c.logs).all(|t| t.lines.is_ok()),
+        "a viewer reads logs: {detail:?}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let watch_sent = counted(&sim, "viewer");
     assert!(!watch_sent.is_empty());

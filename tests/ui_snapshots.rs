@@ -1304,4 +1304,97 @@ fn the_step_under_way_shows_its_time_against_what_it_should_take() {
     began(&mut c, StepId::ControlPlane, 6);
     let text = screen(&mut c, 200, 60);
     assert!(text.contains("running 6m of the 10–25m EKS usually takes"), "{text}");
+    // an add-on: against the few minutes an add-on's update takes
+    let mut s = state(Phase::Running, StepState::Done);
+    s.steps[2].state = StepState::Running;
+    s.current = Some(2);
+    let mut c = driven(false, s);
+    began(&mut c, StepId::Addon("coredns".into()), 2);
+    let text = screen(&mut c, 200, 60);
+    assert!(
+        text.contains("running 2m of the 1–5m an add-on usually takes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_pod_detail_reads_its_containers_and_logs_once_and_shows_them() {
+    use upshift::cluster::pod_detail::{LogTail, PodDetail, containers};
+    let key = "shop/checkout-6f7d9c8b4-c3p0y";
+    let mut c = cockpit(true);
+    focus(&mut c, Pane::Errors);
+    press(&mut c, KeyCode::Enter);
+    // opening the detail asks for one read; drawing asks for nothing more
+    assert_eq!(c.take_pod_request().as_deref(), Some(key));
+    let _ = screen(&mut c, 100, 30);
+    assert_eq!(c.take_pod_request(), None);
+    let reading = screen(&mut c, 100, 30);
+    assert!(reading.contains("reading the pod and its logs"), "{reading}");
+
+    let pod = pods()
+        .into_iter()
+        .find(|p| p.metadata.name.as_deref() == Some("checkout-6f7d9c8b4-c3p0y"))
+        .expect("the crash-looping pod of the fixture");
+    let mut containers = containers(&pod);
+    assert!(!containers.is_empty());
+    containers[0].logs = vec![LogTail {
+        previous: true,
+        lines: Ok(vec![
+            "level=info msg=\"starting checkout 2.4.1\"".into(),
+            "level=fatal msg=\"cannot reach the payments API: dial tcp 10.0.7.12:443: connection refused\"".into(),
+        ]),
+    }];
+    // a read for a pod no longer open is dropped
+    c.pod_detail_read(
+        "shop/other",
+        Ok(PodDetail {
+            key: "shop/other".into(),
+            containers: Vec::new(),
+        }),
+    );
+    assert_eq!(c.take_pod_request(), None);
+    c.pod_detail_read(
+        key,
+        Ok(PodDetail {
+            key: key.into(),
+            containers,
+        }),
+    );
+    c.view.overlay = Some(Overlay::Detail {
+        target: Detail::Pod(key.into()),
+        scroll: 0,
+    });
+    let text = screen(&mut c, 100, 40);
+    for needle in [
+        "containers (1)",
+        "image",
+        "waiting: CrashLoopBackOff",
+        "last state",
+        "exit code 1",
+        "log of the run that ended",
+        "cannot reach the payments API",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{text}");
+    }
+    insta::assert_snapshot!("pod_detail_containers_100x40", text);
+
+    // a log the identity may not read says so in its place
+    let mut containers = upshift::cluster::pod_detail::containers(&pod);
+    containers[0].logs = vec![LogTail {
+        previous: true,
+        lines: Err("forbidden: pods \"x\" is forbidden (the viewer's role grants get on pods/log: docs/rbac/upshift-viewer.yaml)".into()),
+    }];
+    c.ask_pod_detail(key);
+    c.pod_detail_read(
+        key,
+        Ok(PodDetail {
+            key: key.into(),
+            containers,
+        }),
+    );
+    let text = screen(&mut c, 100, 40);
+    assert!(
+        text.contains("forbidden") && text.contains("upshift-viewer.yaml"),
+        "{text}"
+    );
 }

@@ -18,7 +18,7 @@ pub const PAGE: u32 = 500;
 /// Reads a cluster; cannot write to it.
 #[derive(Clone)]
 pub struct ClusterReader {
-    client: kube::Client,
+    pub(super) client: kube::Client,
 }
 
 impl ClusterReader {

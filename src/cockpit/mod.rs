@@ -4,8 +4,10 @@
 //! from the outside world; keys change its view through the screen's `update`.
 
 pub mod clock;
+pub mod eta;
 pub mod lead;
 pub mod order;
+pub mod pod_detail;
 pub mod view;
 
 use tokio::sync::mpsc;
@@ -50,6 +52,8 @@ pub struct Cockpit {
     first_group: Option<String>,
     /// A read-only cockpit's view of the cluster's clock, from the published state.
     cluster_clock: clock::ClusterClock,
+    /// The containers and logs of the pod whose detail was opened last.
+    pub pod_detail: Option<pod_detail::PodFetch>,
 }
 
 impl Cockpit {
@@ -81,6 +85,7 @@ impl Cockpit {
             signals_at: u64::MAX,
             first_group: None,
             cluster_clock: clock::ClusterClock::default(),
+            pod_detail: None,
         }
     }
 

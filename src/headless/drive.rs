@@ -11,8 +11,9 @@ use tokio::task::JoinHandle;
 use crate::cluster::ClusterReader;
 use crate::cockpit::Cockpit;
 use crate::cockpit::lead::{DriveFeed, HEALTH_EVERY};
-use crate::model::Health;
+use crate::model::journal::{StepId, StepState, What};
 use crate::model::rollout::{Command, Phase, RolloutState};
+use crate::model::{Health, Timestamp};
 
 /// What the commands read from stdin are: `proceed`, `override REASON`, …
 pub const COMMANDS: &str = "proceed, override REASON, confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node, delete-pod POD, auto on|off";
@@ -82,6 +83,22 @@ pub fn state_line(s: &RolloutState) -> String {
     format!("{}{step}{extra}{notice}", s.phase.name())
 }
 
+/// ` · running 6m of the 10–25m EKS usually takes`: the current step's time against
+/// what it should take, in whole minutes, when it runs and `began` (the step and when
+/// the journal says it began running) is about it. Measured on the drive's clock: the
+/// state's own time.
+pub fn eta_suffix(s: &RolloutState, began: Option<&(StepId, Timestamp)>) -> String {
+    let Some(step) = s.current_step() else {
+        return String::new();
+    };
+    match (began, s.updated) {
+        (Some((id, at)), Some(now)) if *id == step.id => crate::cockpit::eta::line(step, *at, now, true)
+            .map(|l| format!(" · {l}"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// The verdict, one line each: `verdict: done` or `verdict: open problem: …` per problem.
 pub fn verdict_lines(s: &RolloutState) -> Vec<String> {
     if s.phase != Phase::Done {
@@ -127,6 +144,8 @@ pub async fn run<E: Display>(
     let mut lines = stdin_lines();
     let mut stdin_open = true;
     let mut last = String::new();
+    // the step that last began running, and when (the journal's time)
+    let mut began: Option<(StepId, Timestamp)> = None;
     let finished = loop {
         tokio::select! {
             Some(delta) = rx.recv() => cockpit.take_in(delta, &mut rx),
@@ -139,7 +158,7 @@ pub async fn run<E: Display>(
                     break state.borrow().clone();
                 }
                 let s = state.borrow_and_update().clone();
-                let line = state_line(&s);
+                let line = format!("{}{}", state_line(&s), eta_suffix(&s, began.as_ref()));
                 if line != last {
                     println!("{line}");
                     last = line;
@@ -149,6 +168,9 @@ pub async fn run<E: Display>(
                 }
             }
             Some(e) = entries.recv() => {
+                if let What::Step { step, state: StepState::Running } = &e.what {
+                    began = Some((step.clone(), e.at));
+                }
                 let l = crate::cockpit::journal_log_entry(&e);
                 eprintln!("journal: {} {} {}", l.object, l.reason, l.message);
             }
@@ -273,6 +295,32 @@ mod tests {
             "{}",
             state_line(&s)
         );
+    }
+
+    #[test]
+    fn a_running_add_on_says_its_time_against_the_usual_on_the_drives_clock() {
+        use crate::model::rollout::StepView;
+        let addon = StepId::Addon("coredns".into());
+        let began: Timestamp = "2025-06-02T14:00:00Z".parse().unwrap();
+        let s = RolloutState {
+            phase: Phase::Running,
+            steps: vec![StepView {
+                id: addon.clone(),
+                label: "addon coredns".into(),
+                state: StepState::Running,
+                ..Default::default()
+            }],
+            current: Some(0),
+            updated: Some("2025-06-02T14:03:20Z".parse().unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            eta_suffix(&s, Some(&(addon, began))),
+            " · running 3m of the 1–5m an add-on usually takes"
+        );
+        // a time about another step, or none, says nothing
+        assert_eq!(eta_suffix(&s, Some(&(StepId::ControlPlane, began))), "");
+        assert_eq!(eta_suffix(&s, None), "");
     }
 
     #[test]

@@ -510,6 +510,7 @@ fn pod_lines(c: &Cockpit, p: &PodInfo, width: u16) -> Vec<Line<'static>> {
             _ => out.push(Line::styled("  waiting for the scheduler", theme::dim())),
         }
     }
+    out.extend(super::containers::lines(c, &p.key(), width));
     out.extend(log_lines(c, &format!("Pod/{}/{}", p.namespace, p.name), width));
     out
 }

@@ -8,7 +8,7 @@ use super::Intent;
 use super::ask;
 use super::keymap::{self, Action, Layer};
 use super::panes;
-use crate::cockpit::view::{Ask, Overlay, Pane, Prompt, PromptKind, View, scroll_to};
+use crate::cockpit::view::{Ask, Detail, Overlay, Pane, Prompt, PromptKind, View, scroll_to};
 use crate::cockpit::{Cockpit, READ_ONLY};
 use crate::model::rollout::{Command, Phase, RolloutState};
 
@@ -326,7 +326,21 @@ fn open(c: &mut Cockpit) {
         return;
     };
     match panes::view(pane).open(c, i) {
-        Ok(target) => c.view.overlay = Some(Overlay::Detail { target, scroll: 0 }),
+        Ok(target) => {
+            // a pod's containers and logs are read once, as its detail opens
+            let pod = match &target {
+                Detail::Pod(key) => Some(key.clone()),
+                Detail::Entry(e) => match panes::events::detail_of(&e.object) {
+                    Some(Detail::Pod(key)) => Some(key),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(key) = pod {
+                c.ask_pod_detail(&key);
+            }
+            c.view.overlay = Some(Overlay::Detail { target, scroll: 0 });
+        }
         Err(why) => c.view.message = Some(why.to_string()),
     }
 }

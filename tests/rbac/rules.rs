@@ -31,6 +31,7 @@ pub const KNOWN_RESOURCES: &[(&str, &str)] = &[
     ("", "nodes"),
     ("", "pods"),
     ("", "pods/eviction"),
+    ("", "pods/log"),
     ("", "events"),
     ("", "configmaps"),
     ("", "secrets"),
@@ -265,6 +266,9 @@ pub fn watch_requests() -> Vec<Req> {
         out.push(req("watch", g, r));
     }
     out.push(req("get", "", "nodes"));
+    // a pod's detail reads it and the end of its containers' logs
+    out.push(req("get", "", "pods").ns("shop").named("checkout-6f7d9c8b4-c3p0y"));
+    out.push(req("get", "", "pods/log").ns("shop").named("checkout-6f7d9c8b4-c3p0y"));
     out.push(req("list", "", "configmaps").ns(KS).named(ROLLOUT));
     out.push(req("watch", "", "configmaps").ns(KS).named(ROLLOUT));
     out.push(req("get", "", "configmaps").ns(KS).named(ROLLOUT));

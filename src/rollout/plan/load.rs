@@ -22,7 +22,7 @@ use crate::units::Minor;
 pub enum PlanError {
     #[error("reading the plan {file}: {error} (write one with `upshift plan --target VERSION -o {file}`)")]
     Read { file: String, error: String },
-    #[error("{}: {field}: {message}", at(.file, .line))]
+    #[error("{}: {}: {message}", at(.file, .line), numbered(.field))]
     Invalid {
         file: String,
         /// 1-based; None when the plan has no text (built in memory) or the line is not found.
@@ -48,6 +48,19 @@ impl PlanError {
             PlanError::Invalid { field, .. } => Some(field),
             PlanError::Read { .. } => None,
         }
+    }
+}
+
+/// A field path as the plan's summary numbers steps: `steps[4].surge` is
+/// `step 5 (steps[4].surge)`; other paths are as they are.
+pub fn numbered(field: &str) -> String {
+    let index = field
+        .strip_prefix("steps[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(n, _)| n.parse::<usize>().ok());
+    match index {
+        Some(i) => format!("step {} ({field})", i + 1),
+        None => field.to_string(),
     }
 }
 
@@ -159,7 +172,10 @@ impl Plan {
             if let Some(i) = message.find(" at line ") {
                 message.truncate(i);
             }
-            if let Some(rest) = message.strip_prefix(&format!("{path}: ")) {
+            // the parser may name the field's path, or its parent's, again: once is enough
+            if let Some((head, rest)) = message.split_once(": ")
+                && (head == path || path.starts_with(&format!("{head}.")) || path.starts_with(&format!("{head}[")))
+            {
                 message = rest.to_string();
             }
             let field = if path == "." { "(top level)".to_string() } else { path };

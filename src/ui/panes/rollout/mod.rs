@@ -4,7 +4,6 @@
 //! state, the choices shown as the lead's.
 
 mod banner;
-mod eta;
 mod gate;
 
 use ratatui::buffer::Buffer;
@@ -147,7 +146,9 @@ fn current_block(c: &Cockpit, r: &RolloutState, s: &StepView, width: usize) -> V
             out.push(Line::from(vec![Span::raw(INDENT), Span::styled(l, theme::dim())]));
         }
     }
-    if let Some(eta) = eta::line(c, s, s.group.as_ref()) {
+    let eta = crate::cockpit::eta::began(c.log.entries().iter(), &s.id)
+        .and_then(|began| crate::cockpit::eta::line(s, began, c.now, false));
+    if let Some(eta) = eta {
         out.push(Line::from(vec![Span::raw(INDENT), Span::styled(eta, theme::dim())]));
     }
     if let Some(g) = &s.group {
