@@ -23,8 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cockpit", &["cluster", "model", "units"]),
     ("ui", &["cockpit", "cluster", "model", "units"]),
     ("tui", &[]),
-    ("app", &["ui", "tui", "cockpit", "cluster", "model", "units"]),
-    ("headless", &["cockpit", "cluster", "model", "units"]),
+    ("app", &["ui", "tui", "cockpit", "cluster", "model", "timeline", "units"]),
+    ("headless", &["cockpit", "cluster", "model", "timeline", "units"]),
+    ("timeline", &["model", "units"]),
+    ("replay", &["ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units"]),
     ("preflight", &["cloud", "cluster", "model", "units"]),
     (
         "rollout",

@@ -50,6 +50,8 @@ pub struct Cockpit {
     first_group: Option<String>,
     /// A read-only cockpit's view of the cluster's clock, from the published state.
     cluster_clock: clock::ClusterClock,
+    /// A replay's header: the moment shown, the speed, what is missing. None live.
+    pub replay: Option<String>,
 }
 
 impl Cockpit {
@@ -81,6 +83,7 @@ impl Cockpit {
             signals_at: u64::MAX,
             first_group: None,
             cluster_clock: clock::ClusterClock::default(),
+            replay: None,
         }
     }
 
@@ -228,6 +231,20 @@ impl Cockpit {
             self.journal_seq = self.journal_seq.max(e.seq);
             self.log.push(journal_log_entry(e));
         }
+        self.dirty = true;
+    }
+
+    /// The newest journal entry shown in the log.
+    pub fn journal_seq(&self) -> u64 {
+        self.journal_seq
+    }
+
+    /// Empties the event log, so that a replay going back in time shows the journal
+    /// only up to the moment it went back to.
+    pub fn restart_log(&mut self) {
+        self.log = EventLog::new(LOG_CAPACITY);
+        self.log.now = Some(self.now);
+        self.journal_seq = 0;
         self.dirty = true;
     }
 

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod drive;
 pub mod plan;
+pub mod replay;
 pub mod preflight;
 pub mod report;
 pub mod sim;
