@@ -20,13 +20,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["units"]),
     ("cloud", &["units"]),
     ("cluster", &["model", "units"]),
+    ("timeline", &["model", "units"]),
     ("cockpit", &["cluster", "model", "units"]),
     ("ui", &["cockpit", "cluster", "model", "units"]),
     ("tui", &[]),
     ("app", &["ui", "tui", "cockpit", "cluster", "model", "timeline", "units"]),
     ("headless", &["cockpit", "cluster", "model", "timeline", "units"]),
-    ("timeline", &["model", "units"]),
-    ("replay", &["ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units"]),
+
     ("preflight", &["cloud", "cluster", "model", "units"]),
     (
         "rollout",
@@ -34,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("sim", &["units"]),
     ("report", &["model", "units"]),
+    ("replay", &["ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units"]),
 ];
 
 /// The binary's modules: they may use anything.
