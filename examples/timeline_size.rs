@@ -46,16 +46,24 @@ async fn run(name: String, speed: f64, hours: f64) {
     let t0 = std::time::Instant::now();
     let sim = Simulator::start(cfg).await.expect("the simulator starts");
     let nodes = sim.world().lock().nodes.items().len();
-    println!("timeline: scenario {name} ({nodes} nodes) serving after {:.0} s at {speed}x", t0.elapsed().as_secs_f64());
+    println!(
+        "timeline: scenario {name} ({nodes} nodes) serving after {:.0} s at {speed}x",
+        t0.elapsed().as_secs_f64()
+    );
     let lead = sim.client("lead").await.expect("the lead's client");
     let cloud: Arc<dyn Cloud> = Arc::new(
         AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
             .await
             .expect("the simulator's AWS endpoint"),
     );
-    let live = plan::discover(&ClusterReader::new(lead.clone()), &cluster, Some((cloud.as_ref(), &cluster)), "1.31")
-        .await
-        .expect("discovery");
+    let live = plan::discover(
+        &ClusterReader::new(lead.clone()),
+        &cluster,
+        Some((cloud.as_ref(), &cluster)),
+        "1.31",
+    )
+    .await
+    .expect("discovery");
     let mut p = plan::propose(
         &live,
         &ProposeOptions {

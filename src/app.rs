@@ -65,7 +65,9 @@ pub fn open_timeline(path: Option<std::path::PathBuf>, cockpit: &mut Cockpit) ->
     match Recorder::open(&path?) {
         Ok(r) => Some(r),
         Err(e) => {
-            cockpit.log.push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
+            cockpit
+                .log
+                .push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
             None
         }
     }
@@ -77,7 +79,9 @@ fn record(timeline: &mut Option<Recorder>, cockpit: &mut Cockpit, at: Timestamp,
     let Some(t) = timeline else { return };
     cockpit.refresh();
     if let Err(e) = t.observe(at, seq, &cockpit.signals, cockpit.rollout.as_ref(), entry) {
-        cockpit.log.push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
+        cockpit
+            .log
+            .push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
         *timeline = None;
     }
 }

@@ -24,9 +24,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cockpit", &["cluster", "model", "units"]),
     ("ui", &["cockpit", "cluster", "model", "units"]),
     ("tui", &[]),
-    ("app", &["ui", "tui", "cockpit", "cluster", "model", "timeline", "units"]),
+    (
+        "app",
+        &["ui", "tui", "cockpit", "cluster", "model", "timeline", "units"],
+    ),
     ("headless", &["cockpit", "cluster", "model", "timeline", "units"]),
-
     ("preflight", &["cloud", "cluster", "model", "units"]),
     (
         "rollout",
@@ -34,7 +36,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("sim", &["units"]),
     ("report", &["model", "units"]),
-    ("replay", &["ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units"]),
+    (
+        "replay",
+        &[
+            "ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units",
+        ],
+    ),
 ];
 
 /// The binary's modules: they may use anything.

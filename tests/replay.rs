@@ -195,7 +195,12 @@ fn signals(rows: Vec<NodeRow>, unscheduled: usize) -> Signals {
                 Vec::new()
             },
             pods: (1..=unscheduled)
-                .map(|i| (format!("payments/ledger-{i}"), "0/3 nodes are available: 3 Insufficient cpu".into()))
+                .map(|i| {
+                    (
+                        format!("payments/ledger-{i}"),
+                        "0/3 nodes are available: 3 Insufficient cpu".into(),
+                    )
+                })
                 .collect(),
             ..Default::default()
         },
@@ -249,7 +254,13 @@ fn write_fixture(dir: &Path, bare: bool) -> PathBuf {
         ],
         2,
     );
-    let gated = rollout(Phase::Gate, StepState::Done, StepState::Pending, 1, Some(red_gate(None)));
+    let gated = rollout(
+        Phase::Gate,
+        StepState::Done,
+        StepState::Pending,
+        1,
+        Some(red_gate(None)),
+    );
     rec.observe(t(650), 5, &red, Some(&gated), false).unwrap();
     let decided = rollout(
         Phase::Running,
@@ -375,7 +386,7 @@ fn the_timeline_is_folded_forward_and_again_after_going_back() {
     let s = f.signals.unwrap();
     assert_eq!(s.unscheduled.count, 2);
     assert_eq!(s.nodes.rows.iter().filter(|r| r.cordoned).count(), 1);
-    assert_eq!(f.rollout.unwrap().gate.unwrap().criteria[0].ok, false);
+    assert!(!f.rollout.unwrap().gate.unwrap().criteria[0].ok);
     p.seek(usize::MAX);
     let s = p.frame().signals.unwrap();
     assert_eq!(s.nodes.rows.len(), 3, "the old nodes gone, the new ones in");

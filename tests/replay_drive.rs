@@ -74,20 +74,21 @@ async fn the_replays_last_moment_is_the_live_drives_end() {
     .unwrap();
     let verdict: Vec<&String> = lines.iter().filter(|l| l.starts_with("verdict: ")).collect();
     assert!(!verdict.is_empty(), "the live drive printed its verdict: {lines:?}");
-    let last_state = lines
-        .iter()
-        .rev()
-        .find(|l| !l.starts_with("verdict: "))
-        .unwrap();
+    let last_state = lines.iter().rev().find(|l| !l.starts_with("verdict: ")).unwrap();
 
     let journal = dir.path().join("journal.jsonl");
     let timeline = upshift::timeline::path_for(&journal);
-    let read = upshift::timeline::read(&timeline).unwrap().expect("a timeline beside the journal");
+    let read = upshift::timeline::read(&timeline)
+        .unwrap()
+        .expect("a timeline beside the journal");
     assert_eq!(read.skipped, 0);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&timeline).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&timeline).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     let mut l = upshift::replay::load(&journal).unwrap();

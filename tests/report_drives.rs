@@ -201,7 +201,11 @@ fn token(w: &str) -> String {
     let n = tail.split('-').count();
     // a pod of a ReplicaSet ends in five random letters and digits
     let random = |i: usize, p: &str| {
-        !head.is_empty() && i + 1 == n && n > 1 && p.len() == 5 && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        !head.is_empty()
+            && i + 1 == n
+            && n > 1
+            && p.len() == 5
+            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
     };
     let parts: Vec<String> = tail
         .split('-')

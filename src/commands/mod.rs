@@ -5,8 +5,8 @@
 pub mod demo;
 pub mod drive;
 pub mod plan;
-pub mod replay;
 pub mod preflight;
+pub mod replay;
 pub mod report;
 pub mod sim;
 pub mod watch;

@@ -49,7 +49,10 @@ pub fn load(path: &Path) -> Result<Loaded, ReplayError> {
     let samples = match timeline {
         Some(t) => {
             if t.skipped > 0 {
-                notes.push(format!("{} timeline lines could not be read and are left out", t.skipped));
+                notes.push(format!(
+                    "{} timeline lines could not be read and are left out",
+                    t.skipped
+                ));
             }
             t.samples
         }
@@ -219,9 +222,7 @@ pub fn key(p: &mut Player, c: &mut Cockpit, notes: &[String], jump: &mut Option<
 /// Plays the replay on the terminal until the user quits.
 pub async fn run(mut loaded: Loaded) -> std::io::Result<()> {
     let mut c = cockpit(&mut loaded);
-    let Loaded {
-        mut player, notes, ..
-    } = loaded;
+    let Loaded { mut player, notes, .. } = loaded;
     let mut tui = Tui::start()?;
     let mut keys = crossterm::event::EventStream::new();
     let step = Duration::from_millis(100);

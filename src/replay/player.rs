@@ -246,9 +246,8 @@ impl Player {
     /// the decision in the event log, the gate as the lead saw it when deciding.
     /// None (nothing moves) when there is none.
     pub fn next_decision(&mut self) -> Option<usize> {
-        let next = (self.index + 1..self.moments.len()).find(|&i| {
-            matches!(self.moments[i].what, MomentKind::Entry { decision: true, .. })
-        })?;
+        let next = (self.index + 1..self.moments.len())
+            .find(|&i| matches!(self.moments[i].what, MomentKind::Entry { decision: true, .. }))?;
         self.seek(next);
         self.paused = true;
         Some(next)
@@ -369,10 +368,7 @@ pub fn from_journal<'a>(entries: impl Iterator<Item = &'a Entry>) -> Option<Roll
                 }
             }
             What::Decision {
-                step,
-                decision,
-                reason,
-                ..
+                step, decision, reason, ..
             } => {
                 use crate::model::journal::{Decision, Subject};
                 let mut said = format!("{decision} by {}", e.who);
