@@ -14,7 +14,8 @@ use crate::cockpit::Cockpit;
 use crate::cockpit::lead::{DriveFeed, HEALTH_EVERY};
 use crate::model::journal::Entry;
 use crate::model::rollout::Command;
-use crate::model::{Health, RolloutState};
+use crate::model::{Health, Level, LogEntry, RolloutState, Timestamp};
+use crate::timeline::Recorder;
 use crate::tui::{Signal, Signals, Tui};
 use crate::ui::{self, Intent};
 
@@ -76,6 +77,33 @@ fn read_pod(reader: &ClusterReader, key: String, tx: mpsc::UnboundedSender<PodRe
     });
 }
 
+/// Opens the timeline the drive asked for; a timeline that cannot be opened is said
+/// in the event log and the drive goes on without it.
+pub fn open_timeline(path: Option<std::path::PathBuf>, cockpit: &mut Cockpit) -> Option<Recorder> {
+    match Recorder::open(&path?) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            cockpit
+                .log
+                .push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
+            None
+        }
+    }
+}
+
+/// Records what the cockpit shows in the timeline (see [`Recorder::observe`]); a
+/// failed write is said once in the event log and ends the recording.
+fn record(timeline: &mut Option<Recorder>, cockpit: &mut Cockpit, at: Timestamp, seq: u64, entry: bool) {
+    let Some(t) = timeline else { return };
+    cockpit.refresh();
+    if let Err(e) = t.observe(at, seq, &cockpit.signals, cockpit.rollout.as_ref(), entry) {
+        cockpit
+            .log
+            .push(LogEntry::local(Level::Warning, "Timeline", e.to_string()));
+        *timeline = None;
+    }
+}
+
 /// How the cockpit's loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -96,10 +124,12 @@ pub async fn run(
     drive: Option<DriveFeed>,
 ) -> std::io::Result<Ended> {
     let has_drive = drive.is_some();
-    let (mut states, mut entries, health) = match drive {
-        Some(d) => (Some(d.state), Some(d.entries), Some(d.health)),
-        None => (None, None, None),
+    let (mut states, mut entries, health, timeline) = match drive {
+        Some(d) => (Some(d.state), Some(d.entries), Some(d.health), d.timeline),
+        None => (None, None, None, None),
     };
+    let mut timeline = open_timeline(timeline, &mut cockpit);
+    let mut seq = 0;
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
     let mut signals = Signals::catch()?;
@@ -128,16 +158,27 @@ pub async fn run(
             }
             Some(delta) = rx.recv() => cockpit.take_in(delta, &mut rx),
             Some((key, result)) = pod_rx.recv() => cockpit.pod_detail_read(&key, result),
-            Some(entry) = next_entry(&mut entries) => cockpit.note_journal(std::slice::from_ref(&entry)),
+            Some(entry) = next_entry(&mut entries) => {
+                cockpit.note_journal(std::slice::from_ref(&entry));
+                seq = seq.max(entry.seq);
+                record(&mut timeline, &mut cockpit, entry.at, seq, true);
+            }
             state = next_state(&mut states, ended) => match state {
-                Some(s) => cockpit.set_rollout(s),
+                Some(s) => {
+                    let finished = s.finished();
+                    cockpit.set_rollout(s);
+                    record(&mut timeline, &mut cockpit, now(), seq, finished);
+                }
                 None => ended = true,
             },
             event = keys.next() => match event {
                 Some(Ok(crossterm::event::Event::Key(key))) if key.kind != crossterm::event::KeyEventKind::Release => {
                     cockpit.dirty = true;
                     match ui::handle_key(&mut cockpit, key) {
-                        Some(Intent::Quit) => break,
+                        Some(Intent::Quit) => {
+                            record(&mut timeline, &mut cockpit, now(), seq, true);
+                            break;
+                        }
                         Some(Intent::Drive(command)) => {
                             // a decision that cannot be sent is said on screen and in the log
                             let _ = cockpit.decide(command);
@@ -156,6 +197,7 @@ pub async fn run(
             _ = tick.tick() => {
                 cockpit.tick(now());
                 send_health(&mut cockpit, health.as_ref(), &mut health_at);
+                record(&mut timeline, &mut cockpit, now(), seq, false);
             }
             _ = frame.tick() => {
                 if cockpit.dirty {

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "upshift drives a Kubernetes version upgrade of an EKS cluster step by step: \
 research, control plane, add-ons, node groups, with health gates in between. \
 It ships a simulated EKS cluster so that anyone can rehearse an upgrade without a cloud account.",
-    after_help = "Start here:\n  upshift demo                        rehearse on the built-in simulated cluster\n  upshift preflight --target 1.31     what will break or block the upgrade\n  upshift plan --target 1.31 -o p.yaml  a rollout plan for review\n  upshift watch                       the read-only cockpit on the current context\n  upshift sim serve --scenario demo   serve the simulator for kubectl and other tools\n\nLogs go to a file (see --log-file), never to the terminal."
+    after_help = "Start here:\n  upshift demo                        rehearse on the built-in simulated cluster\n  upshift preflight --target 1.31     what will break or block the upgrade\n  upshift plan --target 1.31 -o p.yaml  a rollout plan for review\n  upshift watch                       the read-only cockpit on the current context\n  upshift replay JOURNAL              study a past rollout in the cockpit\n  upshift sim serve --scenario demo   serve the simulator for kubectl and other tools\n\nLogs go to a file (see --log-file), never to the terminal."
 )]
 pub struct Cli {
     /// Where to write the log (default: $XDG_STATE_HOME/upshift/upshift.log,
@@ -172,6 +172,31 @@ pub enum Commands {
     #[command(verbatim_doc_comment)]
     Report(ReportArgs),
 
+    /// A past rollout played in the read-only cockpit, for study
+    ///
+    /// Reads a drive's journal and the timeline the drive recorded beside it
+    /// (JOURNAL.timeline.jsonl: the signals, node states and workloads down or
+    /// degraded, at most one sample per 5 s of the cluster's time and one at each
+    /// journal entry) and plays the rollout on the cockpit's own panes: the rollout
+    /// pane with its gates and their criteria as they were, the event log up to the
+    /// moment shown, node state, node health, unscheduled pods, pod errors and
+    /// workloads. The header says REPLAY, the moment shown and the speed. Without a
+    /// timeline (an older upshift, or it was deleted) it plays the rollout pane and
+    /// the events from the journal alone, and says so. Reads only: it needs no
+    /// cluster and writes nothing.
+    ///
+    /// Keys: space pause/play, + faster, - slower (1× to 1800× the cluster's time),
+    /// n step to the next decision (and pause), j or a digit then Enter jump to
+    /// where that step started, Home/End first/last moment, q quit; Tab, arrows,
+    /// Enter, / and ? as in the cockpit.
+    ///
+    /// Examples:
+    ///   upshift replay upshift-demo.journal.jsonl
+    ///   upshift replay /secure/upgrade-2026-11-25.jsonl      # then n, n, n: each decision
+    ///   upshift report upshift-demo.journal.jsonl > rollout.md  # the same rollout as text
+    #[command(verbatim_doc_comment)]
+    Replay(ReplayArgs),
+
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
@@ -193,6 +218,13 @@ pub struct ReportArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The drive's journal (JSON lines); its timeline is read from JOURNAL.timeline.jsonl
+    #[arg(value_name = "JOURNAL")]
+    pub journal: PathBuf,
 }
 
 /// Which cluster, through which kubeconfig: shared by every command that reads one.

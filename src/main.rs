@@ -121,6 +121,7 @@ fn run() -> Result<()> {
     let result = runtime.block_on(async {
         match cli.command {
             Commands::Demo(args) => commands::demo::demo(args).await,
+            Commands::Replay(args) => commands::replay::replay(&args).await,
             Commands::Watch(args) => commands::watch::watch(args).await,
             Commands::Drive(args) => match commands::drive::drive(args).await {
                 // exit codes: 2 when the drive was refused (another rollout's journal, a drive running)

@@ -20,11 +20,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["units"]),
     ("cloud", &["units"]),
     ("cluster", &["model", "units"]),
+    ("timeline", &["model", "units"]),
     ("cockpit", &["cluster", "model", "units"]),
     ("ui", &["cockpit", "cluster", "model", "units"]),
     ("tui", &[]),
-    ("app", &["ui", "tui", "cockpit", "cluster", "model", "units"]),
-    ("headless", &["cockpit", "cluster", "model", "units"]),
+    (
+        "app",
+        &["ui", "tui", "cockpit", "cluster", "model", "timeline", "units"],
+    ),
+    ("headless", &["cockpit", "cluster", "model", "timeline", "units"]),
     ("preflight", &["cloud", "cluster", "model", "units"]),
     (
         "rollout",
@@ -32,6 +36,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("sim", &["units"]),
     ("report", &["model", "units"]),
+    (
+        "replay",
+        &[
+            "ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units",
+        ],
+    ),
 ];
 
 /// The binary's modules: they may use anything.

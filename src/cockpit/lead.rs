@@ -45,4 +45,6 @@ pub struct DriveFeed {
     pub entries: mpsc::UnboundedReceiver<Entry>,
     /// The cluster's health as the cockpit sees it, for the drive's gates.
     pub health: watch::Sender<Health>,
+    /// Where to record what the cockpit sees, for `upshift replay` (beside the journal).
+    pub timeline: Option<std::path::PathBuf>,
 }

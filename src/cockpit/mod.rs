@@ -54,6 +54,8 @@ pub struct Cockpit {
     cluster_clock: clock::ClusterClock,
     /// The containers and logs of the pod whose detail was opened last.
     pub pod_detail: Option<pod_detail::PodFetch>,
+    /// A replay's header: the moment shown, the speed, what is missing. None live.
+    pub replay: Option<String>,
 }
 
 impl Cockpit {
@@ -86,6 +88,7 @@ impl Cockpit {
             first_group: None,
             cluster_clock: clock::ClusterClock::default(),
             pod_detail: None,
+            replay: None,
         }
     }
 
@@ -233,6 +236,20 @@ impl Cockpit {
             self.journal_seq = self.journal_seq.max(e.seq);
             self.log.push(journal_log_entry(e));
         }
+        self.dirty = true;
+    }
+
+    /// The newest journal entry shown in the log.
+    pub fn journal_seq(&self) -> u64 {
+        self.journal_seq
+    }
+
+    /// Empties the event log, so that a replay going back in time shows the journal
+    /// only up to the moment it went back to.
+    pub fn restart_log(&mut self) {
+        self.log = EventLog::new(LOG_CAPACITY);
+        self.log.now = Some(self.now);
+        self.journal_seq = 0;
         self.dirty = true;
     }
 

@@ -103,6 +103,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     let journal = dir.join("upshift-demo.journal.jsonl");
     // a new simulated cluster: last rehearsal's journal does not apply to it
     let _ = std::fs::remove_file(&journal);
+    let _ = std::fs::remove_file(upshift::timeline::path_for(&journal));
     let clock = sim.world().lock().clock.clone();
     let rollout_clock = clock.clone();
     let setup = upshift::rollout::drive::Setup {
@@ -119,7 +120,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     let drive = upshift::rollout::drive::prepare(setup)
         .await
         .map_err(|e| eyre!("{e}"))?;
-    let (controls, feed, _task) = seat(drive.start());
+    let (controls, feed, _task) = seat(drive.start(), &journal);
     let connection = upshift::cluster::Connection {
         context: "lead".into(),
         cluster: name,

@@ -78,7 +78,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         }
         None => None,
     };
-    let (controls, feed, task) = seat(handle);
+    let (controls, feed, task) = seat(handle, &journal);
     let cockpit = upshift::cockpit::Cockpit::lead(connection, controls, jiff::Timestamp::now());
     let reader = upshift::cluster::ClusterReader::new(client);
     if args.headless {
@@ -125,6 +125,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
 /// through, what the cockpit's loop reads from the drive, and the drive's task.
 pub(super) fn seat(
     h: upshift::rollout::drive::DriveHandle,
+    journal: &std::path::Path,
 ) -> (
     upshift::cockpit::lead::Controls,
     upshift::cockpit::lead::DriveFeed,
@@ -134,6 +135,7 @@ pub(super) fn seat(
         state: h.state,
         entries: h.entries,
         health: h.health,
+        timeline: Some(upshift::timeline::path_for(journal)),
     };
     (upshift::cockpit::lead::Controls::new(h.commands), feed, h.task)
 }

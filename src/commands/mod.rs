@@ -7,6 +7,7 @@ pub mod drive;
 pub mod plan;
 pub mod preflight;
 pub mod redact;
+pub mod replay;
 pub mod report;
 pub mod sim;
 pub mod watch;

@@ -14,6 +14,7 @@ use crate::cockpit::lead::{DriveFeed, HEALTH_EVERY};
 use crate::model::journal::{StepId, StepState, What};
 use crate::model::rollout::{Command, Phase, RolloutState};
 use crate::model::{Health, Timestamp};
+use crate::timeline::Recorder;
 
 /// What the commands read from stdin are: `proceed`, `override REASON`, …
 pub const COMMANDS: &str = "proceed, override REASON, confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node, delete-pod POD, auto on|off";
@@ -136,7 +137,10 @@ pub async fn run<E: Display>(
         mut state,
         mut entries,
         health,
+        timeline,
     } = feed;
+    let mut timeline = Timeline::open(timeline);
+    let mut current = RolloutState::default();
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
     let mut every = tokio::time::interval(HEALTH_EVERY);
@@ -152,12 +156,15 @@ pub async fn run<E: Display>(
             _ = every.tick() => {
                 cockpit.refresh();
                 health.send_replace(Health::from_signals(&cockpit.signals));
+                timeline.record(&cockpit, &current, false);
             }
             changed = state.changed() => {
                 if changed.is_err() {
                     break state.borrow().clone();
                 }
                 let s = state.borrow_and_update().clone();
+                current = s.clone();
+                timeline.record(&cockpit, &current, s.finished());
                 let line = format!("{}{}", state_line(&s), eta_suffix(&s, began.as_ref()));
                 if line != last {
                     println!("{line}");
@@ -173,6 +180,7 @@ pub async fn run<E: Display>(
                 }
                 let l = crate::cockpit::journal_log_entry(&e);
                 eprintln!("journal: {} {} {}", l.object, l.reason, l.message);
+                timeline.entry(&mut cockpit, &current, &e);
             }
             line = lines.recv(), if stdin_open => match line {
                 Some(l) if l.trim().is_empty() => {}
@@ -189,8 +197,16 @@ pub async fn run<E: Display>(
         }
     };
     // the drive ends once no decision can reach it any more
-    drop(cockpit);
+    let mut cockpit = cockpit;
     let result = task.await;
+    // the entries journaled after the state was seen finished, and the state's last word
+    while let Ok(e) = entries.try_recv() {
+        let l = crate::cockpit::journal_log_entry(&e);
+        eprintln!("journal: {} {} {}", l.object, l.reason, l.message);
+        timeline.entry(&mut cockpit, &finished, &e);
+    }
+    timeline.record(&cockpit, &finished, true);
+    drop(cockpit);
     match result {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(Ended::Drive(e.to_string())),
@@ -201,6 +217,45 @@ pub async fn run<E: Display>(
         println!("{p}");
     }
     Ok(())
+}
+
+/// The timeline a headless drive records, on the wall clock (the drive's clock on
+/// `drive`); a timeline that fails is said once on stderr and recording stops.
+struct Timeline {
+    recorder: Option<Recorder>,
+    seq: u64,
+}
+
+impl Timeline {
+    fn open(path: Option<std::path::PathBuf>) -> Timeline {
+        let recorder = path.and_then(|p| match Recorder::open(&p) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                None
+            }
+        });
+        Timeline { recorder, seq: 0 }
+    }
+
+    fn entry(&mut self, cockpit: &mut Cockpit, state: &RolloutState, e: &crate::model::journal::Entry) {
+        self.seq = self.seq.max(e.seq);
+        cockpit.refresh();
+        self.write(cockpit, state, e.at, true);
+    }
+
+    fn record(&mut self, cockpit: &Cockpit, state: &RolloutState, force: bool) {
+        self.write(cockpit, state, jiff::Timestamp::now(), force);
+    }
+
+    fn write(&mut self, cockpit: &Cockpit, state: &RolloutState, at: jiff::Timestamp, force: bool) {
+        let Some(r) = &mut self.recorder else { return };
+        let rollout = (state.updated.is_some() || !state.steps.is_empty()).then_some(state);
+        if let Err(e) = r.observe(at, self.seq, &cockpit.signals, rollout, force) {
+            eprintln!("warning: {e}");
+            self.recorder = None;
+        }
+    }
 }
 
 /// Stdin's lines, read on a thread of their own: a read that never returns (stdin

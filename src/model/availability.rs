@@ -37,7 +37,7 @@ pub struct WorkloadRow {
 }
 
 /// Every workload's and Service's availability, the worst first.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Availability {
     /// Workloads counted (Deployments, StatefulSets, DaemonSets, ownerless ReplicaSets).
     pub workloads: usize,

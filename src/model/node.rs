@@ -27,7 +27,7 @@ const LEAVING_TAINTS: [&str; 3] = [
 ];
 
 /// A node condition's state (`True`, `False`, `Unknown`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Tri {
     True,
     False,

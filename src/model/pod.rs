@@ -32,7 +32,7 @@ pub enum OwnerKind {
 }
 
 /// The kinds of pod error activity the cockpit counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     CrashLoopBackOff,
     ImagePullBackOff,

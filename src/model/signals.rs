@@ -14,7 +14,7 @@ use crate::units::Minor;
 const TOP: usize = 50;
 
 /// One node's line in the node-state pane.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeRow {
     pub name: String,
     pub group: String,
@@ -50,7 +50,7 @@ impl NodeRow {
 }
 
 /// A node group's counts.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupState {
     pub name: String,
     pub total: usize,
@@ -81,7 +81,7 @@ impl GroupState {
 }
 
 /// Node state across all nodes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeState {
     /// The minor version nodes should be on (the control plane's).
     pub target: Option<String>,
@@ -101,7 +101,7 @@ impl std::ops::Deref for NodeState {
 }
 
 /// A node whose conditions are not healthy.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeProblem {
     pub node: String,
     pub group: String,
@@ -113,7 +113,7 @@ pub struct NodeProblem {
 }
 
 /// Node health: conditions and pressures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeHealth {
     pub healthy: usize,
     pub not_ready: usize,
@@ -124,7 +124,7 @@ pub struct NodeHealth {
 }
 
 /// Unscheduled pods and why.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unscheduled {
     pub count: usize,
     pub oldest: Option<Timestamp>,
@@ -135,7 +135,7 @@ pub struct Unscheduled {
 }
 
 /// A workload with pods in error.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Offender {
     pub workload: String,
     pub kind: ErrorKind,
@@ -145,7 +145,7 @@ pub struct Offender {
 }
 
 /// Pod error activity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PodErrors {
     /// Pods in any error state now.
     pub pods: usize,

@@ -56,7 +56,10 @@ fn sync_state(c: &Cockpit) -> Vec<Span<'static>> {
 pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
     let conn = &c.connection;
     let mut first = vec![Span::styled(" upshift ", theme::brand())];
-    if c.read_only() {
+    if let Some(replay) = &c.replay {
+        first.push(Span::styled(" REPLAY ", theme::badge()));
+        first.push(Span::styled(format!(" {replay}"), theme::bold()));
+    } else if c.read_only() {
         first.push(Span::styled(" READ-ONLY ", theme::badge()));
     }
     first.push(sep());
