@@ -138,11 +138,10 @@ pub async fn override_every_red_gate(h: &mut DriveHandle, reason: &str, secs: u6
                         .gate
                         .as_ref()
                         .filter(|n| now.phase == Phase::Gate && n.id == g.id && !n.passable)
+                        .filter(|n| n.criteria.iter().any(|c| !c.ok))
                     {
-                        if n.criteria.iter().any(|c| !c.ok) {
-                            h.commands.send(Command::Override { reason: reason.into() }).unwrap();
-                            overridden.push(n.clone());
-                        }
+                        h.commands.send(Command::Override { reason: reason.into() }).unwrap();
+                        overridden.push(n.clone());
                     }
                 }
             }
