@@ -8,115 +8,20 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Inspect;
+use common::drive::{criterion, plan_for, start, until};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
-use upshift::cockpit::Cockpit;
-use upshift::model::RolloutState;
 use upshift::model::journal::{StepId, What};
-use upshift::model::rollout::{Command, Criterion, Phase};
-use upshift::rollout::drive::{DriveHandle, DriveOptions, Setup, prepare};
+use upshift::model::rollout::{Command, Phase};
 use upshift::rollout::journal::Journal;
-use upshift::rollout::plan::{self, Environment, Plan, ProposeOptions, Step, Strategy};
+use upshift::rollout::plan::{Plan, Step};
 use upshift::sim::Simulator;
-
-const LEAD: &str = "ana@laptop";
 
 /// The plan upshift proposes for the demo, with short waits; `keep` picks its steps.
 async fn demo_plan(sim: &Simulator, keep: impl Fn(&Step) -> bool) -> Plan {
-    let client = sim.client("lead").await.unwrap();
-    let c = common::cloud::shared(sim).await;
-    let live = plan::discover(
-        &upshift::cluster::ClusterReader::new(client),
-        "demo",
-        Some((c.as_ref(), "demo")),
-        "1.31",
-    )
-    .await
-    .unwrap();
-    let mut p = plan::propose(
-        &live,
-        &ProposeOptions {
-            target: "1.31".into(),
-            environment: Environment::PreProduction,
-            context: Some("lead".into()),
-            region: Some(sim.aws_region()),
-            batch_size: 1,
-            self_managed: Strategy::Replace,
-            managed: None,
-        },
-    );
-    p.gates.settle_seconds = 20;
-    p.drain.pod_timeout_seconds = 120;
-    p.steps.retain(|s| keep(s));
-    p
-}
-
-/// The drive, with a lead's cockpit feeding it the cluster's health.
-async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
-    let client = sim.client("lead").await.unwrap();
-    let clock = sim.clock();
-    let setup = Setup {
-        plan,
-        client: client.clone(),
-        cloud: common::cloud::shared(sim).await,
-        journal: journal.to_path_buf(),
-        who: LEAD.into(),
-        now: Arc::new(move || clock.now()),
-        lease_now: Arc::new(jiff::Timestamp::now),
-        take_over: false,
-        options: DriveOptions {
-            poll: Duration::from_millis(100),
-            ..Default::default()
-        },
-    };
-    let handle = prepare(setup).await.unwrap().start();
-    let clock = sim.clock();
-    let controls = upshift::cockpit::lead::Controls::new(handle.commands.clone());
-    let connection = upshift::cluster::Connection {
-        context: "lead".into(),
-        cluster: "demo".into(),
-        server: sim.url(),
-        user: LEAD.into(),
-    };
-    let cockpit = Cockpit::lead(connection, controls, clock.now());
-    tokio::spawn(upshift::headless::drive::feed_health(
-        upshift::cluster::ClusterReader::new(client),
-        cockpit,
-        handle.health.clone(),
-    ));
-    handle
-}
-
-/// Waits (real time) until the drive's state satisfies `f`.
-async fn until(h: &mut DriveHandle, what: &str, secs: u64, f: impl Fn(&RolloutState) -> bool) -> RolloutState {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        {
-            let s = h.state.borrow_and_update();
-            if f(&s) {
-                return s.clone();
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || tokio::time::timeout(left, h.state.changed()).await.is_err() {
-            let s = h.state.borrow().clone();
-            panic!("gave up waiting for {what}; phase {:?}, gate {:?}", s.phase, s.gate);
-        }
-    }
-}
-
-/// The open gate's criterion `name`, once the view is synced.
-fn criterion(s: &RolloutState, name: &str) -> Option<Criterion> {
-    let g = s.gate.as_ref().filter(|_| s.phase == Phase::Gate)?;
-    g.criteria
-        .iter()
-        .find(|c| c.name == name && !c.detail.starts_with("not judged"))
-        .cloned()
+    plan_for(sim, "demo", None, keep).await
 }
 
 async fn scale(sim: &Simulator, ns: &str, name: &str, replicas: i32) {

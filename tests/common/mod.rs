@@ -2,11 +2,13 @@
 //! client on it (`cloud`), a typed look into the simulated world where a test checks
 //! what the cluster holds (`inspect`), a step's and a drain's context on a journal of
 //! their own (`steps`), journal checks (`journal`), the `upshift` binary with its log
-//! in a temporary directory (`bin`), and kubectl (`kubectl`).
+//! in a temporary directory (`bin`), kubectl (`kubectl`), and the drive run in-process
+//! by a lead who overrides red gates (`drive`).
 #![allow(dead_code)]
 
 pub mod bin;
 pub mod cloud;
+pub mod drive;
 pub mod inspect;
 pub mod journal;
 pub mod kubectl;

@@ -119,8 +119,17 @@ pub async fn components_short(reader: &ClusterReader, target: &str) -> Result<Ve
         .filter(|f| f.severity != Severity::Info)
         // a gap in the table is not a finding about the component
         .filter(|f| !f.title.starts_with("The component table"))
-        .map(|f| f.title)
+        .map(|f| after_the_upgrade(f.title))
         .collect())
+}
+
+/// Preflight words a component's title for before the upgrade ("… it must be 1.31
+/// once the control plane is"); the verdict is given after it.
+fn after_the_upgrade(title: String) -> String {
+    match title.strip_suffix(" once the control plane is") {
+        Some(t) => format!("{t}, as the control plane now is"),
+        None => title,
+    }
 }
 
 /// One call: Waiting while old nodes are still leaving; then Done, with the open
@@ -201,6 +210,19 @@ mod tests {
             components: &[],
         });
         assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn a_component_title_reads_as_after_the_upgrade() {
+        assert_eq!(
+            after_the_upgrade(
+                "cluster-autoscaler kube-system/cluster-autoscaler is 1.30; it must be 1.31 once the control plane is"
+                    .into()
+            ),
+            "cluster-autoscaler kube-system/cluster-autoscaler is 1.30; it must be 1.31, as the control plane now is"
+        );
+        let other = "ingress-nginx ingress-nginx/ingress-nginx-controller (1.11) does not support Kubernetes 1.31";
+        assert_eq!(after_the_upgrade(other.into()), other);
     }
 
     #[test]
