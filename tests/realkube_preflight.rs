@@ -172,7 +172,7 @@ async fn research_finds_helm_and_annotation_evidence_on_a_real_api_server() {
     assert!(!seen.is_empty());
     let writes: Vec<_> = seen.iter().filter(|a| a.mutating()).collect();
     assert!(writes.is_empty(), "research wrote: {writes:#?}");
-    let refused: Vec<_> = seen.iter().filter(|a| a.code >= 400).collect();
+    let refused: Vec<_> = seen.iter().filter(|a| a.refused()).collect();
     assert!(refused.is_empty(), "research was refused: {refused:#?}");
     // it read the Helm records through the research role's list on secrets
     assert!(

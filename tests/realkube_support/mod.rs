@@ -118,6 +118,13 @@ pub struct Audited {
 }
 
 impl Audited {
+    /// Whether authentication or RBAC refused it (401 or 403). A request the client
+    /// gave up on (its process exited mid-list, say) is audited as a 500 and is no
+    /// refusal.
+    pub fn refused(&self) -> bool {
+        matches!(self.code, 401 | 403)
+    }
+
     pub fn mutating(&self) -> bool {
         matches!(
             self.verb.as_str(),
