@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 
-use super::{Progress, StepError};
+use super::{Progress, StepCtx, StepError};
 use crate::model::Level;
 use crate::model::journal::{Decision, StepId, What};
 use crate::rollout::journal::Journal;
@@ -378,5 +378,47 @@ pub async fn drain_node(
     Ok(Progress::Waiting {
         what: format!("node {node}: {leaving} pod(s) terminating"),
         detail: format!("{} pod(s) left to move from {node}, all terminating", movable.len()),
+    })
+}
+
+/// Starts batch `batch` of `of` of node group `group` as replace and blue-green do:
+/// journals the batch's nodes (`action`, their names joined by commas), then drains
+/// each; the first node held is the batch's answer, else it waits with `detail`.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_batch(
+    ctx: &mut StepCtx<'_>,
+    client: &kube::Client,
+    step: &StepId,
+    action: &str,
+    group: &str,
+    chosen: &[String],
+    (batch, of): (u32, u32),
+    detail: String,
+) -> Result<Progress, StepError> {
+    let names = chosen.join(",");
+    ctx.action(step, action, &names)?;
+    ctx.result(step, action, &names, true, format!("batch {batch} of {of}"))?;
+    ctx.group.batch = batch;
+    let opts = ctx.drain.clone();
+    let mut first_held = None;
+    for name in chosen {
+        let progress = drain_node(&mut ctx.drain_ctx(client.clone()), step, name, &opts).await?;
+        ctx.group.draining.push(name.clone());
+        if let Progress::Held { what, .. } = &progress
+            && first_held.is_none()
+        {
+            ctx.group.holding = Some(what.clone());
+            first_held = Some(progress);
+        }
+    }
+    if let Some(h) = first_held {
+        return Ok(h);
+    }
+    Ok(Progress::Waiting {
+        what: format!(
+            "node group {group}: batch {batch} of {of} started: {}",
+            chosen.join(", ")
+        ),
+        detail,
     })
 }

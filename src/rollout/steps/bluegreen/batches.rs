@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
 
-use super::super::drain::{CORDON, drain_node, kube_failed};
+use super::super::drain::{CORDON, drain_node, kube_failed, start_batch};
 use super::super::{Progress, StepCtx, StepError};
 use super::observe::GroupNode;
 use super::{DELETE, START_BATCH, UNCORDON, issues};
@@ -141,36 +141,11 @@ pub(super) async fn drain_old(
         }
     }
     let chosen: Vec<String> = waiting.iter().take(bs).map(|n| n.name.clone()).collect();
-    let names = chosen.join(",");
-    ctx.action(step, START_BATCH, &names)?;
-    ctx.result(step, START_BATCH, &names, true, format!("batch {batch} of {of}"))?;
-    ctx.group.batch = batch;
-    let opts = ctx.drain.clone();
-    let mut first_held = None;
-    for name in &chosen {
-        let progress = drain_node(&mut ctx.drain_ctx(client.clone()), step, name, &opts).await?;
-        ctx.group.draining.push(name.clone());
-        if let Progress::Held { what, .. } = &progress
-            && first_held.is_none()
-        {
-            ctx.group.holding = Some(what.clone());
-            first_held = Some(progress);
-        }
-    }
-    if let Some(h) = first_held {
-        return Ok(h);
-    }
-    Ok(Progress::Waiting {
-        what: format!(
-            "node group {}: batch {batch} of {of} started: {}",
-            g.name,
-            chosen.join(", ")
-        ),
-        detail: format!(
-            "draining {} into {new_name}; the old group is deleted once every batch is drained",
-            chosen.join(", ")
-        ),
-    })
+    let detail = format!(
+        "draining {} into {new_name}; the old group is deleted once every batch is drained",
+        chosen.join(", ")
+    );
+    start_batch(ctx, client, step, START_BATCH, &g.name, &chosen, (batch, of), detail).await
 }
 
 /// Every old node drained: the old group is deleted (EKS terminates its instances;

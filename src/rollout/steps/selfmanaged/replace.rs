@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 
-use super::super::drain::drain_node;
+use super::super::drain::{drain_node, start_batch};
 use super::super::{Progress, StepCtx, StepError};
 use super::{GroupNode, Observed, TERMINATE, UNCORDON, acting, finish, precheck_control_plane, uncordon};
 use crate::model::journal::{Decision, GateId, StepId, StepState, What};
@@ -322,37 +322,12 @@ async fn next_batch(
     acting(ctx, step, &live.asg).await?;
     let bs = g.batch_size.max(1) as usize;
     let chosen: Vec<String> = s.waiting.iter().take(bs).map(|n| n.name.clone()).collect();
-    let names = chosen.join(",");
-    ctx.action(step, START_BATCH, &names)?;
-    ctx.result(step, START_BATCH, &names, true, format!("batch {batch} of {of}"))?;
-    ctx.group.batch = batch;
-    let opts = ctx.drain.clone();
-    let mut first_held = None;
-    for name in &chosen {
-        let progress = drain_node(&mut ctx.drain_ctx(client.clone()), step, name, &opts).await?;
-        ctx.group.draining.push(name.clone());
-        if let Progress::Held { what, .. } = &progress
-            && first_held.is_none()
-        {
-            ctx.group.holding = Some(what.clone());
-            first_held = Some(progress);
-        }
-    }
-    if let Some(h) = first_held {
-        return Ok(h);
-    }
-    Ok(Progress::Waiting {
-        what: format!(
-            "node group {}: batch {batch} of {of} started: {}",
-            g.name,
-            chosen.join(", ")
-        ),
-        detail: format!(
-            "cordoning and draining {}; their instances in {} are terminated once drained, and replaced",
-            chosen.join(", "),
-            live.asg.name
-        ),
-    })
+    let detail = format!(
+        "cordoning and draining {}; their instances in {} are terminated once drained, and replaced",
+        chosen.join(", "),
+        live.asg.name
+    );
+    start_batch(ctx, client, step, START_BATCH, &g.name, &chosen, (batch, of), detail).await
 }
 
 /// Before the first batch: the control plane must be on the target, and the group
