@@ -129,6 +129,7 @@ fn cockpit(size: &Size) -> Cockpit {
         cluster: "large".into(),
         server: "https://4F2A9C1B7D3E5F60718293A4B5C6D7E8.gr7.eu-west-1.eks.amazonaws.com".into(),
         user: "arn:aws:iam::123456789012:role/platform-oncall".into(),
+        clock: Default::default(),
     };
     let mut c = Cockpit::new(connection, now() - jiff::SignedDuration::from_hours(2));
     c.now = now();

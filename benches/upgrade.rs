@@ -266,6 +266,7 @@ async fn rollout(sim: &Simulator, size: &Size, poll: Duration, limit: Duration) 
             cluster: CLUSTER.into(),
             server: sim.url(),
             user: "viewer".into(),
+            clock: Default::default(),
         },
         upshift::cockpit::lead::Controls::new(h.commands.clone()),
         clock.now(),

@@ -110,6 +110,7 @@ async fn run(name: String, speed: f64, hours: f64) {
         cluster: cluster.clone(),
         server: sim.url(),
         user: "viewer".into(),
+        clock: Default::default(),
     };
     let controls = upshift::cockpit::lead::Controls::new(h.commands.clone());
     let mut cockpit = Cockpit::lead(connection, controls, clock.now());

@@ -98,6 +98,7 @@ fn connection(who: &str, sim: &Simulator) -> upshift::cluster::Connection {
         cluster: "demo".into(),
         server: sim.url(),
         user: who.into(),
+        clock: Default::default(),
     }
 }
 

@@ -89,6 +89,7 @@ async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
         cluster: "demo".into(),
         server: sim.url(),
         user: "lead".into(),
+        clock: Default::default(),
     };
     let cockpit = Cockpit::lead(connection, controls, sim.clock().now());
     tokio::spawn(upshift::headless::drive::feed_health(

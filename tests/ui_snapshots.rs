@@ -1398,3 +1398,37 @@ fn a_pod_detail_reads_its_containers_and_logs_once_and_shows_them() {
         "{text}"
     );
 }
+
+#[test]
+fn a_shadow_with_nothing_published_measures_against_the_api_servers_clock() {
+    // this machine's clock is a year behind the cluster's (a fast rehearsal): the
+    // cockpit began on it, before any answer told the server's time
+    let ours = now() - jiff::SignedDuration::from_hours(24 * 365);
+    let mut c = bare(true, ours);
+    let mut strings = upshift::model::Interner::default();
+    c.apply(upshift::model::Delta::Nodes(
+        nodes()
+            .iter()
+            .map(|n| upshift::model::NodeInfo::from_node(n, &mut strings))
+            .map(|n| upshift::model::Change::Upsert(n.name.clone(), n))
+            .collect(),
+    ));
+    c.tick_at(ours, std::time::Instant::now());
+    assert!(
+        c.signals.nodes.rows.iter().all(|r| r.new),
+        "measured on our clock, every node looks new"
+    );
+    // an answer's Date tells the server's time: nothing is new, ages read on it
+    let t0 = std::time::Instant::now();
+    let mut headers = http::HeaderMap::new();
+    let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&now())
+        .unwrap();
+    headers.insert(http::header::DATE, date.parse().unwrap());
+    c.connection.clock.saw(&headers, t0);
+    let server = c.connection.clock.now_at(t0);
+    c.tick_at(server, t0);
+    let new: Vec<_> = c.signals.nodes.rows.iter().filter(|r| r.new).map(|r| &r.name).collect();
+    assert!(new.is_empty(), "new on the server's clock: {new:?}");
+    assert!((c.now.as_second() - now().as_second()).abs() <= 1, "{}", c.now);
+}

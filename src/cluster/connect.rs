@@ -13,6 +13,9 @@ pub struct Connection {
     pub server: String,
     /// The kubeconfig user the context names.
     pub user: String,
+    /// The API server's clock, as its answers to this connection's client tell it.
+    #[serde(skip)]
+    pub clock: super::ServerClock,
 }
 
 /// Why no client could be made. Each says, in one sentence, which kubeconfig file
@@ -130,10 +133,13 @@ pub async fn connect(
             path: shown.clone(),
             context: name.clone(),
         })?;
-    let client = super::retry::client(config, super::retry::Retries::default()).map_err(|e| ConnectError::Client {
-        why: why(&e, &shown),
-        path: shown.clone(),
-        context: name.clone(),
+    let clock = super::ServerClock::default();
+    let client = super::retry::client(config, super::retry::Retries::default(), clock.clone()).map_err(|e| {
+        ConnectError::Client {
+            why: why(&e, &shown),
+            path: shown.clone(),
+            context: name.clone(),
+        }
     })?;
     Ok((
         client,
@@ -142,6 +148,7 @@ pub async fn connect(
             cluster,
             server,
             user,
+            clock,
         },
     ))
 }

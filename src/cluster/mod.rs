@@ -3,11 +3,13 @@
 //! write; the writes of a rollout live in `rollout` and need a client of their own,
 //! which a read-only cockpit never builds.
 
+pub mod clock;
 pub mod connect;
 pub mod pod_detail;
 pub mod reader;
 pub mod retry;
 pub mod watch;
 
+pub use clock::ServerClock;
 pub use connect::{ConnectError, Connection, connect};
 pub use reader::ClusterReader;

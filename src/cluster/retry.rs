@@ -209,10 +209,17 @@ impl Service<Request<Body>> for Retrying {
 
 /// A client for `config` whose transient answers are retried (and `config`'s own
 /// retrying off: it retries an eviction's `429`, the budget's answer, for minutes).
-pub fn client(mut config: kube::Config, retries: Retries) -> Result<kube::Client, kube::Error> {
+pub fn client(
+    mut config: kube::Config,
+    retries: Retries,
+    clock: super::ServerClock,
+) -> Result<kube::Client, kube::Error> {
     config.default_retry = false;
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder
+        .with_layer(&tower::layer::layer_fn(move |inner| {
+            tower::util::BoxService::new(super::clock::Dated::new(inner, clock.clone()))
+        }))
         .with_layer(&tower::layer::layer_fn(|inner| Retrying::new(inner, retries)))
         .build())
 }

@@ -3,7 +3,6 @@
 //! selection, filter, overlays). `apply` and `tick` are its only ways to change
 //! from the outside world; keys change its view through the screen's `update`.
 
-pub mod clock;
 pub mod eta;
 pub mod lead;
 pub mod order;
@@ -51,7 +50,9 @@ pub struct Cockpit {
     /// The node group the node list was last put first (the current step's).
     first_group: Option<String>,
     /// A read-only cockpit's view of the cluster's clock, from the published state.
-    cluster_clock: clock::ClusterClock,
+    cluster_clock: crate::units::time::ClusterClock,
+    /// Whether the API server's clock was known when the cockpit began measuring.
+    server_clock_known: bool,
     /// The containers and logs of the pod whose detail was opened last.
     pub pod_detail: Option<pod_detail::PodFetch>,
     /// A replay's header: the moment shown, the speed, what is missing. None live.
@@ -70,6 +71,7 @@ impl Cockpit {
     }
 
     fn with(connection: Connection, controls: Option<Controls>, now: Timestamp) -> Cockpit {
+        let connection_clock_known = connection.clock.known();
         let mut log = EventLog::new(LOG_CAPACITY);
         log.now = Some(now);
         Cockpit {
@@ -86,7 +88,8 @@ impl Cockpit {
             dirty: true,
             signals_at: u64::MAX,
             first_group: None,
-            cluster_clock: clock::ClusterClock::default(),
+            cluster_clock: crate::units::time::ClusterClock::default(),
+            server_clock_known: connection_clock_known,
             pod_detail: None,
             replay: None,
         }
@@ -285,6 +288,15 @@ impl Cockpit {
             Some(cluster) if self.read_only() => cluster,
             _ => now,
         };
+        if !self.server_clock_known && self.connection.clock.known() {
+            // the API server's clock came to be known after the cockpit began: what
+            // is new is what came after it, measured on it
+            self.server_clock_known = true;
+            if self.cluster_clock.now(local).is_none() {
+                self.model.started = now;
+                self.signals_at = u64::MAX;
+            }
+        }
         self.now = now;
         self.log.now = Some(now);
         self.refresh();

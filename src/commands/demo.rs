@@ -55,6 +55,7 @@ async fn demo_watch(sim: &Simulator) -> Result<String> {
         cluster: sim.world().lock().cluster.name.clone(),
         server: sim.url(),
         user: "viewer".into(),
+        clock: Default::default(),
     };
     let clock = sim.world().lock().clock.clone();
     let cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
@@ -126,6 +127,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
         cluster: name,
         server: sim.url(),
         user: "lead".into(),
+        clock: Default::default(),
     };
     let cockpit = upshift::cockpit::Cockpit::lead(connection, controls, clock.now());
     let reader = upshift::cluster::ClusterReader::new(client);

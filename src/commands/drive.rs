@@ -35,7 +35,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         cloud,
         journal: journal.clone(),
         who: who.clone(),
-        now: Arc::new(jiff::Timestamp::now),
+        now: connection.clock.as_now(),
         lease_now: Arc::new(jiff::Timestamp::now),
         take_over: args.take_over,
         options: Default::default(),
@@ -59,7 +59,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
                     at,
                     journal: &journal,
                     who: who.clone(),
-                    now: Arc::new(jiff::Timestamp::now),
+                    now: connection.clock.as_now(),
                 },
                 handle.entries,
                 handle.state.clone(),
@@ -79,7 +79,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         None => None,
     };
     let (controls, feed, task) = seat(handle, &journal);
-    let cockpit = upshift::cockpit::Cockpit::lead(connection, controls, jiff::Timestamp::now());
+    let cockpit = upshift::cockpit::Cockpit::lead(connection.clone(), controls, connection.clock.now());
     let reader = upshift::cluster::ClusterReader::new(client);
     if args.headless {
         let result = upshift::headless::drive::run(reader, cockpit, feed, task)
@@ -89,7 +89,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         return result;
     }
     let state = feed.state.clone();
-    let ended = upshift::app::run(reader, cockpit, jiff::Timestamp::now, Some(feed))
+    let ended = upshift::app::run(reader, cockpit, move || connection.clock.now(), Some(feed))
         .await
         .wrap_err("running the cockpit");
     finish_thread(thread).await;

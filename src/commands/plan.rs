@@ -191,6 +191,7 @@ mod tests {
             cluster: cluster.into(),
             server: "https://ABC.gr7.eu-west-1.eks.amazonaws.com".into(),
             user: "u".into(),
+            clock: Default::default(),
         }
     }
 

@@ -25,8 +25,9 @@ pub async fn watch(args: WatchArgs) -> Result<()> {
             .map_err(|e| eyre!("{e}"))?;
         return Ok(());
     }
-    let cockpit = upshift::cockpit::Cockpit::new(connection, jiff::Timestamp::now());
-    let ended = upshift::app::run(reader, cockpit, jiff::Timestamp::now, None)
+    let clock = connection.clock.clone();
+    let cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
+    let ended = upshift::app::run(reader, cockpit, move || clock.now(), None)
         .await
         .wrap_err("running the cockpit")?;
     if let upshift::app::Ended::Signal(sig) = ended {

@@ -245,7 +245,7 @@ impl Timeline {
     }
 
     fn record(&mut self, cockpit: &Cockpit, state: &RolloutState, force: bool) {
-        self.write(cockpit, state, jiff::Timestamp::now(), force);
+        self.write(cockpit, state, cockpit.connection.clock.now(), force);
     }
 
     fn write(&mut self, cockpit: &Cockpit, state: &RolloutState, at: jiff::Timestamp, force: bool) {

@@ -94,7 +94,8 @@ pub async fn run(
     }
     let deadline = tokio::time::sleep(SYNC_LIMIT);
     tokio::pin!(deadline);
-    let mut cockpit = Cockpit::new(connection, jiff::Timestamp::now());
+    let clock = connection.clock.clone();
+    let mut cockpit = Cockpit::new(connection, clock.now());
     let (tx, mut rx) = mpsc::channel(256);
     let _watches = reader.start(tx);
     let mut every = tokio::time::interval(opts.every);
@@ -109,7 +110,7 @@ pub async fn run(
                     if synced_after.is_none() && cockpit.model.synced() {
                         synced_after = Some(started.elapsed().as_millis());
                         if opts.until_synced {
-                            cockpit.tick(jiff::Timestamp::now());
+                            cockpit.tick(clock.now());
                             write_line(&mut out, &cockpit, started, synced_after)?;
                             return Ok(());
                         }
@@ -118,7 +119,7 @@ pub async fn run(
                 None => return Ok(()),
             },
             _ = every.tick() => {
-                cockpit.tick(jiff::Timestamp::now());
+                cockpit.tick(clock.now());
                 write_line(&mut out, &cockpit, started, synced_after)?;
             }
             _ = &mut deadline, if opts.until_synced => {
@@ -144,7 +145,7 @@ fn write_line(
     synced_after_ms: Option<u128>,
 ) -> std::io::Result<()> {
     let line = Line {
-        at: jiff::Timestamp::now().to_string(),
+        at: c.connection.clock.now().to_string(),
         context: &c.connection.context,
         server_version: c.model.server_version.as_deref(),
         elapsed_ms: started.elapsed().as_millis(),

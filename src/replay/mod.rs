@@ -69,6 +69,7 @@ pub fn load(path: &Path) -> Result<Loaded, ReplayError> {
         cluster: String::new(),
         server: path.display().to_string(),
         user: String::new(),
+        clock: Default::default(),
     };
     for e in &journal.entries {
         match &e.what {

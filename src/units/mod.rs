@@ -7,5 +7,5 @@ pub mod quantity;
 pub mod time;
 pub mod version;
 
-pub use time::{Now, Timestamp};
+pub use time::{ClusterClock, Now, Timestamp};
 pub use version::Minor;

@@ -77,6 +77,7 @@ pub async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
         cluster: cluster.clone(),
         server: sim.url(),
         user: LEAD.into(),
+        clock: Default::default(),
     };
     let cockpit = Cockpit::lead(connection, controls, clock.now());
     tokio::spawn(upshift::headless::drive::feed_health(

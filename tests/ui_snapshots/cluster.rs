@@ -621,6 +621,7 @@ pub fn connection() -> Connection {
         cluster: "shop-prod".into(),
         server: "https://4F2A9C1B7D3E5F60718293A4B5C6D7E8.gr7.eu-west-1.eks.amazonaws.com".into(),
         user: "arn:aws:iam::123456789012:role/platform-oncall".into(),
+        clock: Default::default(),
     }
 }
 

@@ -299,13 +299,21 @@ fn json_of<T: Serialize>(v: &T) -> Response {
 /// The one handler behind every path.
 pub async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
-    if path.starts_with("/sim/") || path == "/sim" {
-        return admin::handle(app, req).await;
+    let mut resp = if path.starts_with("/sim/") || path == "/sim" {
+        admin::handle(app.clone(), req).await
+    } else {
+        match serve(app.clone(), req).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
+        }
+    };
+    // the simulated cluster's own time, as a real API server tells its own
+    let now = app.world.lock().clock.now();
+    let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&now);
+    if let Ok(v) = date.map_err(|e| e.to_string()).and_then(|d| d.parse().map_err(|_| d)) {
+        resp.headers_mut().insert(header::DATE, v);
     }
-    match serve(app, req).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response(),
-    }
+    resp
 }
 
 async fn serve(app: Arc<App>, req: Request) -> ApiResult<Response> {

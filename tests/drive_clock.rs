@@ -1,0 +1,121 @@
+//! One clock: the cluster's. A drive against a simulator running 60 times faster than
+//! the wall clock measures the control plane's update, its journal and its state lines
+//! in the simulator's time, read from the API server's `Date` answers; so does a
+//! client made by `cluster::connect`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
+
+use upshift::cloud::CloudRead;
+use upshift::model::journal::{StepId, What};
+use upshift::rollout::journal::Journal;
+use upshift::rollout::plan::{self, Environment, ProposeOptions, Step, Strategy};
+
+const SPEED: f64 = 60.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_client_reads_the_servers_time_not_ours() {
+    let sim = common::start_at("demo", SPEED).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kc).unwrap();
+    // the simulated cluster's clock runs ahead of ours
+    sim.advance(Duration::from_secs(3 * 3600));
+    let (client, connection) = upshift::cluster::connect(Some(&kc), Some("viewer")).await.unwrap();
+    assert!(!connection.clock.known(), "known before any answer");
+    client.apiserver_version().await.unwrap();
+    assert!(connection.clock.known());
+    let theirs = sim.world().lock().clock.now();
+    let ours = connection.clock.now();
+    let off = (ours.as_second() - theirs.as_second()).abs();
+    assert!(off <= 5, "the server says {theirs}, the client reads {ours}");
+    assert!((ours.as_second() - jiff::Timestamp::now().as_second()) > 3 * 3600 - 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drive_against_a_fast_simulator_measures_in_the_simulators_time() {
+    let sim = common::start_at("demo", SPEED).await;
+    let dir = tempfile::tempdir().unwrap();
+    sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    let client = sim.client("lead").await.unwrap();
+    let cloud = common::cloud::aws(&sim).await;
+    let live = plan::discover(
+        &upshift::cluster::ClusterReader::new(client),
+        "demo",
+        Some((&cloud as &dyn CloudRead, "demo")),
+        "1.31",
+    )
+    .await
+    .unwrap();
+    let mut p = plan::propose(
+        &live,
+        &ProposeOptions {
+            target: "1.31".into(),
+            environment: Environment::PreProduction,
+            context: Some("lead".into()),
+            region: Some(sim.aws_region()),
+            batch_size: 1,
+            self_managed: Strategy::Replace,
+            managed: None,
+        },
+    );
+    p.steps.retain(|s| matches!(s, Step::ControlPlane));
+    std::fs::write(dir.path().join("plan.yaml"), p.to_yaml(Some(&live))).unwrap();
+
+    let d = dir.path().to_path_buf();
+    let sim = std::sync::Arc::new(sim);
+    let s2 = sim.clone();
+    let (lines, wall) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut child = common::bin::spawn_drive(&d, &s2);
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        for line in stdout.lines().map_while(Result::ok) {
+            assert!(started.elapsed() < Duration::from_secs(120), "not done: {lines:#?}");
+            if line.starts_with("at gate") && line.contains("green, settled") {
+                let _ = writeln!(stdin, "proceed");
+            }
+            let done = line.starts_with("done");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        drop(stdin);
+        let _ = child.kill();
+        let _ = child.wait();
+        (lines, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(lines.last().is_some_and(|l| l.starts_with("done")), "{lines:#?}");
+
+    // the update's age reads in the simulator's minutes, never stuck at "for 0s"
+    let minutes = lines
+        .iter()
+        .filter_map(|l| l.split("InProgress for ").nth(1))
+        .filter_map(|rest| rest.split('m').next()?.parse::<u64>().ok())
+        .max();
+    assert!(
+        minutes.is_some_and(|m| m >= 5),
+        "ages never reached 5 minutes: {lines:#?}"
+    );
+
+    // the journal's step took the simulator's ~14 minutes, in far less wall time
+    let j = Journal::open(&dir.path().join("journal.jsonl")).unwrap();
+    let at = |state: &str| {
+        j.entries()
+            .iter()
+            .find(|e| matches!(&e.what, What::Step { step: StepId::ControlPlane, state: s } if s.as_str() == state))
+            .map(|e| e.at)
+            .unwrap_or_else(|| panic!("no {state} entry"))
+    };
+    let took = at("done").as_second() - at("running").as_second();
+    assert!(
+        took >= 10 * 60 && (took as f64) < SPEED * wall.as_secs_f64() + 120.0,
+        "the step took {took}s in the journal, {wall:?} of wall time"
+    );
+}
