@@ -112,7 +112,8 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
         client: client.clone(),
         cloud,
         journal: journal.clone(),
-        who: upshift::rollout::journal::operator_identity(),
+        // as `drive` names its operator: $USER, else the system's user and the cluster's
+        who: upshift::rollout::identity::operator(&client).await.who,
         now: Arc::new(move || rollout_clock.now()),
         lease_now: Arc::new(jiff::Timestamp::now),
         take_over: false,
