@@ -1,7 +1,8 @@
 //! One clock: the cluster's. A drive against a simulator running 60 times faster than
 //! the wall clock measures the control plane's update, its journal and its state lines
 //! in the simulator's time, read from the API server's `Date` answers; so does a
-//! client made by `cluster::connect`.
+//! client made by `cluster::connect`. Its plan has no postflight step: the verdict
+//! says nothing checked the cluster after it.
 
 mod common;
 
@@ -114,6 +115,16 @@ async fn a_drive_against_a_fast_simulator_measures_in_the_simulators_time() {
             .unwrap_or_else(|| panic!("no {state} entry"))
     };
     let took = at("done").as_second() - at("running").as_second();
+    // a plan without a postflight step still ends on a verdict: that nothing checked
+    let verdicts: Vec<_> = j
+        .entries()
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Verdict { problems } => Some(problems.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, [vec![upshift::rollout::drive::NOT_CHECKED.to_string()]]);
     assert!(
         took >= 10 * 60 && (took as f64) < SPEED * wall.as_secs_f64() + 120.0,
         "the step took {took}s in the journal, {wall:?} of wall time"

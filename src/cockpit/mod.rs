@@ -412,7 +412,11 @@ pub fn journal_log_entry(e: &Entry) -> LogEntry {
             Level::Warning,
             String::new(),
             "Verdict",
-            format!("done with {} open problems: {}", problems.len(), problems.join("; ")),
+            format!(
+                "done with {}: {}",
+                crate::model::rollout::open_problems(problems.len()),
+                problems.join("; ")
+            ),
         ),
     };
     LogEntry {

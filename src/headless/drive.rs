@@ -74,8 +74,8 @@ pub fn state_line(s: &RolloutState) -> String {
         Phase::Failed { why, what_to_do, .. } => format!(" · {why}. {what_to_do}"),
         Phase::Aborted { detail } => format!(" · {detail}"),
         Phase::Done if !s.problems.is_empty() => format!(
-            " · done with {} open problems: {}",
-            s.problems.len(),
+            " · done with {}: {}",
+            crate::model::rollout::open_problems(s.problems.len()),
             s.problems.join("; ")
         ),
         _ => String::new(),
@@ -108,7 +108,10 @@ pub fn verdict_lines(s: &RolloutState) -> Vec<String> {
     if s.problems.is_empty() {
         return vec!["verdict: done, no open problem".to_string()];
     }
-    let mut out = vec![format!("verdict: done with {} open problems", s.problems.len())];
+    let mut out = vec![format!(
+        "verdict: done with {}",
+        crate::model::rollout::open_problems(s.problems.len())
+    )];
     out.extend(s.problems.iter().map(|p| format!("verdict: open problem: {p}")));
     out
 }
@@ -341,12 +344,12 @@ mod tests {
         assert_eq!(
             verdict_lines(&s),
             [
-                "verdict: done with 1 open problems",
+                "verdict: done with 1 open problem",
                 "verdict: open problem: Deployment shop/recommendations 0/6 available (all before the rollout)"
             ]
         );
         assert!(
-            state_line(&s).contains("done with 1 open problems"),
+            state_line(&s).contains("done with 1 open problem:"),
             "{}",
             state_line(&s)
         );

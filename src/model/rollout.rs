@@ -22,6 +22,15 @@ pub const STATE_KEY: &str = "state.json";
 /// Its key holding the journal's recent entries, one JSON object per line.
 pub const JOURNAL_KEY: &str = "journal.jsonl";
 
+/// `1 open problem`, `3 open problems`.
+pub fn open_problems(n: usize) -> String {
+    if n == 1 {
+        "1 open problem".to_string()
+    } else {
+        format!("{n} open problems")
+    }
+}
+
 /// The rollout as the lead sees it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -78,6 +78,8 @@ struct Builder {
     open_actions: BTreeMap<(String, String, String), u64>,
     aborted: Option<(String, Option<String>)>,
     problems: Vec<String>,
+    /// A verdict was journaled: the rollout ended.
+    verdict: bool,
     /// When the last step ended, for how long the next gate stood open.
     last_end: Option<Timestamp>,
     /// The last result journaled in each step: a gate between batches opens when
@@ -231,11 +233,16 @@ impl Builder {
                 self.line(e, format!("accepted at {gate}: {}: {reason}", named.join(", ")), true);
             }
             What::Verdict { problems } => {
+                self.verdict = true;
                 self.problems = problems.clone();
                 let text = if problems.is_empty() {
                     "verdict: done, no open problem".to_string()
                 } else {
-                    format!("verdict: {} open problems: {}", problems.len(), problems.join("; "))
+                    format!(
+                        "verdict: {}: {}",
+                        crate::model::rollout::open_problems(problems.len()),
+                        problems.join("; ")
+                    )
                 };
                 self.line(e, text, !problems.is_empty());
             }
@@ -370,10 +377,12 @@ impl Builder {
     fn finish(mut self, journal: &str, entries: &[Entry], notes: Vec<String>) -> Report {
         self.numbers.nodes_cordoned = self.cordoned.len();
         self.numbers.in_doubt = self.open_actions.len();
-        let postflight_done = self
-            .steps
-            .iter()
-            .any(|s| s.step == StepId::Postflight.to_string() && s.state == StepState::Done.as_str());
+        // the verdict ends a rollout (postflight's, or the drive's for a plan without one)
+        let postflight_done = self.verdict
+            || self
+                .steps
+                .iter()
+                .any(|s| s.step == StepId::Postflight.to_string() && s.state == StepState::Done.as_str());
         let outcome = if let Some((who, reason)) = self.aborted.clone() {
             Outcome::Aborted { who, reason }
         } else if postflight_done && self.problems.is_empty() {

@@ -33,6 +33,7 @@ use crate::rollout::lock::{Lock, LockError};
 use crate::rollout::plan::Plan;
 use crate::units::Now;
 
+pub use engine::NOT_CHECKED;
 pub use gate::AlarmReading;
 
 #[derive(Clone, Debug)]

@@ -171,7 +171,7 @@ pub async fn reconcile(
     let what = if problems.is_empty() {
         format!("control plane, every node and every workload as they should be on {target}")
     } else {
-        format!("done with {} open problems", problems.len())
+        format!("done with {}", crate::model::rollout::open_problems(problems.len()))
     };
     Ok((Progress::Done { what }, problems))
 }

@@ -24,6 +24,10 @@ use crate::rollout::lock::LockError;
 use crate::rollout::plan::{GroupType, Step};
 use crate::rollout::steps::{self, StepCtx, StepError, UPSHIFT};
 
+/// The verdict's open problem when the plan has no postflight step.
+pub const NOT_CHECKED: &str =
+    "not checked after the rollout: the plan has no postflight step (add `- postflight` as its last step)";
+
 /// The drive's ends of the channels to the cockpit and the publisher.
 pub(super) struct Channels {
     pub health: watch::Receiver<Health>,
@@ -260,7 +264,7 @@ impl Engine {
             self.phase = Phase::Done;
             self.state.current = None;
             self.state.gate = None;
-            return Ok(());
+            return self.verdict_without_postflight();
         }
         self.state.current = Some(self.cur);
         let id = self.state.steps[self.cur].id.clone();
@@ -274,6 +278,27 @@ impl Engine {
             let drains = matches!(self.d.plan.steps[self.cur], Step::Nodegroup(_));
             self.open_gate(gid, title, drains);
         }
+        Ok(())
+    }
+
+    /// A plan without a postflight step still ends on a verdict, once: that nothing
+    /// checked the cluster after the rollout is its open problem.
+    fn verdict_without_postflight(&mut self) -> Result<(), DriveError> {
+        let checked = self.d.plan.steps.iter().any(|s| matches!(s, Step::Postflight));
+        let journaled = self
+            .d
+            .journal
+            .entries()
+            .iter()
+            .any(|e| matches!(e.what, What::Verdict { .. }));
+        if checked || journaled {
+            return Ok(());
+        }
+        self.state.problems.push(NOT_CHECKED.to_string());
+        let problems = self.state.problems.clone();
+        self.d
+            .journal
+            .append(&self.d.who, (self.d.now)(), What::Verdict { problems })?;
         Ok(())
     }
 
