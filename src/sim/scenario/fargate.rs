@@ -193,7 +193,7 @@ workloads:
             e.contains("fargateProfiles[0].selectors") && e.contains("1 to 5"),
             "{e}"
         );
-        assert!(e.starts_with("t.yaml:10"), "{e}");
+        assert!(e.starts_with("t.yaml:9:"), "{e}");
         let e = with("fargateProfiles: [{name: fp, kubeletVersion: \"1.31\", selectors: [{namespace: apps}]}]\n")
             .unwrap_err();
         assert!(
