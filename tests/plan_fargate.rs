@@ -305,6 +305,55 @@ async fn a_budget_allowing_no_disruption_holds_the_restart_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statefulset_and_a_bare_pod_on_fargate_are_handled_too() {
+    let extra = "  - {name: queue, namespace: payments, kind: StatefulSet, replicas: 2, image: \"payments/queue:5.0\"}\n  \
+                 - {name: debug, namespace: payments, kind: Pod, image: \"busybox:1.36\"}\n";
+    let yaml = SCENARIO.replacen("services:\n", &format!("{extra}services:\n"), 1);
+    let sim = common::start_yaml(&yaml).await;
+    assert_eq!(fargate_nodes(&sim).await.len(), 9);
+    let mut rig = Rig::new(sim).await;
+    control_plane_to_131(&rig.sim, &rig.cloud).await;
+    for batch in 2..=6 {
+        rig.decide(GateId::batch(StepId::Fargate, batch), Decision::Proceed, None);
+    }
+    // the bare pod comes last (payments/debug, after payments' Deployments and StatefulSet):
+    // asked about at once
+    let held = call_until(&mut rig, "the bare pod's hold", |p| matches!(p, Progress::Held { .. })).await;
+    let Progress::Held {
+        pod,
+        why,
+        ask_now,
+        node,
+        ..
+    } = held
+    else {
+        unreachable!()
+    };
+    assert_eq!(pod, "payments/debug");
+    assert!(ask_now && why.contains("no Deployment or StatefulSet"), "{why}");
+    // the lead leaves it: skip its node
+    rig.decide(StepId::Fargate, Decision::SkipNode, Some(&node));
+    let done = call_until(&mut rig, "done", Progress::is_done).await;
+    let Progress::Done { what } = done else { unreachable!() };
+    assert!(
+        what.contains("4 Fargate workloads restarted") && what.contains("pod/payments/debug"),
+        "{what}"
+    );
+    assert!(
+        rig.actions_named(RESTART)
+            .iter()
+            .any(|t| t.starts_with("statefulset/payments/queue@"))
+    );
+    let nodes = fargate_nodes(&rig.sim).await;
+    let old: Vec<&String> = nodes
+        .iter()
+        .filter(|(_, v)| v.starts_with("v1.30."))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(old, [&node], "only the skipped pod's node is left on 1.30");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drive_restarts_the_fargate_workloads_and_eks_accepts_the_next_upgrade() {
     let sim = common::start_at("fargate", 60.0).await;
     let plan = common::drive::plan_for(&sim, "fargate", None, |s| {

@@ -36,6 +36,9 @@ fn owner(p: &PodFacts) -> (String, String) {
     }
 }
 
+/// A pod on Fargate and its node's kubelet minor.
+type Placed<'a> = (&'a PodFacts, &'a str);
+
 pub fn check(s: &Snapshot, target: &str) -> (Vec<Finding>, CheckRun) {
     let current = s.current_minor();
     let cp = Minor::key(&current);
@@ -47,7 +50,7 @@ pub fn check(s: &Snapshot, target: &str) -> (Vec<Finding>, CheckRun) {
         .map(|n| (n.name.as_str(), n.minor.as_str()))
         .collect();
     // per workload (kind, namespace, name): its pods' kubelet minors
-    let mut workloads: BTreeMap<(String, String, String), Vec<(&PodFacts, &str)>> = BTreeMap::new();
+    let mut workloads: BTreeMap<(String, String, String), Vec<Placed>> = BTreeMap::new();
     for p in s.pods.iter().filter(|p| !p.finished()) {
         let Some(minor) = p.node.as_deref().and_then(|n| kubelets.get(n)) else {
             continue;
