@@ -16,7 +16,7 @@ use kube::Api;
 use kube::api::ListParams;
 use upshift::cloud::{AwsCloud, Cloud, CloudRead};
 use upshift::cluster::ClusterReader;
-use upshift::model::journal::{Decision, GateId, StepId};
+use upshift::model::journal::{Decision, GateId, StepId, What};
 use upshift::model::rollout::Phase;
 use upshift::preflight::gather::gather;
 use upshift::preflight::tables::Tables;
@@ -257,6 +257,46 @@ async fn the_step_restarts_one_workload_at_a_time_with_a_gate_between_and_resume
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_doubt_is_sent_again_only_when_it_did_not_land() {
+    let sim = common::start("fargate").await;
+    let mut rig = Rig::new(sim).await;
+    control_plane_to_131(&rig.sim, &rig.cloud).await;
+    // a drive killed between journaling the restart and sending it
+    let at = rig.now();
+    let stamp = "2026-12-01T09:00:00Z";
+    rig.journal
+        .append(
+            common::steps::WHO,
+            at,
+            What::Action {
+                step: StepId::Fargate,
+                action: RESTART.into(),
+                target: format!("deployment/jobs/reports@{stamp}"),
+            },
+        )
+        .unwrap();
+    rig.reopen();
+    let (r, _) = rig.call(&Step::Fargate).await;
+    assert!(
+        matches!(r.unwrap(), Progress::Waiting { what, .. } if what.starts_with("restarting deployment/jobs/reports"))
+    );
+    // sent again, with the same stamp, and only that
+    let sent = rig.actions_named(RESTART);
+    assert_eq!(
+        sent,
+        [
+            format!("deployment/jobs/reports@{stamp}"),
+            format!("deployment/jobs/reports@{stamp}")
+        ]
+    );
+    assert!(rig.journal.done(&StepId::Fargate, RESTART, &sent[1]));
+    // now it landed: the next calls follow it and send nothing more for it
+    let gate = call_until(&mut rig, "the gate after it", |p| matches!(p, Progress::Gate { .. })).await;
+    assert_eq!(gate, Progress::Gate { batch: 2, of: 3 });
+    assert_eq!(rig.actions_named(RESTART).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_budget_allowing_no_disruption_holds_the_restart_naming_it() {
     // ledger with one replica and minAvailable 1: its budget never allows a disruption
     let yaml = SCENARIO.replace(
@@ -354,18 +394,29 @@ async fn a_statefulset_and_a_bare_pod_on_fargate_are_handled_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_drive_restarts_the_fargate_workloads_and_eks_accepts_the_next_upgrade() {
-    let sim = common::start_at("fargate", 60.0).await;
-    let plan = common::drive::plan_for(&sim, "fargate", None, |s| {
-        matches!(s, Step::Preflight | Step::ControlPlane | Step::Fargate)
-    })
-    .await;
-    let kinds: Vec<&str> = plan.steps.iter().map(|s| s.kind().as_str()).collect();
-    assert_eq!(kinds, ["preflight", "control-plane", "fargate"]);
+async fn a_drive_of_the_proposed_plan_restarts_the_fargate_workloads_and_eks_accepts_the_next_upgrade() {
+    let sim = common::start_at("fargate", 300.0).await;
+    let plan = common::drive::plan_for(&sim, "fargate", None, |_| true).await;
+    let labels: Vec<String> = plan.steps.iter().map(Step::label).collect();
+    assert_eq!(
+        labels,
+        [
+            "preflight",
+            "control-plane",
+            "addon vpc-cni",
+            "addon coredns",
+            "fargate",
+            "nodegroup system",
+            "nodegroup apps",
+            "addon kube-proxy",
+            "postflight"
+        ]
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut h = common::drive::start(&sim, plan, &dir.path().join("rollout.jsonl")).await;
-    let (end, _) = common::drive::override_every_red_gate(&mut h, "rehearsal", 300).await;
+    let (end, red) = common::drive::override_every_red_gate(&mut h, "rehearsal", 300).await;
     assert_eq!(end.phase, Phase::Done);
+    assert!(end.problems.is_empty() && red.is_empty(), "{:?} {red:?}", end.problems);
     let nodes = fargate_nodes(&sim).await;
     assert_eq!(nodes.len(), 6, "{nodes:?}");
     assert!(nodes.values().all(|v| v.starts_with("v1.31.")), "{nodes:?}");
