@@ -137,9 +137,11 @@ fn the_lead_role_grants_the_drives_writes_and_no_more() {
     assert_eq!(grants(&lead.rules, "", "nodes", &[]), set(&["patch"]));
     assert_eq!(grants(&lead.rules, "", "pods/eviction", &[]), set(&["create"]));
     assert_eq!(grants(&lead.rules, "", "pods", &[]), set(&["delete"]));
+    assert_eq!(grants(&lead.rules, "apps", "deployments", &[]), set(&["patch"]));
+    assert_eq!(grants(&lead.rules, "apps", "statefulsets", &[]), set(&["patch"]));
     assert_eq!(
         lead.rules.as_ref().map(Vec::len),
-        Some(3),
+        Some(4),
         "the lead's ClusterRole has grown"
     );
     assert_eq!(
@@ -185,7 +187,10 @@ fn the_lead_role_grants_the_drives_writes_and_no_more() {
         req("patch", "", "pods").ns("payments").named("ledger-0"),
         req("deletecollection", "", "pods").ns("payments"),
         req("get", "", "secrets").ns("payments").named("db"),
-        req("patch", "apps", "deployments").ns("kube-system").named("coredns"),
+        // patch is granted for the fargate step's restarts; nothing else on them
+        req("update", "apps", "deployments").ns("kube-system").named("coredns"),
+        req("delete", "apps", "deployments").ns("kube-system").named("coredns"),
+        req("patch", "apps", "daemonsets").ns("kube-system").named("aws-node"),
         req("update", "apps", "daemonsets").ns("kube-system").named("aws-node"),
         req("patch", "", "configmaps").ns("shop").named(ROLLOUT),
         req("create", "coordination.k8s.io", "leases").ns("shop"),

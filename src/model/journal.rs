@@ -333,6 +333,9 @@ pub enum StepId {
     ControlPlane,
     Addon(String),
     Nodegroup(String),
+    /// Restarting the workloads whose pods run on Fargate (their kubelet is the one
+    /// they started with).
+    Fargate,
     Postflight,
 }
 
@@ -343,6 +346,7 @@ impl StepId {
             "preflight" => StepId::Preflight,
             "control-plane" => StepId::ControlPlane,
             "postflight" => StepId::Postflight,
+            "fargate" => StepId::Fargate,
             _ => match s.split_once('/') {
                 Some(("addon", name)) if !name.is_empty() => StepId::Addon(name.to_string()),
                 Some(("nodegroup", name)) if !name.is_empty() => StepId::Nodegroup(name.to_string()),
@@ -355,7 +359,7 @@ impl StepId {
     pub fn nodegroup(&self) -> Option<&str> {
         match self {
             StepId::Nodegroup(name) => Some(name),
-            StepId::Preflight | StepId::ControlPlane | StepId::Addon(_) | StepId::Postflight => None,
+            StepId::Preflight | StepId::ControlPlane | StepId::Addon(_) | StepId::Fargate | StepId::Postflight => None,
         }
     }
 }
@@ -367,6 +371,7 @@ impl fmt::Display for StepId {
             StepId::ControlPlane => f.write_str("control-plane"),
             StepId::Addon(name) => write!(f, "addon/{name}"),
             StepId::Nodegroup(name) => write!(f, "nodegroup/{name}"),
+            StepId::Fargate => f.write_str("fargate"),
             StepId::Postflight => f.write_str("postflight"),
         }
     }
@@ -381,7 +386,7 @@ pub struct UnknownId {
     pub expected: &'static str,
 }
 
-const STEP_IDS: &str = "preflight, control-plane, addon/NAME, nodegroup/NAME, postflight";
+const STEP_IDS: &str = "preflight, control-plane, addon/NAME, nodegroup/NAME, fargate, postflight";
 const GATE_IDS: &str = "gate/STEP or gate/STEP#BATCH";
 
 impl FromStr for StepId {

@@ -9,6 +9,7 @@ pub mod components;
 pub mod drain;
 pub mod drainers;
 pub mod eks;
+pub mod fargate;
 pub mod gather;
 pub mod nodeos;
 pub mod render;
@@ -67,10 +68,12 @@ pub enum Check {
     NodeOs,
     /// Whether something drains the nodes an instance refresh terminates.
     RefreshDrainers,
+    /// Pods on Fargate and the kubelet they started with.
+    Fargate,
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 10] = [
         Check::Version,
         Check::RemovedApis,
         Check::Components,
@@ -80,6 +83,7 @@ impl Check {
         Check::Eks,
         Check::NodeOs,
         Check::RefreshDrainers,
+        Check::Fargate,
     ];
 
     pub fn title(self) -> &'static str {
@@ -93,6 +97,7 @@ impl Check {
             Check::Eks => "EKS (add-ons, insights)",
             Check::NodeOs => "Node OS and runtime",
             Check::RefreshDrainers => "Instance refresh drainers",
+            Check::Fargate => "Fargate pods",
         }
     }
 }
@@ -185,6 +190,9 @@ pub fn run(
     findings.extend(f);
     runs.push(r);
     let (f, r) = capacity::check(snapshot, batch);
+    findings.extend(f);
+    runs.push(r);
+    let (f, r) = fargate::check(snapshot, target);
     findings.extend(f);
     runs.push(r);
     let os = nodeos::NodeOsInput {

@@ -15,6 +15,7 @@ use crate::units::quantity;
 
 pub mod api_faults;
 pub mod aws;
+pub mod fargate;
 pub mod services;
 pub mod stateful;
 
@@ -99,6 +100,10 @@ pub struct Scenario {
     /// Self-managed Karpenter, its node classes and NodePools (see `scenario/karpenter.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub karpenter: Option<karpenter::KarpenterSpec>,
+    /// EKS Fargate profiles: the pods they select run each on a Fargate node of its
+    /// own (see `scenario/fargate.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fargate_profiles: Vec<fargate::FargateProfileSpec>,
 }
 
 fn one() -> u64 {
@@ -573,6 +578,7 @@ const STATEFUL: &str = include_str!("../../assets/scenarios/stateful.yaml");
 const KARPENTER: &str = include_str!("../../assets/scenarios/karpenter.yaml");
 const AUTOMODE: &str = include_str!("../../assets/scenarios/automode.yaml");
 const AL2: &str = include_str!("../../assets/scenarios/al2.yaml");
+const FARGATE: &str = include_str!("../../assets/scenarios/fargate.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -897,6 +903,9 @@ impl Scenario {
         if let Err(p) = karpenter::check(self) {
             return Err(err(p.list, p.index, p.key, p.path, p.message));
         }
+        if let Err(p) = fargate::check(self) {
+            return Err(err(p.list, p.index, p.key, p.path, p.message));
+        }
         Ok(())
     }
 
@@ -930,6 +939,7 @@ impl Scenario {
             "karpenter",
             "automode",
             "al2",
+            "fargate",
         ]
     }
 
@@ -944,6 +954,7 @@ impl Scenario {
             "karpenter" => KARPENTER,
             "automode" => AUTOMODE,
             "al2" => AL2,
+            "fargate" => FARGATE,
             _ => return None,
         };
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
@@ -960,6 +971,7 @@ impl Scenario {
             "karpenter" => return Scenario::from_yaml(KARPENTER, "built-in scenario \"karpenter\""),
             "automode" => return Scenario::from_yaml(AUTOMODE, "built-in scenario \"automode\""),
             "al2" => return Scenario::from_yaml(AL2, "built-in scenario \"al2\""),
+            "fargate" => return Scenario::from_yaml(FARGATE, "built-in scenario \"fargate\""),
             path => {
                 let read = |error: String| ScenarioError::Read {
                     path: path.to_string(),
@@ -1044,7 +1056,8 @@ mod tests {
                 "stateful",
                 "karpenter",
                 "automode",
-                "al2"
+                "al2",
+                "fargate"
             ]
         );
     }

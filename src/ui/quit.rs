@@ -38,6 +38,9 @@ pub fn carries_on(r: &RolloutState) -> Option<String> {
              an instance refresh keeps going); nodes upshift cordoned stay cordoned, and no gate is checked \
              between batches."
         ),
+        StepId::Fargate => "A Deployment or StatefulSet upshift restarted goes on rolling out its Fargate pods; \
+             nobody watches it finish, and no gate is checked before the next workload."
+            .to_string(),
     };
     Some(cloud)
 }

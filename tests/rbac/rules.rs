@@ -309,6 +309,9 @@ pub fn drive_writes() -> Vec<Req> {
         req("list", "policy", "poddisruptionbudgets").ns("payments"),
         req("create", "", "pods/eviction").ns("payments").named("ledger-0"),
         req("delete", "", "pods").ns("payments").named("ledger-0"),
+        // the fargate step's rollout restarts
+        req("patch", "apps", "deployments").ns("payments").named("checkout"),
+        req("patch", "apps", "statefulsets").ns("payments").named("queue"),
         req("create", "coordination.k8s.io", "leases").ns(KS),
         req("get", "coordination.k8s.io", "leases").ns(KS).named(ROLLOUT),
         req("update", "coordination.k8s.io", "leases").ns(KS).named(ROLLOUT),

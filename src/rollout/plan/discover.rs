@@ -4,7 +4,8 @@
 //! `alpha.eksctl.io/nodegroup-name`), and, when EKS is asked, the cluster's version,
 //! its managed node groups, each installed add-on with the versions EKS offers for
 //! the target, and what would drain an instance refresh of each self-managed group
-//! (its termination hooks, aws-node-termination-handler and its mode).
+//! (its termination hooks, aws-node-termination-handler and its mode). Fargate nodes
+//! (`eks.amazonaws.com/compute-type: fargate`) are counted per kubelet minor.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,8 @@ use crate::units::Minor;
 
 /// The label EKS puts on a managed node group's nodes.
 const MANAGED_LABEL: &str = "eks.amazonaws.com/nodegroup";
+/// The label EKS puts on Fargate nodes (`fargate`).
+const FARGATE_LABEL: &str = "eks.amazonaws.com/compute-type";
 /// The label eksctl puts on its (self-managed) node groups' nodes.
 const SELF_MANAGED_LABEL: &str = "alpha.eksctl.io/nodegroup-name";
 
@@ -61,6 +64,12 @@ pub async fn discover(
         .map_err(DiscoverError::Nodes)?;
     let mut groups: BTreeMap<String, LiveGroup> = BTreeMap::new();
     for (labels, kubelet) in &nodes {
+        if labels.get(FARGATE_LABEL).is_some_and(|v| v == "fargate") {
+            // a Fargate node runs one pod: the plan's fargate step restarts them
+            let minor = Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default();
+            *live.fargate.entry(minor).or_default() += 1;
+            continue;
+        }
         let (name, group_type) = if let Some(g) = labels.get(MANAGED_LABEL) {
             (g.clone(), GroupType::Managed)
         } else if let Some(g) = labels.get(SELF_MANAGED_LABEL) {

@@ -408,7 +408,9 @@ impl PlanFile {
             }
             match &step {
                 Step::ControlPlane => control_plane = Some(i),
-                Step::Nodegroup(_) | Step::Addon { .. } if control_plane.is_none() && from != target => {
+                Step::Nodegroup(_) | Step::Addon { .. } | Step::Fargate
+                    if control_plane.is_none() && from != target =>
+                {
                     return Err(e.at(
                         &format!("steps[{i}].kind"),
                         format!(
@@ -500,6 +502,7 @@ impl StepFile {
             StepKind::Preflight => Step::Preflight,
             StepKind::ControlPlane => Step::ControlPlane,
             StepKind::Postflight => Step::Postflight,
+            StepKind::Fargate => Step::Fargate,
             StepKind::Addon => {
                 let name = self
                     .name

@@ -162,6 +162,9 @@ pub enum Step {
     Addon { name: String, version: String },
     /// A node group's nodes to the target, batch by batch.
     Nodegroup(NodegroupStep),
+    /// After the control plane: restart, one at a time, the workloads whose Fargate
+    /// pods run a kubelet older than the control plane.
+    Fargate,
     /// Read-only checks after the last step.
     Postflight,
 }
@@ -173,6 +176,7 @@ impl Step {
             Step::ControlPlane => StepKind::ControlPlane,
             Step::Addon { .. } => StepKind::Addon,
             Step::Nodegroup(_) => StepKind::Nodegroup,
+            Step::Fargate => StepKind::Fargate,
             Step::Postflight => StepKind::Postflight,
         }
     }
@@ -184,6 +188,7 @@ impl Step {
             Step::ControlPlane => StepId::ControlPlane,
             Step::Addon { name, .. } => StepId::Addon(name.clone()),
             Step::Nodegroup(g) => StepId::Nodegroup(g.name.clone()),
+            Step::Fargate => StepId::Fargate,
             Step::Postflight => StepId::Postflight,
         }
     }
@@ -205,6 +210,7 @@ pub enum StepKind {
     ControlPlane,
     Addon,
     Nodegroup,
+    Fargate,
     Postflight,
 }
 
@@ -215,6 +221,7 @@ impl StepKind {
             StepKind::ControlPlane => "control-plane",
             StepKind::Addon => "addon",
             StepKind::Nodegroup => "nodegroup",
+            StepKind::Fargate => "fargate",
             StepKind::Postflight => "postflight",
         }
     }
@@ -312,6 +319,8 @@ pub struct Live {
     /// The self-managed groups' termination hooks and the termination handlers found;
     /// None when EKS was not asked.
     pub drainers: Option<crate::preflight::drainers::DrainerFacts>,
+    /// Fargate nodes (one per pod) per kubelet minor, e.g. `{"1.30": 6}`.
+    pub fargate: std::collections::BTreeMap<String, u32>,
 }
 
 impl Live {

@@ -95,6 +95,11 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
         .collect();
     others.sort_by(|a, b| a.name.cmp(&b.name));
     steps.extend(others.into_iter().filter_map(addon_step));
+    if !live.fargate.is_empty() {
+        // Fargate pods keep the kubelet they started with: restarted after the
+        // control plane moves, or EKS refuses the next upgrade
+        steps.push(Step::Fargate);
+    }
     let mut groups: Vec<&LiveGroup> = live.groups.iter().filter(|g| g.size > 0).collect();
     groups.sort_by_key(|g| (!system_like(g), g.group_type == GroupType::SelfManaged, g.name.clone()));
     let node_os = crate::preflight::tables::Tables::builtin_node_os();
@@ -474,6 +479,23 @@ impl Plan {
                     _ => {}
                 }
                 let _ = writeln!(w, "    autoContinue: {}", g.auto_continue);
+            }
+            Step::Fargate => {
+                let nodes = live
+                    .map(|l| {
+                        let n: u32 = l.fargate.values().sum();
+                        let minors: Vec<String> = l.fargate.iter().map(|(m, c)| format!("{c} on {m}")).collect();
+                        format!(" ({n} Fargate pods now: {})", minors.join(", "))
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    w,
+                    "  # Fargate pods keep the kubelet they started with{nodes}: each Deployment or\n  \
+                     # StatefulSet whose pods run one older than {} is restarted (kubectl rollout restart),\n  \
+                     # one at a time, waiting for its new pods; held while its budget allows no disruption",
+                    self.target
+                );
+                let _ = writeln!(w, "  - kind: fargate");
             }
             Step::Postflight => {
                 let _ = writeln!(

@@ -21,6 +21,7 @@ mod control_plane;
 pub mod doubt;
 pub mod drain;
 mod eviction_blockers;
+pub mod fargate;
 mod nodegroup;
 pub mod postflight;
 pub mod preflight;
@@ -251,7 +252,7 @@ pub enum StepError {
 }
 
 /// One reconcile call for any step that acts on the cloud (control plane, add-on,
-/// node group). Preflight and postflight read the cluster's health and the research
+/// node group) or restarts workloads (Fargate). Preflight and postflight read the cluster's health and the research
 /// tables the drive holds: the drive calls [`preflight::reconcile`] and
 /// [`postflight::reconcile`] itself, and they are [`StepError::Unsupported`] here.
 pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, StepError> {
@@ -261,6 +262,7 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, S
         Step::Nodegroup(g) if g.group_type == GroupType::SelfManaged => selfmanaged::reconcile(ctx, g).await,
         Step::Nodegroup(g) if g.strategy == Strategy::BlueGreen => bluegreen::reconcile(ctx, g).await,
         Step::Nodegroup(g) => nodegroup::reconcile(ctx, g).await,
+        Step::Fargate => fargate::reconcile(ctx).await,
         Step::Preflight | Step::Postflight => Err(StepError::Unsupported {
             step: step.id(),
             why: "preflight and postflight are read-only research the drive runs, not cloud steps".into(),

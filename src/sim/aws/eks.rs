@@ -99,6 +99,8 @@ fn operation(method: &Method, seg: &[&str]) -> &'static str {
         ("GET", ["addons", "supported-versions"]) => "DescribeAddonVersions",
         ("POST", ["clusters", _, "insights"]) => "ListInsights",
         ("GET", ["clusters", _, "insights", _]) => "DescribeInsight",
+        ("GET", ["clusters", _, "fargate-profiles"]) => "ListFargateProfiles",
+        ("GET", ["clusters", _, "fargate-profiles", _]) => "DescribeFargateProfile",
         _ => "Unknown",
     }
 }
@@ -126,6 +128,8 @@ fn route(app: &AwsApp, w: &mut World, op: &str, seg: &[&str], query: &str, input
             Ok(json!({ "update": update(&u) }))
         }
         "DescribeCluster" => Ok(json!({ "cluster": cluster(app, w) })),
+        "ListFargateProfiles" => Ok(super::eks_fargate::list(w)),
+        "DescribeFargateProfile" => super::eks_fargate::describe(w, seg[3]),
         "ListNodegroups" => {
             let names: Vec<String> = w
                 .groups

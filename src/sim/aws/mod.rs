@@ -8,6 +8,7 @@ pub mod autoscaling;
 pub mod cbor;
 pub mod cloudwatch;
 pub mod eks;
+mod eks_fargate;
 pub mod wire;
 
 use std::sync::Arc;

@@ -120,6 +120,7 @@ pub fn build(scenario: &Scenario, clock: Clock) -> Result<World, String> {
         }
     }
     super::karpenter::build::install(&mut w, &s, started)?;
+    super::fargate::install(&mut w, &s);
     w.now = ago(3);
     extra::add_storage_classes(&mut w, &s);
     let mut placer = Placer::default();
@@ -342,7 +343,9 @@ fn add_pod(
             ..Default::default()
         }),
     };
-    let node = node.or_else(|| placer.place(w, &pod, names));
+    let node = node
+        .or_else(|| super::fargate::place_at_build(w, &mut pod))
+        .or_else(|| placer.place(w, &pod, names));
     if let Some(n) = node {
         if let Some(spec) = pod.spec.as_mut() {
             spec.node_name = Some(n);

@@ -37,7 +37,8 @@ pub fn eligible(ds: &DaemonSet, node: &Node) -> bool {
     let Some(spec) = ds.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
         return false;
     };
-    if node.metadata.deletion_timestamp.is_some() {
+    if node.metadata.deletion_timestamp.is_some() || super::fargate::is_fargate(node) {
+        // Fargate runs no DaemonSets
         return false;
     }
     let labels = node.metadata.labels.as_ref();

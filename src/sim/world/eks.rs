@@ -273,6 +273,9 @@ pub fn update_cluster_version(w: &mut World, version: &str) -> Result<Update, Aw
             "Unsupported Kubernetes minor version update from {current} to {version}"
         )));
     }
+    if let Some(why) = super::fargate::refusal(w) {
+        return Err(AwsError::new("InvalidRequestException", 400, why));
+    }
     let u = new_update(
         w,
         UpdateTarget::Cluster,

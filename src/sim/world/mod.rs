@@ -13,6 +13,7 @@ pub mod eks;
 pub mod endpoints;
 mod endpointslices;
 mod events;
+pub mod fargate;
 mod gc;
 pub mod insights;
 pub mod karpenter;
@@ -226,6 +227,8 @@ pub struct World {
     pub storageclasses: Table<StorageClass>,
     /// Karpenter's custom resources and controller state (also EKS Auto Mode's).
     pub karpenter: karpenter::State,
+    /// Fargate profiles and the Fargate nodes of their pods.
+    pub fargate: fargate::State,
 
     pub idx: Index,
     pub dirty: Dirty,
@@ -326,6 +329,7 @@ impl World {
             pvs: Table::new(WATCH_HISTORY),
             storageclasses: Table::new(WATCH_HISTORY),
             karpenter: Default::default(),
+            fargate: Default::default(),
             idx: Index::default(),
             dirty: Dirty::default(),
             timers: BinaryHeap::new(),
@@ -458,6 +462,9 @@ impl World {
     /// Runs every controller over what changed, until nothing is left to do.
     pub fn reconcile(&mut self) {
         for _ in 0..16 {
+            // Fargate binds its pods before the default scheduler looks, and drops
+            // the nodes whose pod is gone
+            fargate::reconcile(self);
             if !self.dirty.any() {
                 return;
             }

@@ -52,6 +52,13 @@ pub fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
 /// Why `pod` cannot go on `node`, in the scheduler's words; None if it fits.
 pub(crate) fn misfit(pod: &Pod, req: Usage, node: &Node, used: Usage) -> Option<String> {
     let spec = pod.spec.as_ref()?;
+    if super::fargate::is_fargate(node) {
+        // a Fargate node runs its one pod; nothing else is scheduled there
+        return Some(format!(
+            "node(s) had untolerated taint {{{}: fargate}}",
+            super::fargate::COMPUTE_TYPE
+        ));
+    }
     if !node_ready(node) {
         return Some("node(s) had untolerated taint {node.kubernetes.io/not-ready: }".into());
     }
@@ -147,6 +154,7 @@ pub fn schedule_pending(w: &mut World) {
             .as_ref()
             .and_then(|s| s.scheduler_name.as_deref())
             .is_some_and(|s| s != "default-scheduler")
+            || super::fargate::takes(w, &pod)
         {
             continue;
         }

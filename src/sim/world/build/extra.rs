@@ -145,7 +145,8 @@ pub(super) fn add_statefulset(w: &mut World, s: &ResolvedScenario, wl: &Workload
     for i in 0..wl.replicas as usize {
         statefulset::create_claims(w, &set, i);
         let mut pod = statefulset::new_pod(w, &set, &template, &rev_name, i);
-        let Some(node) = place(w, &pod, i, names) else {
+        let fargate = super::super::fargate::place_at_build(w, &mut pod);
+        let Some(node) = fargate.or_else(|| place(w, &pod, i, names)) else {
             w.put(pod);
             continue;
         };
