@@ -1,5 +1,5 @@
 //! One clock: the cluster's. A drive against a simulator running 60 times faster than
-//! the wall clock measures the control plane's update, its journal and its state lines
+//! the wall clock, killed and resumed, measures the control plane's update, its journal and its state lines
 //! in the simulator's time, read from the API server's `Date` answers; so does a
 //! client made by `cluster::connect`. Its plan has no postflight step: the verdict
 //! says nothing checked the cluster after it.
@@ -70,33 +70,38 @@ async fn a_drive_against_a_fast_simulator_measures_in_the_simulators_time() {
     let s2 = sim.clone();
     let (lines, wall) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let mut child = common::bin::spawn_drive(&d, &s2);
-        let mut stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        // the first run is killed once the update is under way; the second resumes it
         let mut lines = Vec::new();
-        for line in stdout.lines().map_while(Result::ok) {
-            assert!(started.elapsed() < Duration::from_secs(120), "not done: {lines:#?}");
-            if line.starts_with("at gate") && line.contains("green, settled") {
-                let _ = writeln!(stdin, "proceed");
+        for run in 0..2 {
+            let mut child = common::bin::spawn_drive(&d, &s2);
+            let mut stdin = child.stdin.take().unwrap();
+            let stdout = BufReader::new(child.stdout.take().unwrap());
+            for line in stdout.lines().map_while(Result::ok) {
+                assert!(started.elapsed() < Duration::from_secs(120), "not done: {lines:#?}");
+                if line.starts_with("at gate") && line.contains("green, settled") {
+                    let _ = writeln!(stdin, "proceed");
+                }
+                let stop = (run == 0 && line.contains("InProgress")) || line.starts_with("done");
+                lines.push(format!("run {run}: {line}"));
+                if stop {
+                    break;
+                }
             }
-            let done = line.starts_with("done");
-            lines.push(line);
-            if done {
-                break;
-            }
+            drop(stdin);
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        drop(stdin);
-        let _ = child.kill();
-        let _ = child.wait();
         (lines, started.elapsed())
     })
     .await
     .unwrap();
-    assert!(lines.last().is_some_and(|l| l.starts_with("done")), "{lines:#?}");
+    assert!(lines.last().is_some_and(|l| l.starts_with("run 1: done")), "{lines:#?}");
 
-    // the update's age reads in the simulator's minutes, never stuck at "for 0s"
+    // after the resume, the update's age reads in the simulator's minutes, never
+    // stuck at "for 0s"
     let minutes = lines
         .iter()
+        .filter(|l| l.starts_with("run 1: "))
         .filter_map(|l| l.split("InProgress for ").nth(1))
         .filter_map(|rest| rest.split('m').next()?.parse::<u64>().ok())
         .max();
