@@ -159,6 +159,12 @@ fn normalised(markdown: &str, journal: &Path) -> String {
 }
 
 fn token(w: &str) -> String {
+    // a word ending a clause ("held by batch/worker-…:"): the colon is not part of it
+    if let Some(head) = w.strip_suffix(':')
+        && !head.is_empty()
+    {
+        return format!("{}:", token(head));
+    }
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
     let parts: Vec<&str> = w.split(':').collect();
     if parts.len() >= 2 && parts.iter().all(|p| digits(p)) {
@@ -200,13 +206,14 @@ fn token(w: &str) -> String {
             && p.chars().any(|c| c.is_ascii_lowercase())
     };
     let n = tail.split('-').count();
-    // a pod of a ReplicaSet ends in five random letters and digits
+    // a pod of a ReplicaSet ends in five of the API server's random characters
+    // (consonants and digits, no vowels: "plane" is a word, "54vvh" is not)
     let random = |i: usize, p: &str| {
         !head.is_empty()
             && i + 1 == n
             && n > 1
             && p.len() == 5
-            && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && p.chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
     };
     let parts: Vec<String> = tail
         .split('-')

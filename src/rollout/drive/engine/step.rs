@@ -16,6 +16,9 @@ use crate::model::rollout::Phase;
 use crate::rollout::plan::Step;
 use crate::rollout::steps::{self, Progress, StepError};
 
+/// The journal's reason on the note that a drain waits for the lead (as the drain's own).
+const DRAIN_HELD: &str = "DrainHeld";
+
 fn secs_between(a: Timestamp, b: Timestamp) -> i64 {
     b.as_second() - a.as_second()
 }
@@ -140,6 +143,11 @@ impl Engine {
                 let waited = secs_between(since, (self.d.now)());
                 let timeout = self.d.plan.drain.pod_timeout_seconds as i64;
                 if decide::asks_the_lead(ask_now, waited, timeout) {
+                    if !ask_now {
+                        // past the pod timeout: the journal says so once per hold (a
+                        // pod the drain would not evict was noted by the drain itself)
+                        self.note_held(&id, &node, &pod, &why, since)?;
+                    }
                     self.set_what(what, why.clone());
                     self.phase = Phase::Held {
                         node,
@@ -186,6 +194,22 @@ impl Engine {
             Ok(()) => {}
             Err(StepError::Journal(e)) => return Err(e.into()),
             Err(e) => self.state.notice = Some(format!("keeping held instances waiting: {e}; retrying")),
+        }
+        Ok(())
+    }
+
+    /// Journals that `pod` on `node` holds the drain of step `id` for the lead, unless
+    /// a `DrainHeld` about it was journaled since the hold began (`since`).
+    fn note_held(&mut self, id: &StepId, node: &str, pod: &str, why: &str, since: Timestamp) -> Result<(), DriveError> {
+        let object = format!("Pod/{pod}");
+        let noted = self.d.journal.entries().iter().any(|e| {
+            e.at >= since
+                && matches!(&e.what, What::Event { object: o, reason, .. } if *o == object && reason == DRAIN_HELD)
+        });
+        if !noted {
+            let message =
+                format!("{id}: node {node}: {why}; held past the pod timeout, it stays until the operator decides");
+            self.journal_event(Level::Warning, &object, DRAIN_HELD, message)?;
         }
         Ok(())
     }
