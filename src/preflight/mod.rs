@@ -10,6 +10,7 @@ pub mod drain;
 pub mod drainers;
 pub mod eks;
 pub mod gather;
+pub mod karpenter;
 pub mod nodeos;
 pub mod render;
 pub mod skew;
@@ -67,10 +68,12 @@ pub enum Check {
     NodeOs,
     /// Whether something drains the nodes an instance refresh terminates.
     RefreshDrainers,
+    /// Karpenter's NodePools and EKS Auto Mode: deadlines, drift, budgets.
+    Karpenter,
 }
 
 impl Check {
-    pub const ALL: [Check; 9] = [
+    pub const ALL: [Check; 10] = [
         Check::Version,
         Check::RemovedApis,
         Check::Components,
@@ -80,6 +83,7 @@ impl Check {
         Check::Eks,
         Check::NodeOs,
         Check::RefreshDrainers,
+        Check::Karpenter,
     ];
 
     pub fn title(self) -> &'static str {
@@ -93,6 +97,7 @@ impl Check {
             Check::Eks => "EKS (add-ons, insights)",
             Check::NodeOs => "Node OS and runtime",
             Check::RefreshDrainers => "Instance refresh drainers",
+            Check::Karpenter => "Karpenter and Auto Mode",
         }
     }
 }
