@@ -299,3 +299,25 @@ fn a_forbidden_nodepool_watch_is_named_like_any_other() {
         "{s}"
     );
 }
+
+#[test]
+fn a_karpenter_nodes_detail_names_its_nodepool_claim_drift_and_lifetime() {
+    use upshift::cockpit::view::{Detail, Overlay};
+    let mut c = with_karpenter(false);
+    c.view.overlay = Some(Overlay::Detail {
+        target: Detail::Node(host("ip-10-1-0-1")),
+        scroll: 0,
+    });
+    let s = screen(&mut c, 200, 60);
+    assert!(
+        s.contains("general · nodeclaim general-aaaaa · drifted (AMIDrift) · lifetime ends in 60m"),
+        "{s}"
+    );
+    // a node of a node group says nothing of NodePools
+    c.view.overlay = Some(Overlay::Detail {
+        target: Detail::Node(host("ip-10-0-2-20")),
+        scroll: 0,
+    });
+    let s = screen(&mut c, 200, 60);
+    assert!(!s.contains("nodeclaim"), "{s}");
+}
