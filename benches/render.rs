@@ -59,6 +59,7 @@ fn node(i: usize, strings: &mut Interner) -> NodeInfo {
             i % 256
         ),
         group: strings.get(&group),
+        nodepool: None,
         zone: strings.get(["eu-west-1a", "eu-west-1b", "eu-west-1c"][i % 3]),
         instance_type: strings.get("m6i.2xlarge"),
         kubelet: strings.get(kubelet),

@@ -277,6 +277,12 @@ pub struct PreflightArgs {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub batch: usize,
 
+    /// The maintenance window's length in hours, from now: Karpenter node lifetimes
+    /// (expireAfter, EKS Auto Mode's 21 days) and terminationGracePeriods that end
+    /// inside it are reported, since disruption budgets cannot hold them
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    pub window: u32,
+
     /// EKS cluster name: also ask EKS for add-on versions, node groups and Upgrade
     /// Insights (AWS credentials from the standard chain; AWS_ENDPOINT_URL is honoured,
     /// e.g. the simulator's, see `upshift sim serve`)

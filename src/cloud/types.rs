@@ -20,6 +20,10 @@ pub struct ClusterInfo {
     /// The upgrade policy's support type: `STANDARD` (EKS upgrades the cluster when
     /// standard support ends) or `EXTENDED` (it stays, and pays for extended support).
     pub support_type: String,
+    /// EKS Auto Mode's compute (`computeConfig.enabled`): EKS runs Karpenter.
+    pub auto_mode: bool,
+    /// Auto Mode's built-in NodePools enabled (`computeConfig.nodePools`).
+    pub auto_mode_pools: Vec<String>,
 }
 
 /// A Kubernetes minor's life on EKS (`DescribeClusterVersions`).

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod connect;
+pub mod karpenter;
 pub mod pod_detail;
 pub mod reader;
 pub mod retry;

@@ -62,6 +62,25 @@ impl ClusterReader {
         Api::<K>::all(self.client.clone()).list(params).await
     }
 
+    /// Every object of a custom kind (cluster-scoped or in all namespaces), [`PAGE`]
+    /// at a time, as untyped objects: `Err` 404 when its CRD is not installed.
+    pub async fn list_dynamic(
+        &self,
+        resource: &kube::api::ApiResource,
+    ) -> Result<Vec<kube::api::DynamicObject>, kube::Error> {
+        let api: Api<kube::api::DynamicObject> = Api::all_with(self.client.clone(), resource);
+        let mut out = Vec::new();
+        let mut lp = ListParams::default().limit(PAGE);
+        loop {
+            let page = api.list(&lp).await?;
+            out.extend(page.items);
+            match page.metadata.continue_ {
+                Some(c) if !c.is_empty() => lp = lp.continue_token(&c),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Starts every watch the cockpit follows; batches of changes go to `tx`.
     pub fn start(&self, tx: mpsc::Sender<Delta>) -> Watches {
         watch::start(&self.client, tx)

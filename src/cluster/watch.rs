@@ -1,5 +1,6 @@
 //! The cockpit's eyes: one watch per kind (nodes, pods, warning events, PDBs,
-//! Deployments, DaemonSets, StatefulSets, ReplicaSets, Services, EndpointSlices), each projected into compact records as it arrives and
+//! Deployments, DaemonSets, StatefulSets, ReplicaSets, Services, EndpointSlices, and
+//! Karpenter's kinds in `karpenter.rs`), each projected into compact records as it arrives and
 //! sent to the cockpit's loop in batches, and a watch on the ConfigMap a lead
 //! publishes the rollout to. Lists are paged, watches resume from their
 //! resourceVersion and relist after `410 Gone`, errors back off and retry; nothing
@@ -61,6 +62,8 @@ fn failure(e: &watcher::Error) -> SourceState {
     };
     match api {
         Some(s) if s.code == 403 || s.code == 401 => SourceState::Forbidden(s.message.clone()),
+        // a custom resource whose CRD is not installed: what it feeds is off
+        Some(s) if s.code == 404 => SourceState::Absent,
         _ => SourceState::Failing(e.to_string()),
     }
 }
@@ -151,8 +154,10 @@ pub(super) fn start(client: &kube::Client, tx: mpsc::Sender<Delta>) -> Watches {
             Delta::EndpointSlices,
         ),
         tokio::spawn(follow_version(c.clone(), tx.clone())),
-        tokio::spawn(follow_rollout(c.clone(), tx)),
     ];
+    let mut tasks = tasks;
+    tasks.extend(super::karpenter::start(c, &tx));
+    tasks.push(tokio::spawn(follow_rollout(c.clone(), tx)));
     Watches { tasks }
 }
 
@@ -197,7 +202,7 @@ async fn follow_rollout(client: kube::Client, tx: mpsc::Sender<Delta>) {
 }
 
 /// One watch: projects each object with `project` and sends batches wrapped by `wrap`.
-fn spawn<K, T>(
+pub(super) fn spawn<K, T>(
     api: Api<K>,
     config: watcher::Config,
     source: Source,
@@ -240,8 +245,13 @@ where
                         next_state = Some(SourceState::Synced);
                     }
                     Err(e) => {
-                        tracing::warn!(source = source.resource(), "watch: {e}");
-                        next_state = Some(failure(&e));
+                        let f = failure(&e);
+                        if f == SourceState::Absent {
+                            tracing::debug!(source = source.resource(), "not served: {e}");
+                        } else {
+                            tracing::warn!(source = source.resource(), "watch: {e}");
+                        }
+                        next_state = Some(f);
                     }
                 }
             }

@@ -61,6 +61,26 @@ pub async fn preflight(args: PreflightArgs) -> Result<i32> {
         findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.check.cmp(&b.check)));
         checks.push(r);
     }
+    let window = i64::from(args.window) * 3600;
+    let now = eks
+        .as_ref()
+        .and_then(|e| e.read_at)
+        .unwrap_or_else(jiff::Timestamp::now);
+    let eks_cluster = eks.as_ref().map(|e| &e.cluster);
+    match preflight::karpenter::gather::gather(&reader, &snapshot, eks_cluster, now, window).await {
+        Some(facts) => {
+            unreadable.extend(facts.unreadable.iter().cloned());
+            let (f, r) = preflight::karpenter::check(&facts, &target);
+            findings.extend(f);
+            findings.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.check.cmp(&b.check)));
+            checks.push(r);
+        }
+        None => checks.push(preflight::CheckRun {
+            check: preflight::Check::Karpenter,
+            examined: "no Karpenter: no NodePool CRD, controller or Auto Mode".into(),
+            complete: true,
+        }),
+    }
     let cluster = args.cluster.clone().unwrap_or_else(|| connection.cluster.clone());
     let report = preflight::Report {
         context: connection.context,

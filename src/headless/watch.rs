@@ -166,6 +166,7 @@ fn describe(state: &SourceState) -> String {
         SourceState::Synced => "synced".into(),
         SourceState::Forbidden(m) => format!("forbidden: {m}"),
         SourceState::Failing(m) => format!("failing: {m}"),
+        SourceState::Absent => "not served".into(),
     }
 }
 

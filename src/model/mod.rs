@@ -7,8 +7,10 @@ pub mod baseline;
 pub mod component;
 pub mod health;
 pub mod journal;
+pub mod karpenter;
 pub mod log;
 pub mod node;
+pub mod nodepools;
 pub mod pod;
 pub mod rollout;
 pub mod series;
@@ -75,6 +77,10 @@ pub enum Source {
     ReplicaSets,
     Services,
     EndpointSlices,
+    /// Karpenter's NodePools (`karpenter.sh/v1`): in the model only where the CRD is served.
+    NodePools,
+    /// Karpenter's NodeClaims (`karpenter.sh/v1`): in the model only where the CRD is served.
+    NodeClaims,
 }
 
 impl Source {
@@ -104,6 +110,8 @@ impl Source {
             Source::ReplicaSets => "replicasets",
             Source::Services => "services",
             Source::EndpointSlices => "endpointslices",
+            Source::NodePools => "nodepools",
+            Source::NodeClaims => "nodeclaims",
         }
     }
 }
@@ -120,6 +128,9 @@ pub enum SourceState {
     Forbidden(String),
     /// Failing; the watch retries with back-off.
     Failing(String),
+    /// The server does not serve the kind (a CRD not installed): the source leaves the
+    /// model, and what it feeds is off.
+    Absent,
 }
 
 /// One change from a watch, already projected.
@@ -144,6 +155,10 @@ pub enum Delta {
     Workloads(workload::Kind, Vec<Change<workload::WorkloadInfo>>),
     Services(Vec<Change<service::ServiceInfo>>),
     EndpointSlices(Vec<Change<service::SliceInfo>>),
+    NodePools(Vec<Change<karpenter::NodePoolInfo>>),
+    NodeClaims(Vec<Change<karpenter::NodeClaimInfo>>),
+    /// Pods Karpenter nominated for a NodeClaim: (pod key, claim).
+    Nominations(Vec<(String, String)>),
     Source(Source, SourceState),
     ServerVersion(String),
     /// The rollout a lead publishes (None: the ConfigMap is gone or unreadable).
@@ -288,6 +303,8 @@ pub struct ClusterModel {
     pub workloads: workload::Workloads,
     /// Services and their ready endpoints.
     pub services: service::Services,
+    /// Karpenter's NodePools, NodeClaims, launch failures and nominations.
+    pub karpenter: karpenter::Karpenter,
     pub sources: BTreeMap<Source, SourceState>,
     /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
     pub server_version: Option<String>,
@@ -311,6 +328,7 @@ impl ClusterModel {
             components: Reflected::default(),
             workloads: workload::Workloads::default(),
             services: service::Services::default(),
+            karpenter: karpenter::Karpenter::default(),
             sources: Source::ALL.iter().map(|s| (*s, SourceState::Syncing)).collect(),
             server_version: None,
             rollout_target: None,
@@ -363,12 +381,34 @@ impl ClusterModel {
                 self.services.services.apply(c);
             }),
             Delta::EndpointSlices(changes) => changes.into_iter().for_each(|c| self.services.apply_slice(c)),
+            Delta::NodePools(changes) => changes.into_iter().for_each(|c| {
+                self.karpenter.nodepools.apply(c);
+            }),
+            Delta::NodeClaims(changes) => changes.into_iter().for_each(|c| {
+                self.karpenter.nodeclaims.apply(c);
+            }),
+            Delta::Nominations(list) => {
+                self.karpenter.nominated.extend(list);
+                if self.karpenter.nominated.len() > 4 * self.pod_index.unscheduled.len() + 1024 {
+                    let pods = &self.pods.items;
+                    self.karpenter.prune_nominations(|k| pods.contains_key(k));
+                }
+            }
             Delta::Events(changes) => {
                 for c in changes {
                     if let Change::Upsert(_, entry) = c {
+                        if entry.level == Level::Warning
+                            && let Some(claim) = entry.object.strip_prefix("NodeClaim/")
+                        {
+                            self.karpenter
+                                .failure(claim, &entry.reason, &entry.message, entry.at, entry.count);
+                        }
                         log.push(entry);
                     }
                 }
+            }
+            Delta::Source(source, SourceState::Absent) => {
+                self.sources.remove(&source);
             }
             Delta::Source(source, state) => {
                 let old = self.sources.insert(source, state.clone());

@@ -60,6 +60,8 @@ pub struct Problem {
 pub struct NodeInfo {
     pub name: String,
     pub group: Arc<str>,
+    /// The Karpenter NodePool that launched it (`karpenter.sh/nodepool`).
+    pub nodepool: Option<Arc<str>>,
     pub zone: Arc<str>,
     pub instance_type: Arc<str>,
     /// `v1.30.4-eks-a737599`
@@ -147,6 +149,7 @@ impl NodeInfo {
         NodeInfo {
             name: meta.name.clone().unwrap_or_default(),
             group: strings.get(group),
+            nodepool: label(crate::model::karpenter::NODEPOOL_LABEL).map(|p| strings.get(p)),
             zone: strings.get(label("topology.kubernetes.io/zone").unwrap_or("")),
             instance_type: strings.get(label("node.kubernetes.io/instance-type").unwrap_or("")),
             kubelet: strings.get(kubelet),

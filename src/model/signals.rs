@@ -180,6 +180,9 @@ pub struct Signals {
     pub availability: super::availability::Availability,
     /// Watches the cockpit may not use, with why.
     pub blind: Vec<(String, String)>,
+    /// Karpenter's NodePools, when the cluster has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodepools: Option<super::nodepools::NodePools>,
 }
 
 impl Signals {
@@ -221,12 +224,23 @@ impl Signals {
         errors.top = top;
 
         let target = m.target_minor();
+        let nodepools = super::nodepools::NodePools::compute(m, target.as_deref());
         let nodes = node_state(m, target);
+        let mut unscheduled = unscheduled_pods(unscheduled);
+        if let Some(k) = &nodepools {
+            // a pod Karpenter nominated for a NodeClaim waits for that claim
+            for (pod, why) in &mut unscheduled.pods {
+                if let Some(w) = k.why_waiting(m, pod) {
+                    *why = w;
+                }
+            }
+        }
         Signals {
             synced: m.synced(),
             pods_total: m.pods.len(),
             health: node_health(m.nodes.items.values()),
-            unscheduled: unscheduled_pods(unscheduled),
+            unscheduled,
+            nodepools,
             errors,
             components: components(m),
             availability: super::availability::Availability::compute(m),

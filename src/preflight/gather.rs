@@ -80,6 +80,8 @@ pub struct PodFacts {
     pub node_selector: BTreeMap<String, String>,
     pub tolerations: Vec<Toleration>,
     pub labels: BTreeMap<String, String>,
+    /// Annotated `karpenter.sh/do-not-disrupt: "true"`: Karpenter will not disrupt its node.
+    pub do_not_disrupt: bool,
 }
 
 impl PodFacts {
@@ -352,6 +354,12 @@ pub fn pod_facts(p: &Pod) -> PodFacts {
         node_selector: spec.and_then(|s| s.node_selector.clone()).unwrap_or_default(),
         tolerations: tolerations(spec),
         labels: p.metadata.labels.clone().unwrap_or_default(),
+        do_not_disrupt: p
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::model::karpenter::DO_NOT_DISRUPT))
+            .is_some_and(|v| v == "true"),
     }
 }
 

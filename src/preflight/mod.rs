@@ -11,6 +11,7 @@ pub mod drainers;
 pub mod eks;
 pub mod fargate;
 pub mod gather;
+pub mod karpenter;
 pub mod nodeos;
 pub mod render;
 pub mod skew;
@@ -70,10 +71,12 @@ pub enum Check {
     RefreshDrainers,
     /// Pods on Fargate and the kubelet they started with.
     Fargate,
+    /// Karpenter's NodePools and EKS Auto Mode: deadlines, drift, budgets.
+    Karpenter,
 }
 
 impl Check {
-    pub const ALL: [Check; 10] = [
+    pub const ALL: [Check; 11] = [
         Check::Version,
         Check::RemovedApis,
         Check::Components,
@@ -84,6 +87,7 @@ impl Check {
         Check::NodeOs,
         Check::RefreshDrainers,
         Check::Fargate,
+        Check::Karpenter,
     ];
 
     pub fn title(self) -> &'static str {
@@ -98,6 +102,7 @@ impl Check {
             Check::NodeOs => "Node OS and runtime",
             Check::RefreshDrainers => "Instance refresh drainers",
             Check::Fargate => "Fargate pods",
+            Check::Karpenter => "Karpenter and Auto Mode",
         }
     }
 }

@@ -251,6 +251,39 @@ fn quantity(cpu_millis: u64, memory: u64, max_pods: u32) -> String {
     format!("{cpu}, {gib:.1}Gi memory, {max_pods} pods max")
 }
 
+/// `nodepool general · nodeclaim general-x7k2p · drifted (AMIDrift) · lifetime ends in 3d`
+fn nodepool_line(c: &Cockpit, n: &NodeInfo) -> Option<Line<'static>> {
+    let k = &c.model.karpenter;
+    let claim = k
+        .nodeclaims
+        .items
+        .values()
+        .find(|cl| cl.node.as_deref() == Some(n.name.as_str()));
+    let pool = claim.map(|cl| cl.nodepool.clone()).or_else(|| n.nodepool.clone())?;
+    let mut line = field("nodepool", pool.to_string(), theme::plain());
+    let Some(cl) = claim else { return Some(line) };
+    line.push_span(Span::styled(format!(" · nodeclaim {}", cl.name), theme::dim()));
+    if let Some(reason) = &cl.drifted {
+        line.push_span(Span::styled(format!(" · drifted ({reason})"), theme::warn()));
+    }
+    let auto = c.signals.nodepools.as_ref().is_some_and(|v| v.auto_mode);
+    let expire = cl
+        .expire_after
+        .clone()
+        .or_else(|| k.nodepools.items.get(&*pool).and_then(|p| p.expire_after.clone()));
+    if let Some(end) = crate::model::nodepools::node_end(cl.created.or(n.created), expire.as_deref(), auto) {
+        let left = end.as_second() - c.now.as_second();
+        let text = if left <= 0 {
+            " · lifetime ended: Karpenter replaces it whatever the budgets say".to_string()
+        } else {
+            format!(" · lifetime ends in {}", age(end, Some(c.now)))
+        };
+        let soon = left <= crate::model::nodepools::EXPIRY_HORIZON_SECS;
+        line.push_span(Span::styled(text, if soon { theme::warn() } else { theme::dim() }));
+    }
+    Some(line)
+}
+
 fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
     let row = c.signals.nodes.rows.iter().find(|r| r.name == n.name);
     let mut out = Vec::new();
@@ -278,6 +311,9 @@ fn node_lines(c: &Cockpit, n: &NodeInfo, width: u16) -> Vec<Line<'static>> {
     }
     out.push(state_line);
     out.push(field("group", n.group.to_string(), theme::plain()));
+    if let Some(line) = nodepool_line(c, n) {
+        out.push(line);
+    }
     let target = c.signals.nodes.target.as_deref();
     let old = row.is_some_and(|r| r.old);
     let mut version = field(

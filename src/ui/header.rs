@@ -73,6 +73,10 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         Some(v) => first.push(Span::raw(v.clone())),
         None => first.push(Span::styled("?", theme::dim())),
     }
+    if c.signals.nodepools.as_ref().is_some_and(|k| k.auto_mode) {
+        first.push(sep());
+        first.push(Span::styled("EKS Auto Mode", theme::bold()));
+    }
     widgets::line(buf, area, area.y, &Line::from(first));
 
     let second = Line::from(vec![

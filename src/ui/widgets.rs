@@ -217,7 +217,7 @@ pub fn source_note(c: &Cockpit, source: Source) -> Option<Line<'static>> {
             theme::bad(),
         )),
         Some(SourceState::Syncing) => Some(Line::styled(format!("listing {what}…"), theme::dim())),
-        Some(SourceState::Synced) | None => None,
+        Some(SourceState::Synced | SourceState::Absent) | None => None,
     }
 }
 

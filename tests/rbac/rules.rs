@@ -44,6 +44,9 @@ pub const KNOWN_RESOURCES: &[(&str, &str)] = &[
     ("", "services"),
     ("discovery.k8s.io", "endpointslices"),
     ("coordination.k8s.io", "leases"),
+    ("karpenter.sh", "nodepools"),
+    ("karpenter.sh", "nodeclaims"),
+    ("karpenter.k8s.aws", "ec2nodeclasses"),
 ];
 
 pub fn read(path: &str) -> String {
@@ -261,6 +264,9 @@ pub fn watch_requests() -> Vec<Req> {
         ("apps", "replicasets"),
         ("", "services"),
         ("discovery.k8s.io", "endpointslices"),
+        // Karpenter's kinds (src/cluster/karpenter.rs), where their CRDs are installed
+        ("karpenter.sh", "nodepools"),
+        ("karpenter.sh", "nodeclaims"),
     ] {
         out.push(req("list", g, r));
         out.push(req("watch", g, r));
@@ -292,6 +298,10 @@ pub fn preflight_requests() -> Vec<Req> {
         ("policy", "poddisruptionbudgets"),
         ("", "secrets"),
         ("", "configmaps"),
+        // the Karpenter check (src/preflight/karpenter/gather.rs)
+        ("karpenter.sh", "nodepools"),
+        ("karpenter.sh", "nodeclaims"),
+        ("karpenter.k8s.aws", "ec2nodeclasses"),
     ]
     .into_iter()
     .map(|(g, r)| req("list", g, r))

@@ -129,6 +129,14 @@ impl Eks {
                 .and_then(|p| p.support_type())
                 .map(|t| t.as_str().to_string())
                 .unwrap_or_default(),
+            auto_mode: c
+                .and_then(|c| c.compute_config())
+                .and_then(|cc| cc.enabled())
+                .unwrap_or(false),
+            auto_mode_pools: c
+                .and_then(|c| c.compute_config())
+                .map(|cc| cc.node_pools().to_vec())
+                .unwrap_or_default(),
         })
     }
 

@@ -17,6 +17,7 @@ fn node(name: &str, group: &str, kubelet: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
         group: Arc::from(group),
+        nodepool: None,
         zone: Arc::from("eu-west-1a"),
         instance_type: Arc::from("m5.large"),
         kubelet: Arc::from(kubelet),

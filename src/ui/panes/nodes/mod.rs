@@ -1,5 +1,8 @@
 //! The node-state pane: per node group, how many nodes are ready, NotReady, cordoned,
-//! draining, terminating, new and on an old version; below, every node, one a line.
+//! draining, terminating, new and on an old version; where Karpenter runs, per NodePool
+//! its drift, disruption and launches (`pools.rs`); below, every node, one a line.
+
+mod pools;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -86,6 +89,17 @@ fn summary(c: &Cockpit) -> Vec<Span<'static>> {
             part(format!("{count} {word}"), style);
         }
     }
+    if let Some(k) = &c.signals.nodepools {
+        let what = if k.auto_mode {
+            "Auto Mode NodePools"
+        } else {
+            "NodePools"
+        };
+        part(format!("{} {what}", k.pools.len()), theme::plain());
+        for (count, word) in pools::summary(k) {
+            part(format!("{count} {word}"), theme::warn());
+        }
+    }
     out
 }
 
@@ -127,7 +141,25 @@ fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) -> u16 {
             group_w,
         );
     }
-    let rest = widgets::rest(inner, table_h);
+    // Karpenter's NodePools below the groups, when there are any and room for a list too
+    let pools_h = if inner.height >= 10 {
+        pools::wanted(c).min((inner.height - table_h) / 3)
+    } else {
+        0
+    };
+    if pools_h > 0 {
+        let pools_area = widgets::rest(inner, table_h);
+        pools::draw(
+            buf,
+            Rect {
+                height: pools_h,
+                ..pools_area
+            },
+            c,
+            group_w,
+        );
+    }
+    let rest = widgets::rest(inner, table_h + pools_h);
     draw_list(buf, rest, area, c, group_w)
 }
 
