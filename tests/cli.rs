@@ -193,6 +193,28 @@ fn scenarios_line_up_and_the_readme_and_help_say_what_there_is() {
     assert!(help.contains("restricted"), "{help}");
 }
 
+#[tokio::test]
+async fn sim_serve_help_names_every_context_its_kubeconfig_holds() {
+    let sim = common::start("demo").await;
+    let kc: serde_json::Value = serde_norway::from_str(&sim.kubeconfig()).unwrap();
+    let contexts: Vec<String> = kc["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    let help = common::bin::upshift()
+        .args(["sim", "serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).replace('\n', " ");
+    let count = ["none", "one", "two", "three", "four", "five"][contexts.len()];
+    assert!(help.contains(&format!("{count} contexts")), "{contexts:?}: {help}");
+    for c in &contexts {
+        assert!(help.contains(&format!("`{c}`")), "{c} is not named: {help}");
+    }
+}
+
 #[test]
 fn an_error_on_a_pipe_has_no_colour_codes() {
     let out = common::bin::upshift()
