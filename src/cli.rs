@@ -294,9 +294,22 @@ pub struct PreflightArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("region", |a| a.requires("cluster")),
+    mut_arg("profile", |a| a.requires("cluster"))
+)]
 pub struct WatchArgs {
     #[command(flatten)]
     pub cluster_args: ClusterArgs,
+
+    /// EKS cluster name: also show in the header when its minors leave standard and
+    /// extended support, and what its upgrade policy charges (read once, only reads;
+    /// AWS credentials from the standard chain). Without it nothing is said of support
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 
     /// No screen: print one JSON line of signals per interval on stdout
     #[arg(long)]

@@ -573,3 +573,36 @@ async fn the_aws_env_file_points_tools_at_the_simulator() {
     sim.write_aws_env(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), env);
 }
+
+#[tokio::test]
+async fn the_support_calendar_a_cockpit_shows_is_eks_published_one() {
+    use upshift::model::support::Policy;
+    use upshift::units::Minor;
+    let sim = common::start("demo").await;
+    let c = common::cloud::aws(&sim).await;
+    let cal = upshift::preflight::support::read_calendar(&c, CLUSTER, &["1.34".into(), "1.35".into()])
+        .await
+        .unwrap();
+    let on = c.describe_cluster(CLUSTER).await.unwrap().version;
+    assert_eq!(cal.cluster_minor, Minor::parse(&on));
+    // a new cluster's policy is EXTENDED unless it was set otherwise
+    assert_eq!(cal.policy, Policy::Extended);
+    let day = |d: &str| Some(format!("{d}T00:00:00Z").parse::<upshift::units::Timestamp>().unwrap());
+    let of = |m: &str| {
+        cal.of(Minor::parse(m).unwrap())
+            .cloned()
+            .unwrap_or_else(|| panic!("{m} in {cal:?}"))
+    };
+    // EKS's calendar ("Understand the Kubernetes version lifecycle on EKS")
+    assert_eq!(
+        (of("1.34").end_of_standard, of("1.34").end_of_extended),
+        (day("2026-12-02"), day("2027-12-02"))
+    );
+    assert_eq!(
+        (of("1.35").end_of_standard, of("1.35").end_of_extended),
+        (day("2027-03-27"), day("2028-03-27"))
+    );
+    // the cluster's own minor and the next are asked for too
+    let on = Minor::parse(&on).unwrap();
+    assert!(cal.of(on).is_some() && cal.of(on.next()).is_some(), "{cal:?}");
+}

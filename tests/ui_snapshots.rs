@@ -1432,3 +1432,94 @@ fn a_shadow_with_nothing_published_measures_against_the_api_servers_clock() {
     assert!(new.is_empty(), "new on the server's clock: {new:?}");
     assert!((c.now.as_second() - now().as_second()).abs() <= 1, "{}", c.now);
 }
+
+// ---------------------------------------------------------------- support calendar
+
+/// EKS's published dates for 1.30 to 1.32, and a policy.
+fn calendar(policy: upshift::model::support::Policy) -> upshift::model::support::SupportCalendar {
+    use upshift::model::support::{MinorSupport, SupportCalendar};
+    use upshift::units::Minor;
+    let day = |d: &str| Some(format!("{d}T00:00:00Z").parse().expect("date"));
+    let minor = |m: &str| Minor::parse(m).expect("minor");
+    SupportCalendar {
+        policy,
+        cluster_minor: Some(minor("1.31")),
+        minors: vec![
+            MinorSupport {
+                minor: minor("1.30"),
+                end_of_standard: day("2025-07-23"),
+                end_of_extended: day("2026-07-23"),
+            },
+            MinorSupport {
+                minor: minor("1.31"),
+                end_of_standard: day("2025-11-26"),
+                end_of_extended: day("2026-11-26"),
+            },
+            MinorSupport {
+                minor: minor("1.32"),
+                end_of_standard: day("2026-03-23"),
+                end_of_extended: day("2027-03-23"),
+            },
+        ],
+    }
+}
+
+#[test]
+fn the_lead_sees_the_support_calendar_of_both_minors_and_what_the_policy_charges() {
+    use upshift::model::support::Policy;
+    let mut c = driven(false, gate_red());
+    c.support = Some(calendar(Policy::Extended));
+    let t = render(&mut c, 200, 60);
+    // the rollout's from and target, and the control plane (on 1.31) pays from 1.31's end
+    assert_eq!(
+        row_text(t.backend().buffer(), 2).trim_end(),
+        " EKS support 1.30 standard until 2025-07-23, extended until 2026-07-23 · target 1.31 standard until 2025-11-26, \
+         extended until 2026-11-26 · policy EXTENDED: extended support charged from 2025-11-26"
+    );
+    insta::assert_snapshot!("support_calendar_200x60", t.backend().to_string());
+    // narrower, the same dates said shorter; no row is lost under it
+    let t = render(&mut c, 120, 40);
+    assert_eq!(
+        row_text(t.backend().buffer(), 2).trim_end(),
+        " EKS support 1.30 std 2025-07-23 ext 2026-07-23 · 1.31 std 2025-11-26 ext 2026-11-26 · pays extended from 2025-11-26"
+    );
+    insta::assert_snapshot!("support_calendar_120x40", t.backend().to_string());
+    let t = render(&mut c, 80, 24);
+    assert_eq!(
+        row_text(t.backend().buffer(), 2).trim_end(),
+        " support 1.30 std 2025-07-23 · 1.31 std 2025-11-26 · ext. paid from 2025-11-26"
+    );
+    // later, past 1.31's end of standard support, it pays since then
+    c.now = "2025-12-01T00:00:00Z".parse().unwrap();
+    let t = render(&mut c, 200, 60);
+    let row = row_text(t.backend().buffer(), 2);
+    assert!(
+        row.contains("1.30 standard ended 2025-07-23")
+            && row.contains("policy EXTENDED: pays extended support since 2025-11-26"),
+        "{row}"
+    );
+    let (x, y) = find(t.backend().buffer(), "pays extended", "pays extended");
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Yellow, "paying is a warning");
+}
+
+#[test]
+fn a_shadow_with_no_rollout_sees_its_minor_and_the_next_and_without_a_cloud_nothing() {
+    use upshift::model::support::Policy;
+    let mut c = cockpit(true);
+    c.support = Some(calendar(Policy::Standard));
+    let t = render(&mut c, 200, 60);
+    assert_eq!(
+        row_text(t.backend().buffer(), 2).trim_end(),
+        " EKS support 1.31 standard until 2025-11-26, extended until 2026-11-26 · next 1.32 standard until 2026-03-23, \
+         extended until 2027-03-23 · policy STANDARD: EKS upgrades it after 2025-11-26"
+    );
+    // a policy EKS did not say: the dates only
+    c.support = Some(calendar(Policy::Unknown));
+    let row = row_text(render(&mut c, 200, 60).backend().buffer(), 2);
+    assert!(row.contains("next 1.32") && !row.contains("policy"), "{row}");
+    // no cloud, no calendar: the header is the same two rows as ever
+    c.support = None;
+    let without = screen(&mut c, 200, 60);
+    assert!(!without.contains("support"), "{without}");
+    assert_eq!(without, screen(&mut cockpit(true), 200, 60));
+}

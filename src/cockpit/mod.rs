@@ -57,6 +57,9 @@ pub struct Cockpit {
     pub pod_detail: Option<pod_detail::PodFetch>,
     /// A replay's header: the moment shown, the speed, what is missing. None live.
     pub replay: Option<String>,
+    /// EKS's support calendar for the cluster's minors, read once from the cloud by
+    /// whoever built the cockpit. None without a cloud: the header then says nothing.
+    pub support: Option<crate::model::support::SupportCalendar>,
 }
 
 impl Cockpit {
@@ -92,6 +95,7 @@ impl Cockpit {
             server_clock_known: connection_clock_known,
             pod_detail: None,
             replay: None,
+            support: None,
         }
     }
 

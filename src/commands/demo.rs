@@ -50,15 +50,20 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
 /// The read-only cockpit on the demo cluster.
 async fn demo_watch(sim: &Simulator) -> Result<String> {
     let client = sim.client("viewer").await?;
+    let connection_cluster = sim.cluster_name().to_string();
     let connection = upshift::cluster::Connection {
         context: "viewer".into(),
-        cluster: sim.world().lock().cluster.name.clone(),
+        cluster: connection_cluster.clone(),
         server: sim.url(),
         user: "viewer".into(),
         clock: Default::default(),
     };
     let clock = sim.world().lock().clock.clone();
-    let cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
+    let mut cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
+    let cloud =
+        upshift::cloud::AwsCloud::connect(&upshift::cloud::AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
+            .await?;
+    super::support_calendar(&mut cockpit, &cloud, &connection_cluster, &[]).await;
     let reader = upshift::cluster::ClusterReader::new(client);
     upshift::app::run(reader, cockpit, move || clock.now(), None)
         .await
@@ -110,7 +115,7 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
     let setup = upshift::rollout::drive::Setup {
         plan: plan::Plan::load(&plan_path).map_err(|e| eyre!("{e}"))?,
         client: client.clone(),
-        cloud,
+        cloud: cloud.clone(),
         journal: journal.clone(),
         // as `drive` names its operator: $USER, else the system's user and the cluster's
         who: upshift::rollout::identity::operator(&client).await.who,
@@ -130,7 +135,8 @@ async fn demo_drive(sim: &Simulator, kc: &Path) -> Result<String> {
         user: "lead".into(),
         clock: Default::default(),
     };
-    let cockpit = upshift::cockpit::Cockpit::lead(connection, controls, clock.now());
+    let mut cockpit = upshift::cockpit::Cockpit::lead(connection, controls, clock.now());
+    super::support_calendar(&mut cockpit, cloud.as_ref(), sim.cluster_name(), &[target]).await;
     let reader = upshift::cluster::ClusterReader::new(client);
     let state = feed.state.clone();
     upshift::app::run(reader, cockpit, move || clock.now(), Some(feed))

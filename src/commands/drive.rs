@@ -32,7 +32,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
     let setup = upshift::rollout::drive::Setup {
         plan: plan.clone(),
         client: client.clone(),
-        cloud,
+        cloud: cloud.clone(),
         journal: journal.clone(),
         who: who.clone(),
         now: connection.clock.as_now(),
@@ -79,7 +79,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         None => None,
     };
     let (controls, feed, task) = seat(handle, &journal);
-    let cockpit = upshift::cockpit::Cockpit::lead(connection.clone(), controls, connection.clock.now());
+    let mut cockpit = upshift::cockpit::Cockpit::lead(connection.clone(), controls, connection.clock.now());
     let reader = upshift::cluster::ClusterReader::new(client);
     if args.headless {
         let result = upshift::headless::drive::run(reader, cockpit, feed, task)
@@ -88,6 +88,9 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         finish_thread(thread).await;
         return result;
     }
+    // the header's support calendar: only a screen shows it
+    let minors = [plan.from.clone(), plan.target.clone()];
+    super::support_calendar(&mut cockpit, cloud.as_ref(), &plan.cluster.name, &minors).await;
     let state = feed.state.clone();
     let ended = upshift::app::run(reader, cockpit, move || connection.clock.now(), Some(feed))
         .await

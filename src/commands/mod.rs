@@ -36,3 +36,28 @@ pub async fn aws(args: &AwsArgs, region: Option<String>) -> Result<AwsCloud> {
     })
     .await?)
 }
+
+/// Gives the cockpit EKS's support calendar for its header (the cluster's minor and
+/// the next, and `also`: a plan's). When AWS does not answer within 10 seconds or
+/// refuses, the cockpit's log says why and the header says nothing of support.
+pub async fn support_calendar(
+    cockpit: &mut upshift::cockpit::Cockpit,
+    cloud: &dyn upshift::cloud::CloudRead,
+    cluster: &str,
+    also: &[String],
+) {
+    use upshift::model::{Level, LogEntry};
+    let read = upshift::preflight::support::read_calendar(cloud, cluster, also);
+    let said = match tokio::time::timeout(std::time::Duration::from_secs(10), read).await {
+        Ok(Ok(calendar)) => {
+            cockpit.support = Some(calendar);
+            return;
+        }
+        Ok(Err(e)) => format!("EKS support calendar of cluster {cluster} not read: {e}"),
+        Err(_) => format!("EKS support calendar of cluster {cluster} not read: AWS did not answer within 10 s"),
+    };
+    tracing::warn!("{said}");
+    cockpit
+        .log
+        .push(LogEntry::local(Level::Warning, "SupportCalendar", said));
+}

@@ -26,7 +26,12 @@ pub async fn watch(args: WatchArgs) -> Result<()> {
         return Ok(());
     }
     let clock = connection.clock.clone();
-    let cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
+    let mut cockpit = upshift::cockpit::Cockpit::new(connection, clock.now());
+    if let Some(cluster) = &args.cluster {
+        // a shadow reads the cloud only when told which cluster: else it says nothing
+        let cloud = super::aws(&args.aws, None).await?;
+        super::support_calendar(&mut cockpit, &cloud, cluster, &[]).await;
+    }
     let ended = upshift::app::run(reader, cockpit, move || clock.now(), None)
         .await
         .wrap_err("running the cockpit")?;

@@ -16,6 +16,7 @@ pub mod rollout;
 pub mod series;
 pub mod service;
 pub mod signals;
+pub mod support;
 pub mod workload;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -10,7 +10,47 @@ use jiff::Timestamp;
 
 use super::eks::EksFacts;
 use super::{Check, Finding, Severity};
-use crate::cloud::VersionSupport;
+use crate::cloud::{CloudError, CloudRead, ClusterInfo, VersionSupport};
+use crate::model::support::{MinorSupport, Policy, SupportCalendar};
+use crate::units::Minor;
+
+/// Reads the calendar a cockpit's header shows: the cluster's upgrade policy and
+/// minor (DescribeCluster), and the dates of that minor, the next, and `also` (a
+/// plan's from and target) from DescribeClusterVersions. Only reads.
+pub async fn read_calendar(
+    cloud: &dyn CloudRead,
+    cluster: &str,
+    also: &[String],
+) -> Result<SupportCalendar, CloudError> {
+    let info = cloud.describe_cluster(cluster).await?;
+    let mut minors: Vec<Minor> = also.iter().filter_map(|v| Minor::parse(v)).collect();
+    if let Some(on) = Minor::parse(&info.version) {
+        minors.extend([on, on.next()]);
+    }
+    minors.sort();
+    minors.dedup();
+    let asked: Vec<String> = minors.iter().map(Minor::to_string).collect();
+    let versions = cloud.cluster_versions(&asked).await?;
+    Ok(calendar(&info, &versions))
+}
+
+/// The calendar as the model keeps it, from what EKS said.
+pub fn calendar(info: &ClusterInfo, versions: &[VersionSupport]) -> SupportCalendar {
+    SupportCalendar {
+        policy: Policy::from_api(&info.support_type),
+        cluster_minor: Minor::parse(&info.version),
+        minors: versions
+            .iter()
+            .filter_map(|v| {
+                Some(MinorSupport {
+                    minor: Minor::parse(&v.version)?,
+                    end_of_standard: v.end_of_standard,
+                    end_of_extended: v.end_of_extended,
+                })
+            })
+            .collect(),
+    }
+}
 
 /// A target whose standard support ends sooner than this leaves little room for the
 /// next upgrade.

@@ -1,11 +1,12 @@
 //! The header (where the cockpit is connected, as whom, whether it may write, how far
-//! its watches have listed, and what it cannot see) and the footer (key hints, the
-//! prompt being typed, a note).
+//! its watches have listed, EKS's support calendar when the cloud gave it, and what
+//! it cannot see) and the footer (key hints, the prompt being typed, a note).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
+use super::calendar;
 use super::keymap;
 use super::theme;
 use super::widgets;
@@ -13,9 +14,14 @@ use crate::cockpit::Cockpit;
 use crate::cockpit::view::PromptKind;
 use crate::model::SourceState;
 
-/// The header's rows: two, and one more when the cockpit cannot see something.
+/// The header's rows: two, one more for the support calendar when the cockpit has
+/// one, and one more when it cannot see something.
 pub fn height(c: &Cockpit) -> u16 {
-    if c.signals.blind.is_empty() { 2 } else { 3 }
+    2 + u16::from(has_calendar(c)) + u16::from(!c.signals.blind.is_empty())
+}
+
+fn has_calendar(c: &Cockpit) -> bool {
+    calendar::line(c, u16::MAX).is_some()
 }
 
 fn sep() -> Span<'static> {
@@ -88,6 +94,11 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
         Span::raw(conn.server.clone()),
     ]);
     widgets::line(buf, area, area.y + 1, &second);
+    let mut y = area.y + 2;
+    if let Some(line) = calendar::line(c, area.width) {
+        widgets::line(buf, area, y, &line);
+        y += 1;
+    }
 
     if !c.signals.blind.is_empty() {
         let blind = &c.signals.blind;
@@ -107,7 +118,7 @@ pub fn draw(buf: &mut Buffer, area: Rect, c: &Cockpit) {
             )
         };
         let line = Line::from(vec![Span::styled(format!(" ⚠ {text}"), theme::blind())]);
-        widgets::line(buf, area, area.y + 2, &line);
+        widgets::line(buf, area, y, &line);
     }
 }
 

@@ -9,6 +9,7 @@
 //! text opens a box above the panes.
 
 pub mod ask;
+pub mod calendar;
 pub mod containers;
 pub mod detail;
 pub mod header;
