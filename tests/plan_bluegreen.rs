@@ -18,7 +18,7 @@ async fn live(sim: &Simulator) -> Live {
         &upshift::cluster::ClusterReader::new(client),
         "kubeconfig-cluster",
         Some((&cloud as &dyn upshift::cloud::CloudRead, sim.cluster_name())),
-        "1.31",
+        &common::next_minor(sim),
     )
     .await
     .unwrap()
@@ -26,7 +26,7 @@ async fn live(sim: &Simulator) -> Live {
 
 fn options(sim: &Simulator, environment: Environment, managed: Option<Strategy>) -> ProposeOptions {
     ProposeOptions {
-        target: "1.31".into(),
+        target: common::next_minor(sim),
         environment,
         context: Some("viewer".into()),
         region: Some(sim.aws_region()),
@@ -67,7 +67,8 @@ async fn production_groups_are_proposed_blue_green_and_the_plan_says_why() {
     assert_eq!(
         strategies(&prod),
         [
-            ("system".to_string(), Strategy::BlueGreen),
+            // coredns and cluster-autoscaler select `system` by its name: not blue-green
+            ("system".to_string(), Strategy::EksUpdate),
             ("apps".to_string(), Strategy::BlueGreen),
             ("batch".to_string(), Strategy::Replace),
         ]
@@ -104,6 +105,58 @@ async fn production_groups_are_proposed_blue_green_and_the_plan_says_why() {
         &options(&sim, Environment::Production, Some(Strategy::EksUpdate)),
     );
     assert_eq!(strategies(&chosen)[1], ("apps".to_string(), Strategy::EksUpdate));
+    assert_eq!(sim.request_counts().mutating("viewer"), 0, "planning only reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_its_pods_select_by_name_is_proposed_eks_update_and_the_plan_says_why() {
+    let sim = common::start("demo").await;
+    let live = live(&sim).await;
+    // coredns and cluster-autoscaler have `eks.amazonaws.com/nodegroup: system` in their
+    // nodeSelector; nothing selects apps (managed) by name, and batch is self-managed
+    let pinned = |name: &str| live.group(name).map(|g| g.selected_by.clone()).unwrap_or_default();
+    assert_eq!(
+        pinned("system"),
+        ["kube-system/cluster-autoscaler", "kube-system/coredns"]
+    );
+    assert!(pinned("apps").is_empty(), "{:?}", pinned("apps"));
+    assert!(pinned("batch").is_empty(), "{:?}", pinned("batch"));
+
+    // production would propose blue-green, whose copy's nodes carry another name
+    let prod = plan::propose(&live, &options(&sim, Environment::Production, None));
+    let system = prod
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Nodegroup(g) if g.name == "system" => Some(g.clone()),
+            _ => None,
+        })
+        .expect("a step for system");
+    assert_eq!(system.strategy, Strategy::EksUpdate);
+    let text = prod.to_yaml(Some(&live));
+    let at = line_of(&text, "name: system");
+    let comment: String = text.lines().skip(at).take(4).collect::<Vec<_>>().join("\n");
+    assert!(
+        comment.contains("eks-update, not blue-green: pods select this group by its name")
+            && comment.contains("kube-system/cluster-autoscaler, kube-system/coredns"),
+        "{comment}"
+    );
+    // the plan reads back and is valid: the drive would run EKS's update on system
+    let back = Plan::from_yaml(&text, "plan.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(back, prod);
+    back.validate(&live).unwrap();
+    // even a blue-green asked for every managed group leaves the pinned one on eks-update
+    let asked = plan::propose(
+        &live,
+        &options(&sim, Environment::Production, Some(Strategy::BlueGreen)),
+    );
+    assert_eq!(
+        strategies(&asked)[..2],
+        [
+            ("system".to_string(), Strategy::EksUpdate),
+            ("apps".to_string(), Strategy::BlueGreen),
+        ]
+    );
     assert_eq!(sim.request_counts().mutating("viewer"), 0, "planning only reads");
 }
 

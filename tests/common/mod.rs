@@ -22,3 +22,9 @@ pub use inspect::Inspect;
 pub use kubectl::{Kubectl, kubectl_or_skip, kubectl_path};
 #[allow(unused_imports)]
 pub use sim::{eventually, start, start_at, start_yaml};
+
+/// The minor after the simulated cluster's: what its upgrade targets.
+pub fn next_minor(sim: &upshift::sim::Simulator) -> String {
+    let v = sim.world().lock().cluster.version.clone();
+    upshift::units::Minor::parse(&v).map_or(v, |m| m.next().to_string())
+}

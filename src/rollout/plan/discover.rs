@@ -5,11 +5,13 @@
 //! its managed node groups, each installed add-on with the versions EKS offers for
 //! the target, and what would drain an instance refresh of each self-managed group
 //! (its termination hooks, aws-node-termination-handler and its mode). Fargate nodes
-//! (`eks.amazonaws.com/compute-type: fargate`) are counted per kubelet minor.
+//! (`eks.amazonaws.com/compute-type: fargate`) are counted per kubelet minor. The
+//! pods are read for one thing: which select a managed group by its name, which pins
+//! them to it (a blue-green copy has another name).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 
 use super::{GroupType, Live, LiveAddon, LiveGroup};
 use crate::cloud::{CloudError, CloudRead};
@@ -84,6 +86,7 @@ pub async fn discover(
             size: 0,
             minors: BTreeMap::new(),
             ami_type: None,
+            selected_by: Vec::new(),
         });
         g.size += 1;
         *g.minors
@@ -112,6 +115,7 @@ pub async fn discover(
                                 size: 0,
                                 minors: BTreeMap::new(),
                                 ami_type: None,
+                                selected_by: Vec::new(),
                             });
                             g.group_type = GroupType::Managed;
                             g.ami_type = info.config.ami_type.clone();
@@ -160,8 +164,94 @@ pub async fn discover(
             .collect();
         live.drainers = Some(crate::preflight::drainers::gather(reader, cloud, &self_managed).await);
     }
+    // which workloads' pods select a managed group by its name, 500 pods a page
+    match reader
+        .list_all::<Pod, _>(|p| (workload_of(p), selected_groups(p)))
+        .await
+    {
+        Ok(pods) => {
+            for (workload, selected) in pods {
+                for name in selected {
+                    if let Some(g) = groups.get_mut(&name)
+                        && g.group_type == GroupType::Managed
+                        && !g.selected_by.contains(&workload)
+                    {
+                        g.selected_by.push(workload.clone());
+                    }
+                }
+            }
+            for g in groups.values_mut() {
+                g.selected_by.sort();
+            }
+        }
+        Err(e) => live.unreadable.push((
+            "pods (which select a node group by its name)".into(),
+            format!("{e}; planning needs list on pods to see them (see docs/rbac)"),
+        )),
+    }
     live.groups = groups.into_values().collect();
     Ok(live)
+}
+
+/// `namespace/name` of what runs the pod: its controller (a ReplicaSet's Deployment
+/// by the name's hash suffix dropped), else the pod itself.
+fn workload_of(p: &Pod) -> String {
+    let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+    let owner = p
+        .metadata
+        .owner_references
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .map(|o| match o.kind.as_str() {
+            "ReplicaSet" => o
+                .name
+                .rsplit_once('-')
+                .map_or(o.name.as_str(), |(deployment, _)| deployment)
+                .to_string(),
+            _ => o.name.clone(),
+        });
+    format!(
+        "{ns}/{}",
+        owner.unwrap_or_else(|| p.metadata.name.clone().unwrap_or_default())
+    )
+}
+
+/// The managed node groups a pod can only run on, by their name: its nodeSelector's
+/// `eks.amazonaws.com/nodegroup`, or a required node affinity every term of which
+/// holds that label `In` a list of names.
+pub(super) fn selected_groups(p: &Pod) -> Vec<String> {
+    let Some(spec) = &p.spec else { return Vec::new() };
+    if let Some(g) = spec.node_selector.as_ref().and_then(|s| s.get(MANAGED_LABEL)) {
+        return vec![g.clone()];
+    }
+    let terms = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .map(|r| r.node_selector_terms.as_slice())
+        .unwrap_or_default();
+    let mut names = Vec::new();
+    for term in terms {
+        let pinned: Vec<&String> = term
+            .match_expressions
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e.key == MANAGED_LABEL && e.operator == "In")
+            .flat_map(|e| e.values.as_deref().unwrap_or_default())
+            .collect();
+        if pinned.is_empty() {
+            // this term lets the pod run on nodes of any group
+            return Vec::new();
+        }
+        names.extend(pinned.into_iter().cloned());
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A node's kubelet version, e.g. `v1.30.4-eks-a737599`.
@@ -171,4 +261,51 @@ fn kubelet_of(n: &Node) -> String {
         .and_then(|s| s.node_info.as_ref())
         .map(|i| i.kubelet_version.clone())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "kube-system"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn affinity(terms: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "containers": [],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}},
+        })
+    }
+
+    #[test]
+    fn a_pod_selects_a_group_by_node_selector_or_by_every_term_of_a_required_affinity() {
+        let by_selector = pod(serde_json::json!({
+            "containers": [],
+            "nodeSelector": {"eks.amazonaws.com/nodegroup": "system", "kubernetes.io/os": "linux"},
+        }));
+        assert_eq!(selected_groups(&by_selector), ["system"]);
+        let by_affinity = pod(affinity(serde_json::json!([
+            {"matchExpressions": [{"key": "eks.amazonaws.com/nodegroup", "operator": "In", "values": ["system", "infra"]}]},
+            {"matchExpressions": [{"key": "eks.amazonaws.com/nodegroup", "operator": "In", "values": ["system"]}]},
+        ])));
+        assert_eq!(selected_groups(&by_affinity), ["infra", "system"]);
+        // a term without the label lets the pod run anywhere: not pinned
+        let open_term = pod(affinity(serde_json::json!([
+            {"matchExpressions": [{"key": "eks.amazonaws.com/nodegroup", "operator": "In", "values": ["system"]}]},
+            {"matchExpressions": [{"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]},
+        ])));
+        assert!(selected_groups(&open_term).is_empty());
+        // NotIn and Exists name no group to stay on; another label is not the group's name
+        let not_in = pod(affinity(serde_json::json!([
+            {"matchExpressions": [{"key": "eks.amazonaws.com/nodegroup", "operator": "NotIn", "values": ["batch"]}]},
+        ])));
+        assert!(selected_groups(&not_in).is_empty());
+        let by_role = pod(serde_json::json!({"containers": [], "nodeSelector": {"role": "system"}}));
+        assert!(selected_groups(&by_role).is_empty());
+    }
 }

@@ -348,6 +348,10 @@ pub struct LiveGroup {
     pub minors: std::collections::BTreeMap<String, u32>,
     /// A managed group's EKS `amiType` (e.g. `AL2_x86_64`), when EKS was asked.
     pub ami_type: Option<String>,
+    /// The workloads (`namespace/name`) whose pods select a managed group by its name
+    /// (`eks.amazonaws.com/nodegroup` in a nodeSelector or a required node affinity):
+    /// they cannot run on a blue-green copy, whose nodes carry the copy's name.
+    pub selected_by: Vec<String>,
 }
 
 /// An installed EKS add-on and what EKS offers for the target.

@@ -115,6 +115,8 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
         };
         let strategy = match g.group_type {
             GroupType::Managed if ami_move.is_some() => Strategy::BlueGreen,
+            // pods pinned to the group's name would find no node on a blue-green copy
+            GroupType::Managed if !g.selected_by.is_empty() => Strategy::EksUpdate,
             GroupType::Managed => opts.managed.unwrap_or(managed_strategy(opts.environment)),
             GroupType::SelfManaged => opts.self_managed,
         };
@@ -400,10 +402,26 @@ impl Plan {
                 let _ = writeln!(w, "    name: {}", scalar(&g.name));
                 let strategies: Vec<&str> = g.group_type.strategies().iter().map(|s| s.as_str()).collect();
                 let _ = writeln!(w, "    type: {}", g.group_type.as_str());
+                let pinned = live
+                    .and_then(|l| l.group(&g.name))
+                    .map(|lg| lg.selected_by.join(", "))
+                    .unwrap_or_default();
+                if !pinned.is_empty() && g.strategy == Strategy::BlueGreen {
+                    let _ = writeln!(
+                        w,
+                        "    # WARNING: pods select this group by its name (eks.amazonaws.com/nodegroup: {}): {pinned}.\n    # A blue-green copy's nodes carry the copy's name: change their selector first, or they stay Pending",
+                        g.name
+                    );
+                }
                 let _ = match (g.group_type, self.cluster.environment) {
                     (GroupType::Managed, _) if g.ami_type.is_some() && g.strategy == Strategy::BlueGreen => writeln!(
                         w,
                         "    # blue-green: the group changes its AMI type (amiType below), which only a copy can do.\n    # It needs eks:CreateNodegroup, eks:DeleteNodegroup and iam:PassRole on the node role (docs/iam.md)"
+                    ),
+                    (GroupType::Managed, _) if !pinned.is_empty() && g.strategy == Strategy::EksUpdate => writeln!(
+                        w,
+                        "    # eks-update, not blue-green: pods select this group by its name (eks.amazonaws.com/nodegroup: {}):\n    # {pinned}. A blue-green copy's nodes carry the copy's name, so they would not schedule on it",
+                        g.name
                     ),
                     (GroupType::Managed, Environment::Production) => writeln!(
                         w,
