@@ -44,15 +44,22 @@ pub fn ami_refused(ami_type: Option<&str>, version: &str) -> Option<String> {
     })
 }
 
-/// What a node booted from `ami_type` reports: (osImage, kernelVersion,
-/// containerRuntimeVersion). Groups with no AMI type boot Amazon Linux 2023.
-pub fn node_os(ami_type: Option<&str>) -> (&'static str, &'static str, &'static str) {
+/// What a node booted from `ami_type` for Kubernetes `version` reports: (osImage,
+/// kernelVersion, containerRuntimeVersion). Groups with no AMI type boot Amazon
+/// Linux 2023, whose AMIs for 1.32 and later ship containerd 2.1 (amazon-eks-ami
+/// #2469, #2494; release v20251023 on).
+pub fn node_os(ami_type: Option<&str>, version: &str) -> (&'static str, &'static str, &'static str) {
     match ami_type.unwrap_or("AL2023_x86_64_STANDARD") {
         a if a.starts_with("AL2_") => ("Amazon Linux 2", "5.10.227-219.884.amzn2.x86_64", "containerd://1.7.22"),
         a if a.starts_with("BOTTLEROCKET_") => (
             "Bottlerocket OS 1.26.2 (aws-k8s)",
             "6.1.115",
             "containerd://1.7.22+bottlerocket",
+        ),
+        _ if minor_number(version).is_some_and(|v| v >= 32) => (
+            "Amazon Linux 2023.9.20251027",
+            "6.1.156-177.286.amzn2023.x86_64",
+            "containerd://2.1.4",
         ),
         _ => (
             "Amazon Linux 2023.6.20241111",

@@ -265,7 +265,7 @@ pub fn node_object(w: &mut World, group: &NodeGroupState, inst: &Instance, ready
         last_transition_time: Some(now.clone()),
     };
     let version = eks_version(&inst.version);
-    let (os_image, kernel, runtime) = super::nodegroups::node_os(group.managed.ami_type.as_deref());
+    let (os_image, kernel, runtime) = super::nodegroups::node_os(group.managed.ami_type.as_deref(), &inst.version);
     let mut meta = ObjectMeta {
         name: Some(inst.node_name.clone()),
         labels: Some(labels),
