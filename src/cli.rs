@@ -34,9 +34,9 @@ pub struct Cli {
 pub enum Commands {
     /// Rehearse a whole upgrade on the built-in simulated EKS cluster (no AWS, no cluster)
     ///
-    /// Starts the simulator in-process on the `demo` scenario (EKS 1.30, three node
+    /// Starts the simulator in-process on the `demo` scenario (EKS 1.34, three node
     /// groups, about 12 nodes and 150 pods, a PodDisruptionBudget that blocks drains,
-    /// a workload that crash-loops on 1.31), plans its upgrade to 1.31 and opens the
+    /// a workload that crash-loops on 1.35), plans its upgrade to 1.35 and opens the
     /// lead's cockpit on it, speeded up: gate by gate, the control plane, the add-ons
     /// and every node group. It takes a few minutes of real time. The plan and the
     /// journal are written beside the kubeconfig (upshift-demo.plan.yaml,

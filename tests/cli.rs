@@ -238,7 +238,7 @@ async fn plan_without_credentials(kubeconfig: &std::path::Path, home: &std::path
     let empty = home.join("empty");
     std::fs::write(&empty, "").unwrap();
     let mut cmd = common::bin::upshift();
-    cmd.args(["plan", "--target", "1.31", "--cluster", "demo", "--region", "eu-west-1"])
+    cmd.args(["plan", "--target", "1.35", "--cluster", "demo", "--region", "eu-west-1"])
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(["--context", "lead"])

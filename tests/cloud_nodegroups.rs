@@ -66,7 +66,7 @@ async fn a_copy_of_a_managed_group_is_created_reconfigured_and_deleted() {
     config.update_config = Some(MaxUnavailable::Percentage(50));
     let copy = NewNodegroup {
         name: "apps-copy".into(),
-        version: Some("1.30".into()),
+        version: Some("1.34".into()),
         min: 1,
         max: 4,
         desired: 2,
@@ -83,7 +83,7 @@ async fn a_copy_of_a_managed_group_is_created_reconfigured_and_deleted() {
     })
     .await;
     let got = c.describe_nodegroup(CLUSTER, "apps-copy").await.unwrap();
-    assert_eq!(got.version, "1.30");
+    assert_eq!(got.version, "1.34");
     assert_eq!((got.min, got.max, got.desired), (1, 4, 2));
     assert_eq!(got.labels, apps.labels);
     assert_eq!(got.config.subnets, cfg.subnets);

@@ -34,7 +34,7 @@ fn minute() -> Duration {
 }
 
 async fn upgrade_control_plane(sim: &Simulator, c: &AwsCloud) {
-    let u = c.update_cluster_version(CLUSTER, "1.31").await.unwrap();
+    let u = c.update_cluster_version(CLUSTER, "1.35").await.unwrap();
     until(sim, minute(), 40, "the control plane update", || async {
         c.describe_update(CLUSTER, &u.id, &UpdateScope::Cluster)
             .await
@@ -49,7 +49,7 @@ async fn the_control_plane_updates_one_minor_at_a_time_in_virtual_minutes() {
     let sim = common::start("demo").await;
     let c = common::cloud::aws(&sim).await;
     let info = c.describe_cluster(CLUSTER).await.unwrap();
-    assert_eq!(info.version, "1.30");
+    assert_eq!(info.version, "1.34");
     assert_eq!(info.status, "ACTIVE");
     assert_eq!(
         info.endpoint,
@@ -63,20 +63,20 @@ async fn the_control_plane_updates_one_minor_at_a_time_in_virtual_minutes() {
     assert!(err.to_string().contains("eu-west-1"), "{err}");
 
     // two minors ahead is InvalidParameterException
-    let err = c.update_cluster_version(CLUSTER, "1.32").await.unwrap_err();
+    let err = c.update_cluster_version(CLUSTER, "1.36").await.unwrap_err();
     assert!(
         matches!(&err, CloudError::Invalid { code, .. } if code == "InvalidParameterException"),
         "{err:?}"
     );
 
-    let u = c.update_cluster_version(CLUSTER, "1.31").await.unwrap();
+    let u = c.update_cluster_version(CLUSTER, "1.35").await.unwrap();
     assert!(u.in_progress());
     assert_eq!(u.kind, "VersionUpdate");
-    assert_eq!(u.param("Version"), Some("1.31"));
+    assert_eq!(u.param("Version"), Some("1.35"));
     assert_eq!(c.describe_cluster(CLUSTER).await.unwrap().status, "UPDATING");
 
     // a second update while one runs is ResourceInUseException
-    let err = c.update_cluster_version(CLUSTER, "1.31").await.unwrap_err();
+    let err = c.update_cluster_version(CLUSTER, "1.35").await.unwrap_err();
     assert!(matches!(err, CloudError::InUse { .. }), "{err:?}");
 
     assert_eq!(
@@ -88,13 +88,13 @@ async fn the_control_plane_updates_one_minor_at_a_time_in_virtual_minutes() {
     assert!(still.in_progress(), "five virtual minutes are not enough");
 
     let kube = sim.client("viewer").await.unwrap();
-    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.30"));
+    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.34"));
     sim.advance(Duration::from_secs(10 * 60));
     let done = c.describe_update(CLUSTER, &u.id, &UpdateScope::Cluster).await.unwrap();
     assert!(done.succeeded(), "{done:?}");
     let info = c.describe_cluster(CLUSTER).await.unwrap();
-    assert_eq!((info.version.as_str(), info.status.as_str()), ("1.31", "ACTIVE"));
-    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.31"));
+    assert_eq!((info.version.as_str(), info.status.as_str()), ("1.35", "ACTIVE"));
+    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.35"));
 
     // an unknown update id
     let err = c
@@ -114,18 +114,18 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
     let kp = c.describe_addon(CLUSTER, "kube-proxy").await.unwrap();
     assert_eq!(
         (kp.version.as_str(), kp.status.as_str()),
-        ("v1.30.3-eksbuild.2", "ACTIVE")
+        ("v1.34.6-eksbuild.13", "ACTIVE")
     );
 
-    let v31 = c.addon_versions("kube-proxy", "1.31").await.unwrap();
-    assert_eq!(v31.default.as_deref(), Some("v1.31.2-eksbuild.3"));
-    let cni = c.addon_versions("vpc-cni", "1.30").await.unwrap();
-    assert!(cni.versions.contains(&"v1.19.0-eksbuild.1".to_string()), "{cni:?}");
-    assert_eq!(cni.default.as_deref(), Some("v1.18.3-eksbuild.1"));
+    let v35 = c.addon_versions("kube-proxy", "1.35").await.unwrap();
+    assert_eq!(v35.default.as_deref(), Some("v1.35.3-eksbuild.13"));
+    let cni = c.addon_versions("vpc-cni", "1.34").await.unwrap();
+    assert!(cni.versions.contains(&"v1.21.1-eksbuild.3".to_string()), "{cni:?}");
+    assert_eq!(cni.default.as_deref(), Some("v1.20.4-eksbuild.1"));
 
-    // kube-proxy for 1.31 does not run on a 1.30 control plane
+    // kube-proxy for 1.35 does not run on a 1.34 control plane
     let err = c
-        .update_addon(CLUSTER, "kube-proxy", "v1.31.2-eksbuild.3", None)
+        .update_addon(CLUSTER, "kube-proxy", "v1.35.3-eksbuild.13", None)
         .await
         .unwrap_err();
     assert!(matches!(err, CloudError::Invalid { .. }), "{err:?}");
@@ -136,7 +136,7 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
         .update_addon(
             CLUSTER,
             "vpc-cni",
-            "v1.19.0-eksbuild.1",
+            "v1.21.1-eksbuild.3",
             Some(ResolveConflicts::Overwrite),
         )
         .await
@@ -144,7 +144,7 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
     assert_eq!(u.kind, "AddonUpdate");
     assert_eq!(c.describe_addon(CLUSTER, "vpc-cni").await.unwrap().status, "UPDATING");
     let err = c
-        .update_addon(CLUSTER, "vpc-cni", "v1.19.0-eksbuild.1", None)
+        .update_addon(CLUSTER, "vpc-cni", "v1.21.1-eksbuild.3", None)
         .await
         .unwrap_err();
     assert!(matches!(err, CloudError::InUse { .. }), "{err:?}");
@@ -161,7 +161,7 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
         .image
         .clone()
         .unwrap();
-    assert!(image.ends_with("amazon-k8s-cni:v1.19.0-eksbuild.1"), "{image}");
+    assert!(image.ends_with("amazon-k8s-cni:v1.21.1-eksbuild.3"), "{image}");
     let on_new = w
         .pods
         .in_namespace("kube-system")
@@ -171,7 +171,7 @@ async fn add_on_updates_roll_their_workloads_to_a_compatible_version() {
                 .image
                 .as_deref()
                 .unwrap()
-                .ends_with("v1.19.0-eksbuild.1")
+                .ends_with("v1.21.1-eksbuild.3")
         });
     assert!(on_new, "every aws-node pod runs the new image");
 }
@@ -190,7 +190,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
     let ng = c.describe_nodegroup(CLUSTER, "system").await.unwrap();
     assert_eq!(
         (ng.version.as_str(), ng.status.as_str(), ng.desired),
-        ("1.30", "ACTIVE", 3)
+        ("1.34", "ACTIVE", 3)
     );
     assert_eq!(ng.auto_scaling_groups.len(), 1);
     let err = c.describe_nodegroup(CLUSTER, "batch").await.unwrap_err();
@@ -198,7 +198,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
 
     // not newer than the control plane
     let err = c
-        .update_nodegroup_version(CLUSTER, "system", Some("1.31"), false)
+        .update_nodegroup_version(CLUSTER, "system", Some("1.35"), false)
         .await
         .unwrap_err();
     assert!(matches!(err, CloudError::Invalid { .. }), "{err:?}");
@@ -206,7 +206,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
 
     // forced: the ledger's budget (minAvailable 2 of 2) would block the drain
     let u = c.update_nodegroup_version(CLUSTER, "system", None, true).await.unwrap();
-    assert_eq!(u.param("Version"), Some("1.31"));
+    assert_eq!(u.param("Version"), Some("1.35"));
     assert_eq!(
         c.describe_nodegroup(CLUSTER, "system").await.unwrap().status,
         "UPDATING"
@@ -230,7 +230,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
     )
     .await;
     let ng = c.describe_nodegroup(CLUSTER, "system").await.unwrap();
-    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.35", "ACTIVE"));
     // the surge is gone again and every node left runs the new kubelet
     until(&sim, Duration::from_secs(15), 20, "the surge nodes to go", || async {
         let nodes = common::Inspect::nodes_labelled(&sim, "eks.amazonaws.com/nodegroup", "system");
@@ -243,7 +243,7 @@ async fn a_forced_managed_node_group_update_surges_drains_and_replaces_every_nod
                     .as_ref()
                     .unwrap()
                     .kubelet_version
-                    .starts_with("v1.31")
+                    .starts_with("v1.35")
             })
     })
     .await;
@@ -274,7 +274,7 @@ async fn a_drain_blocked_by_a_budget_fails_with_pod_eviction_failure_after_15_mi
     assert_eq!(last.errors[0].code, "PodEvictionFailure");
     assert!(last.errors[0].message.contains("apps"), "{last:?}");
     let ng = c.describe_nodegroup(CLUSTER, "apps").await.unwrap();
-    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.30", "ACTIVE"));
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.34", "ACTIVE"));
 }
 
 #[tokio::test]
@@ -343,7 +343,7 @@ async fn instance_refreshes_respect_min_healthy_and_stop_at_checkpoints() {
     assert!(
         in_service
             .iter()
-            .all(|i| i.launch_template_version.as_deref() == Some("31")),
+            .all(|i| i.launch_template_version.as_deref() == Some("35")),
         "{g:?}"
     );
 
@@ -381,11 +381,11 @@ async fn instances_terminate_and_groups_take_protection_tags_and_record_activiti
         .unwrap_err();
     assert!(matches!(err, CloudError::Invalid { .. }), "{err:?}");
 
-    c.tag_group("batch", &[("upshift/rollout".into(), "demo-1.31".into())])
+    c.tag_group("batch", &[("upshift/rollout".into(), "demo-1.35".into())])
         .await
         .unwrap();
     let g = &c.describe_groups(&names).await.unwrap()[0];
-    assert_eq!(g.tags.get("upshift/rollout").map(String::as_str), Some("demo-1.31"));
+    assert_eq!(g.tags.get("upshift/rollout").map(String::as_str), Some("demo-1.35"));
     c.untag_group("batch", &["upshift/rollout".to_string()]).await.unwrap();
     let g = &c.describe_groups(&names).await.unwrap()[0];
     assert!(!g.tags.contains_key("upshift/rollout"));
@@ -512,7 +512,7 @@ async fn throttling_is_retried_with_backoff_and_reported_when_it_persists() {
     let sim = common::start("demo").await;
     let c = common::cloud::aws(&sim).await;
     sim.throttle_aws(2);
-    assert_eq!(c.describe_cluster(CLUSTER).await.unwrap().version, "1.30");
+    assert_eq!(c.describe_cluster(CLUSTER).await.unwrap().version, "1.34");
     assert_eq!(
         sim.aws_request_counts()["DescribeCluster"],
         3,
@@ -544,10 +544,10 @@ async fn upgrade_insights_name_what_blocks_the_next_minor() {
     assert_eq!(list.len(), 3);
     assert!(
         list.iter()
-            .all(|i| i.kubernetes_version == "1.31" && i.category == "UPGRADE_READINESS")
+            .all(|i| i.kubernetes_version == "1.35" && i.category == "UPGRADE_READINESS")
     );
     let addons = list.iter().find(|i| i.name.contains("add-on")).unwrap();
-    // kube-proxy v1.30 runs on a 1.31 control plane (three minors of skew allowed) and
+    // kube-proxy v1.34 runs on a 1.35 control plane (three minors of skew allowed) and
     // CoreDNS moves after it: as in EKS, nothing blocks the upgrade
     assert_eq!(addons.status, "PASSING");
     let detail = c.describe_insight(CLUSTER, &addons.id).await.unwrap();

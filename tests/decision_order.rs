@@ -113,5 +113,5 @@ async fn a_force_after_a_pod_eviction_failure_counts_though_the_drives_clock_is_
         "the forced update was sent once"
     );
     let ng = c.describe_nodegroup(CLUSTER, "apps").await.unwrap();
-    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.35", "ACTIVE"));
 }

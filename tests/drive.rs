@@ -40,14 +40,14 @@ async fn demo_plan(sim: &Simulator, keep: impl Fn(&Step) -> bool) -> Plan {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((c.as_ref(), "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -242,13 +242,13 @@ async fn a_whole_upgrade_through_every_kind_of_step() {
     for s in &end.steps {
         assert_eq!(s.state, StepState::Done, "{s:?}");
     }
-    assert_eq!(nodes_by_minor(&sim).await.keys().collect::<Vec<_>>(), ["1.31"]);
+    assert_eq!(nodes_by_minor(&sim).await.keys().collect::<Vec<_>>(), ["1.35"]);
     let c = common::cloud::shared(&sim).await;
-    assert!(c.describe_cluster("demo").await.unwrap().version.starts_with("1.31"));
+    assert!(c.describe_cluster("demo").await.unwrap().version.starts_with("1.35"));
     for g in c.list_nodegroups("demo").await.unwrap() {
-        assert_eq!(c.describe_nodegroup("demo", &g).await.unwrap().version, "1.31", "{g}");
+        assert_eq!(c.describe_nodegroup("demo", &g).await.unwrap().version, "1.35", "{g}");
     }
-    // recommendations crash-loops on 1.31 nodes: some gate after the first node
+    // recommendations crash-loops on 1.35 nodes: some gate after the first node
     // group must have been passed red, with the reason journaled
     let j = Journal::open(&journal).unwrap();
     let overrides: Vec<_> = j
@@ -510,7 +510,7 @@ async fn a_drive_stopped_at_any_moment_resumes_without_repeats() {
     assert!(stops >= 3, "stopped only {stops} times");
     common::journal::assert_no_repeats(&journal);
     let by_minor = nodes_by_minor(&sim).await;
-    assert!(by_minor.contains_key("1.31"), "{by_minor:?}");
+    assert!(by_minor.contains_key("1.35"), "{by_minor:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

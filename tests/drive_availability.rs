@@ -3,7 +3,7 @@
 //! only the red items it named, and later gates show them accepted while anything new
 //! is red again; postflight names a critical component below the target's minimum;
 //! and the rehearsal as a lead who overrides every red gate: the crash loop of
-//! shop/recommendations on 1.31 is named at the gate after the first replacements,
+//! shop/recommendations on 1.35 is named at the gate after the first replacements,
 //! accepted thereafter, and named again on the done screen as an open problem.
 
 mod common;
@@ -108,14 +108,14 @@ async fn a_service_whose_pods_are_gone_is_red_and_an_override_accepts_only_what_
 async fn postflight_names_a_component_below_the_targets_minimum() {
     let sim = common::start("demo").await;
     let reader = upshift::cluster::ClusterReader::new(sim.client("lead").await.unwrap());
-    let short = upshift::rollout::steps::postflight::components_short(&reader, "1.31")
+    let short = upshift::rollout::steps::postflight::components_short(&reader, "1.35")
         .await
         .unwrap();
     assert!(
         short.iter().any(|s| s.contains("cluster-autoscaler")),
-        "cluster-autoscaler v1.30.2 on 1.31: {short:?}"
+        "cluster-autoscaler v1.34.0 on 1.35: {short:?}"
     );
-    let on_its_own_minor = upshift::rollout::steps::postflight::components_short(&reader, "1.30")
+    let on_its_own_minor = upshift::rollout::steps::postflight::components_short(&reader, "1.34")
         .await
         .unwrap();
     assert!(

@@ -69,14 +69,14 @@ async fn setup(dir: &Path) -> Simulator {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -153,7 +153,7 @@ async fn a_journal_without_a_header_is_adopted_with_a_warning_and_gets_one() {
     let j = Journal::open(&path).unwrap();
     let h = j.header().expect("a header was added");
     assert!(h.cluster.ends_with("cluster/demo"), "{h:?}");
-    assert_eq!(h.target, "1.31");
+    assert_eq!(h.target, "1.35");
     assert!(h.plan.starts_with("sha256:") && h.plan.len() == 7 + 64, "{h:?}");
     assert!(h.kube_system_uid.is_some(), "{h:?}");
     assert!(journal.starts_with(old), "{journal}");

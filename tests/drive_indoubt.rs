@@ -68,8 +68,8 @@ async fn each_action_in_doubt_gets_the_result_the_real_state_shows() {
     );
 
     // sent, answer lost: the control plane update and a cordon
-    journal_action(&mut rig, StepId::ControlPlane, "update-cluster-version", "1.31");
-    rig.cloud.update_cluster_version("demo", "1.31").await.unwrap();
+    journal_action(&mut rig, StepId::ControlPlane, "update-cluster-version", "1.35");
+    rig.cloud.update_cluster_version("demo", "1.35").await.unwrap();
     let batch = StepId::Nodegroup("batch".into());
     journal_action(&mut rig, batch.clone(), "cordon", &cordoned);
     Api::<Node>::all(client.clone())
@@ -91,7 +91,7 @@ async fn each_action_in_doubt_gets_the_result_the_real_state_shows() {
         &mut rig,
         StepId::Nodegroup("apps".into()),
         "update-nodegroup-version",
-        "1.31",
+        "1.35",
     );
     journal_action(&mut rig, batch.clone(), "cordon", &left_alone);
     journal_action(&mut rig, batch.clone(), "evict", &pod_key);
@@ -102,7 +102,7 @@ async fn each_action_in_doubt_gets_the_result_the_real_state_shows() {
     assert_eq!(lines.len(), 6, "{lines:#?}");
     assert!(rig.journal.in_doubt().is_empty(), "{:?}", rig.journal.in_doubt());
     let expect = [
-        ("update-cluster-version", "1.31", true, "InProgress"),
+        ("update-cluster-version", "1.35", true, "InProgress"),
         ("cordon", cordoned.as_str(), true, "cordoned"),
         (
             "update-addon",
@@ -110,7 +110,7 @@ async fn each_action_in_doubt_gets_the_result_the_real_state_shows() {
             false,
             "no update to v9.9.9-eksbuild.1",
         ),
-        ("update-nodegroup-version", "1.31", false, "no update to 1.31"),
+        ("update-nodegroup-version", "1.35", false, "no update to 1.35"),
         ("cordon", left_alone.as_str(), false, "still schedulable"),
         ("evict", pod_key.as_str(), false, "still runs on node"),
     ];

@@ -88,14 +88,14 @@ async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
         &upshift::cluster::ClusterReader::new(client.clone()),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -148,7 +148,7 @@ async fn killed_again_and_again_it_resumes_without_repeats_or_gaps() {
         let labels = n.metadata.labels.clone().unwrap_or_default();
         if labels.values().any(|v| v == "batch") {
             let v = &n.status.as_ref().unwrap().node_info.as_ref().unwrap().kubelet_version;
-            assert!(v.starts_with("v1.31"), "{} on {v}", n.metadata.name.as_deref().unwrap());
+            assert!(v.starts_with("v1.35"), "{} on {v}", n.metadata.name.as_deref().unwrap());
             assert_ne!(n.spec.as_ref().unwrap().unschedulable, Some(true));
         }
     }

@@ -33,14 +33,14 @@ async fn refresh_plan(sim: &Simulator, drainer: Drainer, preflight: bool) -> Pla
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((c.as_ref(), "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -256,7 +256,7 @@ async fn a_red_gate_between_refresh_batches_holds_the_next_instance_in_the_hook(
                     .clone()
             })
             .collect();
-        if minors.len() == 3 && minors.iter().all(|v| v.starts_with("v1.31")) {
+        if minors.len() == 3 && minors.iter().all(|v| v.starts_with("v1.35")) {
             break;
         }
         assert!(Instant::now() < deadline, "batch nodes: {minors:?}");

@@ -106,14 +106,14 @@ async fn killed_while_instances_wait_in_the_hook_it_resumes_without_repeats() {
         &upshift::cluster::ClusterReader::new(client.clone()),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -179,7 +179,7 @@ async fn killed_while_instances_wait_in_the_hook_it_resumes_without_repeats() {
         let labels = n.metadata.labels.clone().unwrap_or_default();
         if labels.get("alpha.eksctl.io/nodegroup-name").map(String::as_str) == Some("batch") {
             let v = &n.status.as_ref().unwrap().node_info.as_ref().unwrap().kubelet_version;
-            assert!(v.starts_with("v1.31"), "{} on {v}", n.metadata.name.as_deref().unwrap());
+            assert!(v.starts_with("v1.35"), "{} on {v}", n.metadata.name.as_deref().unwrap());
         }
     }
 }

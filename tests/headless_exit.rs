@@ -22,14 +22,14 @@ async fn a_headless_drive_exits_at_done_with_stdin_still_open() {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),

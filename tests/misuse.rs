@@ -105,7 +105,7 @@ async fn a_plan_and_the_log_are_private_and_trace_logs_hold_no_aws_secret() {
         common::bin::upshift()
             .arg("--log-file")
             .arg(&log2)
-            .args(["plan", "--context", "viewer", "--target", "1.31", "--cluster", &cluster])
+            .args(["plan", "--context", "viewer", "--target", "1.35", "--cluster", &cluster])
             .args(["--environment", "pre-production", "-o"])
             .arg(&plan2)
             .arg("--kubeconfig")

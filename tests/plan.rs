@@ -18,7 +18,7 @@ async fn live(sim: &Simulator, eks: bool) -> Live {
         &upshift::cluster::ClusterReader::new(client),
         "kubeconfig-cluster",
         eks,
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap()
@@ -26,7 +26,7 @@ async fn live(sim: &Simulator, eks: bool) -> Live {
 
 fn options(sim: &Simulator) -> ProposeOptions {
     ProposeOptions {
-        target: "1.31".into(),
+        target: "1.35".into(),
         environment: Environment::Production,
         context: Some("viewer".into()),
         region: Some(sim.aws_region()),
@@ -83,7 +83,7 @@ fn check(text: &str, live: &Live) -> Result<(), PlanError> {
 async fn discovery_on_the_demo_gives_every_step_in_a_safe_order_and_sends_no_write() {
     let sim = common::start("demo").await;
     let live = live(&sim, true).await;
-    assert_eq!(live.control_plane, "1.30");
+    assert_eq!(live.control_plane, "1.34");
     assert_eq!(live.cluster, "demo");
     assert!(live.unreadable.is_empty(), "{:?}", live.unreadable);
     let p = plan::propose(&live, &options(&sim));
@@ -108,9 +108,9 @@ async fn discovery_on_the_demo_gives_every_step_in_a_safe_order_and_sends_no_wri
             _ => None,
         })
     };
-    assert_eq!(version("vpc-cni").as_deref(), Some("v1.19.0-eksbuild.1"));
-    assert_eq!(version("coredns").as_deref(), Some("v1.11.3-eksbuild.1"));
-    assert_eq!(version("kube-proxy").as_deref(), Some("v1.31.2-eksbuild.3"));
+    assert_eq!(version("vpc-cni").as_deref(), Some("v1.21.1-eksbuild.3"));
+    assert_eq!(version("coredns").as_deref(), Some("v1.14.3-eksbuild.3"));
+    assert_eq!(version("kube-proxy").as_deref(), Some("v1.35.3-eksbuild.13"));
     let groups: Vec<(String, GroupType, Strategy, u32)> = p
         .steps
         .iter()
@@ -128,7 +128,7 @@ async fn discovery_on_the_demo_gives_every_step_in_a_safe_order_and_sends_no_wri
         ]
     );
     assert_eq!(live.group("apps").map(|g| g.size), Some(6));
-    assert_eq!((p.from.as_str(), p.target.as_str()), ("1.30", "1.31"));
+    assert_eq!((p.from.as_str(), p.target.as_str()), ("1.34", "1.35"));
 
     // without EKS: groups from the nodes' labels, no add-ons
     let bare = live_without_eks(&sim).await;
@@ -156,7 +156,7 @@ async fn live_without_eks(sim: &Simulator) -> Live {
         &upshift::cluster::ClusterReader::new(client),
         "kubeconfig-cluster",
         None,
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap()
@@ -171,23 +171,23 @@ async fn the_written_plan_reads_back_as_the_same_plan_and_is_valid() {
     p.cluster.environment = Environment::PreProduction;
     let text = p.to_yaml(Some(&live));
     assert!(
-        text.contains("# EKS add-on vpc-cni v1.18.3-eksbuild.1 → v1.19.0-eksbuild.1"),
+        text.contains("# EKS add-on vpc-cni v1.20.4-eksbuild.1 → v1.21.1-eksbuild.3"),
         "{text}"
     );
-    assert!(text.contains("from: \"1.30\""), "{text}");
+    assert!(text.contains("from: \"1.34\""), "{text}");
     let back = Plan::from_yaml(&text, "plan.yaml").unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(back, p);
     back.validate(&live).unwrap();
     // flow style reads the same
     let flow = "apiVersion: upshift.dev/v1\nkind: Plan\ncluster: {name: demo, environment: production}\n\
-                from: \"1.30\"\ntarget: \"1.31\"\nsteps:\n  - {kind: control-plane}\n  \
+                from: \"1.34\"\ntarget: \"1.35\"\nsteps:\n  - {kind: control-plane}\n  \
                 - {kind: nodegroup, name: batch, type: self-managed, strategy: instance-refresh, batchSize: 3}\n";
     let p = Plan::from_yaml(flow, "flow.yaml").unwrap();
     p.validate(&live).unwrap();
     assert_eq!(p.gates, plan::Gates::default());
     // a plan whose control plane is done (only nodes remain) stays valid
     let mut done = live.clone();
-    done.control_plane = "1.31".into();
+    done.control_plane = "1.35".into();
     back.validate(&done).unwrap();
 }
 
@@ -199,7 +199,7 @@ async fn a_broken_plan_is_refused_with_its_line_field_and_what_to_do() {
     check(&text, &live).unwrap();
 
     // two minors ahead
-    let t = text.replace("target: \"1.31\"", "target: \"1.32\"");
+    let t = text.replace("target: \"1.35\"", "target: \"1.36\"");
     expect_error(
         check(&t, &live),
         line_of(&t, "target: "),
@@ -267,19 +267,19 @@ async fn a_broken_plan_is_refused_with_its_line_field_and_what_to_do() {
         "is managed",
     );
 
-    // a wrong `from`: the cluster is on 1.30
+    // a wrong `from`: the cluster is on 1.34
     let t = text
-        .replace("from: \"1.30\"", "from: \"1.31\"")
-        .replace("target: \"1.31\"", "target: \"1.32\"");
+        .replace("from: \"1.34\"", "from: \"1.35\"")
+        .replace("target: \"1.35\"", "target: \"1.36\"");
     expect_error(
         check(&t, &live),
         line_of(&t, "from: "),
         "from",
-        "the control plane runs 1.30",
+        "the control plane runs 1.34",
     );
 
     // a version written without quotes reads as written
-    let t = text.replace("from: \"1.30\"", "from: 1.30");
+    let t = text.replace("from: \"1.34\"", "from: 1.34");
     check(&t, &live).unwrap();
 
     // duplicate steps, and node groups before the control plane
@@ -304,12 +304,12 @@ async fn a_broken_plan_is_refused_with_its_line_field_and_what_to_do() {
     );
 
     // an add-on version EKS does not offer for the target
-    let t = text.replace("version: v1.19.0-eksbuild.1", "version: v1.17.0-eksbuild.1");
+    let t = text.replace("version: v1.21.1-eksbuild.3", "version: v1.17.0-eksbuild.1");
     expect_error(
         check(&t, &live),
         line_of(&t, "v1.17.0-eksbuild.1"),
         "steps[2].version",
-        "offers v1.19.0-eksbuild.1",
+        "offers v1.21.1-eksbuild.3",
     );
     // a field that does not belong to the step's kind
     let t = text.replace(
@@ -359,7 +359,7 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
 
     let (code, _, stderr) = run(args(&format!(
-        "--context viewer --target 1.31 --cluster {cluster} --environment pre-production -o {path}"
+        "--context viewer --target 1.35 --cluster {cluster} --environment pre-production -o {path}"
     )))
     .await
     .unwrap();
@@ -371,7 +371,7 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     assert!(stderr.contains("9 steps"), "{stderr}");
 
     // stdout without -o, and without --cluster: said loudly, at the top and on stderr
-    let (code, stdout, stderr) = run(args("--context viewer --target 1.31")).await.unwrap();
+    let (code, stdout, stderr) = run(args("--context viewer --target 1.35")).await.unwrap();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.starts_with("# WARNING: no EKS cluster known"), "{stdout}");
     assert!(stdout.contains("# upshift rollout plan"), "{stdout}");
@@ -379,9 +379,9 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
     assert!(stdout.contains("name: batch"), "{stdout}");
 
     // two minors ahead: refused before anything is written
-    let (code, _, stderr) = run(args("--context viewer --target 1.32")).await.unwrap();
+    let (code, _, stderr) = run(args("--context viewer --target 1.36")).await.unwrap();
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("plan --target 1.31 first"), "{stderr}");
+    assert!(stderr.contains("plan --target 1.35 first"), "{stderr}");
 
     // check: the plan's own context and EKS region are used
     let (code, stdout, stderr) = run(args(&format!("check {path}"))).await.unwrap();
@@ -418,7 +418,7 @@ async fn the_command_writes_a_plan_that_check_accepts_and_refuses_a_broken_one()
         .replace(&format!("cluster: {cluster}\n"), &format!("cluster: {arn}\n"));
     assert!(kc_text.contains(&arn), "{kc_text}");
     std::fs::write(dir.path().join("kubeconfig"), kc_text).unwrap();
-    let (code, stdout, stderr) = run(args("--context viewer --target 1.31")).await.unwrap();
+    let (code, stdout, stderr) = run(args("--context viewer --target 1.35")).await.unwrap();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stdout.contains("WARNING"), "{stdout}");
     assert!(stdout.contains("name: kube-proxy"), "the add-ons are planned: {stdout}");

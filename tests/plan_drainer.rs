@@ -16,7 +16,7 @@ async fn live(sim: &Simulator) -> Live {
         &upshift::cluster::ClusterReader::new(client),
         sim.cluster_name(),
         Some((&cloud as &dyn CloudRead, sim.cluster_name())),
-        "1.31",
+        &common::next_minor(sim),
     )
     .await
     .expect("discovery")
@@ -24,7 +24,7 @@ async fn live(sim: &Simulator) -> Live {
 
 fn refresh_options(sim: &Simulator) -> ProposeOptions {
     ProposeOptions {
-        target: "1.31".into(),
+        target: common::next_minor(sim),
         environment: Environment::PreProduction,
         context: Some("viewer".into()),
         region: Some(sim.aws_region()),

@@ -120,11 +120,11 @@ async fn the_seeded_cluster_gives_each_finding_and_no_false_blockers() {
 #[tokio::test]
 async fn the_demo_gives_its_true_findings_and_no_false_ones() {
     let sim = common::start("demo").await;
-    let all = findings(&sim, "1.31").await;
+    let all = findings(&sim, "1.35").await;
     let titles: Vec<&str> = all.iter().map(|f| f.title.as_str()).collect();
     assert!(
         find(&all, Check::RemovedApis, "").is_empty(),
-        "1.31 removes no API: {titles:#?}"
+        "1.35 removes no API: {titles:#?}"
     );
     assert!(find(&all, Check::Skew, "").is_empty(), "{titles:#?}");
     let blockers: Vec<&str> = all
@@ -137,12 +137,12 @@ async fn the_demo_gives_its_true_findings_and_no_false_ones() {
     assert!(!find(&all, Check::Components, "cluster-autoscaler").is_empty());
     assert!(find(&all, Check::DrainBlockers, "no controller")[0].resources == ["Pod default/debug-shell"]);
     // two minors ahead is refused; the same version is a note
-    let far = findings(&sim, "1.32").await;
+    let far = findings(&sim, "1.36").await;
     let v = find(&far, Check::Version, "more than one minor");
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].severity, Severity::Blocker);
-    assert!(v[0].action.contains("1.31"));
-    let same = findings(&sim, "1.30").await;
+    assert!(v[0].action.contains("1.35"));
+    let same = findings(&sim, "1.34").await;
     assert_eq!(find(&same, Check::Version, "already")[0].severity, Severity::Info);
     assert_eq!(sim.request_counts().mutating("viewer"), 0);
 }
@@ -243,15 +243,15 @@ async fn eks_adds_its_view_through_the_cloud_client() {
     let cloud = AwsCloud::connect(&AwsOptions::local(&sim.aws_url(), &sim.aws_region()))
         .await
         .expect("cloud client");
-    let facts = upshift::preflight::eks::gather(&cloud, sim.cluster_name(), "1.31")
+    let facts = upshift::preflight::eks::gather(&cloud, sim.cluster_name(), "1.35")
         .await
         .expect("EKS answers");
-    assert_eq!(facts.cluster.version, "1.30");
+    assert_eq!(facts.cluster.version, "1.34");
     assert_eq!(facts.nodegroups.len(), 2, "two managed groups; batch is self-managed");
     assert!(facts.unreadable.is_empty(), "{:?}", facts.unreadable);
     let client = sim.client("viewer").await.unwrap();
     let snapshot = gather(&upshift::cluster::ClusterReader::new(client)).await.unwrap();
-    let (all, runs) = run(&snapshot, "1.31", &Tables::load(None).unwrap(), 1, Some(&facts));
+    let (all, runs) = run(&snapshot, "1.35", &Tables::load(None).unwrap(), 1, Some(&facts));
     let coredns = find(&all, Check::Eks, "Add-on coredns");
     assert_eq!(
         coredns.len(),
@@ -261,7 +261,7 @@ async fn eks_adds_its_view_through_the_cloud_client() {
     );
     assert_eq!(coredns[0].severity, Severity::Warning);
     assert!(
-        coredns[0].action.contains("v1.11"),
+        coredns[0].action.contains("v1.14.3"),
         "names the version to move to: {}",
         coredns[0].action
     );
@@ -280,7 +280,7 @@ async fn eks_adds_its_view_through_the_cloud_client() {
     let eks_run = runs.iter().find(|r| r.check == Check::Eks).unwrap();
     assert!(eks_run.complete && eks_run.examined.contains("2 managed node groups"));
     // a cluster EKS does not know: the error names the cluster and region
-    let missing = upshift::preflight::eks::gather(&cloud, "nope", "1.31")
+    let missing = upshift::preflight::eks::gather(&cloud, "nope", "1.35")
         .await
         .unwrap_err()
         .to_string();

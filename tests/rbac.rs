@@ -339,7 +339,7 @@ async fn what_upshift_sends_to_the_simulator_is_granted_to_its_group() {
         &upshift::cluster::ClusterReader::new(viewer.clone()),
         "demo",
         None,
-        "1.31",
+        "1.35",
     )
     .await
     .expect("discovery as a viewer");

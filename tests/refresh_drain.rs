@@ -53,7 +53,7 @@ impl Rig {
             }
             self.sim.advance(Duration::from_secs(60));
         }
-        panic!("the control plane did not reach 1.31");
+        panic!("the control plane did not reach {}", self.target);
     }
 
     fn advance(&self, secs: u64) {
@@ -358,7 +358,7 @@ async fn the_demo_batch_group_refreshed_with_upshift_draining_loses_no_pod() {
         }
         r.advance(10);
     }
-    assert!(done.expect("the refresh finishes").contains("on 1.31"));
+    assert!(done.expect("the refresh finishes").contains("on 1.35"));
     let (lost, recent) = r.sim.pods_lost();
     assert_eq!(lost, 0, "pods killed without an eviction: {recent:?}");
     assert!(r.sim.hook_names("batch").is_empty());

@@ -22,14 +22,14 @@ async fn the_replays_last_moment_is_the_live_drives_end() {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -104,8 +104,8 @@ async fn the_replays_last_moment_is_the_live_drives_end() {
     let signals = frame.signals.expect("the signals at the end");
     let nodes = common::Inspect::node_count(&sim);
     assert_eq!(signals.nodes.rows.len(), nodes, "every node of the cluster");
-    // the control plane went to 1.31 while the replayed nodes stayed on 1.30
-    assert!(signals.nodes.rows.iter().all(|n| n.minor == "1.30"));
+    // the control plane went to 1.35 while the replayed nodes stayed on 1.34
+    assert!(signals.nodes.rows.iter().all(|n| n.minor == "1.34"));
 
     // the replay's screen at the end says what the live drive said
     let mut c = upshift::replay::cockpit(&mut l);

@@ -29,14 +29,14 @@ async fn demo_plan(sim: &Simulator, keep: impl Fn(&Step) -> bool) -> Plan {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((c.as_ref(), "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),

@@ -198,14 +198,14 @@ async fn the_drive_cockpit_restores_the_terminal_and_journals_the_signal() {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),

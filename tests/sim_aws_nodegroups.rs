@@ -95,7 +95,7 @@ async fn a_created_group_is_creating_until_its_nodes_join_and_carries_its_labels
         .nodegroup
         .unwrap();
     assert_eq!(ng.status().map(|s| s.as_str()), Some("CREATING"));
-    assert_eq!(ng.version(), Some("1.30"));
+    assert_eq!(ng.version(), Some("1.34"));
     assert_eq!(ng.launch_template().and_then(|l| l.version()), Some("4"));
     assert_eq!(ng.update_config().and_then(|u| u.max_unavailable()), Some(2));
     let dup = c
@@ -359,7 +359,7 @@ async fn update_nodegroup_version_replaces_max_unavailable_nodes_at_a_time() {
     let u = c
         .update_cluster_version()
         .name(C)
-        .version("1.31")
+        .version("1.35")
         .send()
         .await
         .unwrap()

@@ -20,7 +20,7 @@ async fn kubectl_gets_nodes_and_pods() {
         "{nodes}"
     );
     assert_eq!(lines.len() - 1, sim.world().lock().nodes.len());
-    assert!(lines[1].contains("Ready") && lines[1].contains("v1.30."), "{nodes}");
+    assert!(lines[1].contains("Ready") && lines[1].contains("v1.34."), "{nodes}");
 
     let pods = k.ok(&["get", "pods", "-A"]).await;
     let count = pods.lines().count() - 1;

@@ -80,7 +80,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
     assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
     assert_eq!(
         actions(&journal),
-        [("control-plane".into(), "update-cluster-version".into(), "1.31".into())]
+        [("control-plane".into(), "update-cluster-version".into(), "1.35".into())]
     );
     let result = journal
         .entries()
@@ -139,7 +139,7 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
             What::Action {
                 step: StepId::ControlPlane,
                 action: "update-cluster-version".into(),
-                target: "1.31".into(),
+                target: "1.35".into(),
             },
         )
         .unwrap();
@@ -161,11 +161,11 @@ async fn the_control_plane_step_starts_one_update_follows_it_and_survives_a_rest
     );
 
     let kube = sim.client("viewer").await.unwrap();
-    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.30"));
+    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.34"));
     sim.advance(Duration::from_secs(15 * 60));
     let p = call(&sim, &c, &mut journal, &Step::ControlPlane).await.unwrap();
     assert!(p.is_done(), "{p:?}");
-    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.31"));
+    assert!(kube.apiserver_version().await.unwrap().git_version.starts_with("v1.35"));
     assert_eq!(common::cloud::count(&sim, "UpdateClusterVersion"), 1);
     assert_eq!(journal.step_states(), [(StepId::ControlPlane, StepState::Done)]);
 
@@ -190,11 +190,11 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
     until_done(&sim, &c, &mut journal, &Step::ControlPlane, Duration::from_secs(60), 40).await;
 
     let default = c
-        .addon_versions("coredns", "1.31")
+        .addon_versions("coredns", "1.35")
         .await
         .unwrap()
         .default
-        .expect("a default for 1.31");
+        .expect("a default for 1.35");
     let installed = c.describe_addon(CLUSTER, "coredns").await.unwrap();
     assert_ne!(
         installed.version, default,
@@ -230,7 +230,7 @@ async fn the_addon_step_updates_coredns_to_the_targets_default_once() {
 
     // followed to Done once EKS says ACTIVE at the version: kube-proxy (a
     // DaemonSet), to the target's default ("default" in the plan)
-    let kp_default = c.addon_versions("kube-proxy", "1.31").await.unwrap().default.unwrap();
+    let kp_default = c.addon_versions("kube-proxy", "1.35").await.unwrap().default.unwrap();
     let kp = Step::Addon {
         name: "kube-proxy".into(),
         version: "default".into(),
@@ -301,7 +301,7 @@ async fn the_managed_node_group_step_updates_once_and_then_does_nothing() {
         "followed, never restarted"
     );
     let ng = c.describe_nodegroup(CLUSTER, "system").await.unwrap();
-    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.35", "ACTIVE"));
     let ids = c
         .list_updates(CLUSTER, &UpdateScope::Nodegroup("system".into()))
         .await
@@ -380,7 +380,7 @@ async fn a_node_group_update_blocked_by_a_budget_fails_and_a_force_decision_star
         .collect();
     assert_eq!(forced.len(), 1, "{forced:?}");
     let ng = c.describe_nodegroup(CLUSTER, "apps").await.unwrap();
-    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.31", "ACTIVE"));
+    assert_eq!((ng.version.as_str(), ng.status.as_str()), ("1.35", "ACTIVE"));
     assert!(call(&sim, &c, &mut journal, &step).await.unwrap().is_done());
     assert_eq!(common::cloud::count(&sim, "UpdateNodegroupVersion"), 2);
 }

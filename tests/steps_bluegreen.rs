@@ -51,7 +51,7 @@ async fn upgrade_control_plane(rig: &mut Rig) {
         rig.sim.advance(Duration::from_secs(60));
         tokio::task::yield_now().await;
     }
-    panic!("the control plane did not reach 1.31");
+    panic!("the control plane did not reach 1.35");
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn blue_green_copies_the_group_drains_it_batch_by_batch_and_deletes_it_wit
         tokio::task::yield_now().await;
     }
     let done = done.unwrap_or_else(|| panic!("the blue-green step did not finish: {last:?}"));
-    assert!(done.contains("replaced by apps-1-31"), "{done}");
+    assert!(done.contains("replaced by apps-1-35"), "{done}");
     assert!(reopened);
     // two batches of 3 nodes, one gate between them
     assert_eq!(gates, [(2, 2)]);
@@ -139,13 +139,13 @@ async fn blue_green_copies_the_group_drains_it_batch_by_batch_and_deletes_it_wit
     // one copy, one deletion, nothing finished twice
     assert_eq!(common::cloud::count(&rig.sim, "CreateNodegroup"), 1);
     assert_eq!(common::cloud::count(&rig.sim, "DeleteNodegroup"), 1);
-    assert_eq!(rig.actions_named("create-nodegroup"), ["apps-1-31"]);
+    assert_eq!(rig.actions_named("create-nodegroup"), ["apps-1-35"]);
     common::journal::assert_no_repeats(&rig.path);
     // the copy serves on the target with the old group's labels; the old group is gone
-    let copy = rig.cloud.describe_nodegroup(&rig.cluster, "apps-1-31").await.unwrap();
+    let copy = rig.cloud.describe_nodegroup(&rig.cluster, "apps-1-35").await.unwrap();
     assert_eq!(
         (copy.version.as_str(), copy.status.as_str(), copy.desired),
-        ("1.31", "ACTIVE", 6)
+        ("1.35", "ACTIVE", 6)
     );
     assert_eq!(copy.labels.get("role").map(String::as_str), Some("apps"));
     assert_eq!(copy.instance_types, ["m5.xlarge"]);
@@ -255,11 +255,11 @@ async fn an_abort_uncordons_the_old_nodes_and_keeps_the_copy() {
         "{lines:?}"
     );
     assert!(
-        lines.iter().any(|l| l.contains("apps-1-31") && l.contains("stays")),
+        lines.iter().any(|l| l.contains("apps-1-35") && l.contains("stays")),
         "{lines:?}"
     );
     // the copy is kept, the old group too, and nothing was deleted
-    assert!(rig.cloud.describe_nodegroup(&rig.cluster, "apps-1-31").await.is_ok());
+    assert!(rig.cloud.describe_nodegroup(&rig.cluster, "apps-1-35").await.is_ok());
     assert!(rig.cloud.describe_nodegroup(&rig.cluster, "apps").await.is_ok());
     assert_eq!(common::cloud::count(&rig.sim, "DeleteNodegroup"), 0);
     // a second abort has nothing more to undo

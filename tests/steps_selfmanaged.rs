@@ -52,7 +52,7 @@ impl Rig {
             }
             self.sim.advance(Duration::from_secs(60));
         }
-        panic!("the control plane did not reach 1.31");
+        panic!("the control plane did not reach {}", self.target);
     }
 
     fn advance(&self, secs: u64) {
@@ -107,7 +107,7 @@ async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_t
     r.control_plane().await;
     let before = r.nodes("batch");
     assert_eq!(before.len(), 3);
-    assert!(before.values().all(|(v, _, _)| v.starts_with("v1.30")), "{before:?}");
+    assert!(before.values().all(|(v, _, _)| v.starts_with("v1.34")), "{before:?}");
     assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
 
     let step = group_step("batch", Strategy::Replace, 1);
@@ -141,7 +141,7 @@ async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_t
         r.advance(10);
     }
     let what = done.expect("the group is replaced");
-    assert!(what.contains("batch on 1.31"), "{what}");
+    assert!(what.contains("batch on 1.35"), "{what}");
     assert_eq!(gates, [2, 3], "a gate before each batch after the first");
     assert!(saw_untagged, "the autoscaler's tag is off during the step");
     assert!(saw_taint, "a cordoned node carries the unschedulable taint");
@@ -150,7 +150,7 @@ async fn replace_moves_the_demo_batch_group_to_the_target_one_gated_batch_at_a_t
 
     let after = r.nodes("batch");
     assert_eq!(after.len(), 3, "{after:?}");
-    assert!(after.values().all(|(v, _, _)| v.starts_with("v1.31")), "{after:?}");
+    assert!(after.values().all(|(v, _, _)| v.starts_with("v1.35")), "{after:?}");
     assert!(
         after.values().all(|(_, c, t)| !c && !t),
         "none left cordoned: {after:?}"
@@ -423,14 +423,14 @@ async fn an_instance_refresh_is_started_once_and_followed_to_done() {
         saw_untagged |= r.autoscaler_tag("batch").is_none();
         r.advance(10);
     }
-    assert!(done.expect("the refresh finishes").contains("on 1.31"));
+    assert!(done.expect("the refresh finishes").contains("on 1.35"));
     assert!(saw_untagged && saw_percent);
     assert_eq!(r.aws_count("StartInstanceRefresh"), 1);
     assert_eq!(r.autoscaler_tag("batch").as_deref(), Some("true"));
     let nodes = r.nodes("batch");
     assert_eq!(nodes.len(), 3);
     assert!(
-        nodes.values().all(|(v, c, _)| v.starts_with("v1.31") && !c),
+        nodes.values().all(|(v, c, _)| v.starts_with("v1.35") && !c),
         "{nodes:?}"
     );
     {
@@ -516,6 +516,8 @@ workloads:
 #[tokio::test]
 async fn a_group_whose_launch_template_still_boots_the_old_minor_is_not_touched() {
     let mut r = Rig::new(common::start_yaml(BEHIND).await).await;
+    // the control plane is already on the target; only the nodes are behind
+    r.target = "1.31";
     let replace = group_step("workers", Strategy::Replace, 1);
     let err = r.call(&replace).await.0.expect_err("refused before any action");
     let StepError::Failed { why, what_to_do } = &err else {

@@ -108,7 +108,7 @@ async fn the_model_mirrors_the_cluster_and_the_viewer_never_writes() {
     assert_eq!(s.pods_total, pods);
     let groups: Vec<&str> = s.nodes.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(groups, ["apps", "batch", "system"]);
-    assert_eq!(s.nodes.target.as_deref(), Some("1.30"));
+    assert_eq!(s.nodes.target.as_deref(), Some("1.34"));
     assert_eq!(s.nodes.old, 0, "every node is on the control plane's minor");
     assert!(
         s.components.missing.is_empty(),

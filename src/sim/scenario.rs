@@ -1039,7 +1039,7 @@ mod tests {
         assert!(
             demo.faults
                 .iter()
-                .any(|f| f.kind == FaultKind::CrashLoopBackOff && f.on_kubelet_version == MinorVersion::parse("1.31"))
+                .any(|f| f.kind == FaultKind::CrashLoopBackOff && f.on_kubelet_version == MinorVersion::parse("1.35"))
         );
         let large = Scenario::load("large").unwrap();
         let (nodes, pods) = totals(&large);

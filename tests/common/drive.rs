@@ -19,23 +19,24 @@ use super::Inspect;
 
 pub const LEAD: &str = "ana@laptop";
 
-/// The plan upshift proposes for EKS cluster `cluster` on 1.31 (managed groups
+/// The plan upshift proposes for EKS cluster `cluster` to its next minor (managed groups
 /// `eks-update` unless `managed` says otherwise), with short waits; `keep` picks its steps.
 pub async fn plan_for(sim: &Simulator, cluster: &str, managed: Option<Strategy>, keep: impl Fn(&Step) -> bool) -> Plan {
     let client = sim.client("lead").await.unwrap();
     let c = super::cloud::shared(sim).await;
+    let target = super::next_minor(sim);
     let live = plan::discover(
         &upshift::cluster::ClusterReader::new(client),
         cluster,
         Some((c.as_ref(), cluster)),
-        "1.31",
+        &target,
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target,
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),

@@ -17,8 +17,8 @@ use super::inspect::Inspect;
 
 /// Who the rig acts as.
 pub const WHO: &str = "ana@laptop";
-/// The target every rig's steps go to.
-pub const TARGET: &str = "1.31";
+/// The target of the demo cluster's steps (it runs 1.34).
+pub const TARGET: &str = "1.35";
 
 /// The clock a step reads.
 pub type Now<'a> = &'a (dyn Fn() -> Timestamp + Send + Sync);
@@ -73,7 +73,8 @@ pub struct Rig {
     pub drain: Drain,
     pub path: PathBuf,
     pub journal: Journal,
-    /// The minor the steps go to ([`TARGET`] unless a test sets another).
+    /// The minor the steps go to: the one after the simulated cluster's, unless a
+    /// test sets another.
     pub target: &'static str,
     now: Box<dyn Fn() -> Timestamp + Send + Sync>,
     _dir: tempfile::TempDir,
@@ -89,6 +90,7 @@ impl Rig {
         let journal = Journal::open(&path).expect("a new journal");
         let cluster = sim.cluster_name().to_string();
         let now = clock_of(&sim);
+        let target: &'static str = Box::leak(super::next_minor(&sim).into_boxed_str());
         Rig {
             sim,
             cloud,
@@ -98,7 +100,7 @@ impl Rig {
             drain: Drain::default(),
             path,
             journal,
-            target: TARGET,
+            target,
             now: Box::new(now),
             _dir: dir,
         }

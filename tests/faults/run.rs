@@ -91,14 +91,14 @@ async fn write_plan(sim: &Simulator, dir: &Path) {
         &upshift::cluster::ClusterReader::new(client),
         "demo",
         Some((&cloud as &dyn CloudRead, "demo")),
-        "1.31",
+        "1.35",
     )
     .await
     .unwrap();
     let mut p = plan::propose(
         &live,
         &ProposeOptions {
-            target: "1.31".into(),
+            target: "1.35".into(),
             environment: Environment::PreProduction,
             context: Some("lead".into()),
             region: Some(sim.aws_region()),
@@ -278,7 +278,7 @@ pub async fn rollout(fault: &Fault) -> Outcome {
     // the target reached: the control plane, and every node of the plan's groups
     let cloud = common::cloud::aws(&sim).await;
     let cluster = cloud.describe_cluster("demo").await.unwrap();
-    assert_eq!(cluster.version, "1.31", "{}", fault.name);
+    assert_eq!(cluster.version, "1.35", "{}", fault.name);
     let client = sim.client("lead").await.unwrap();
     let nodes = Api::<Node>::all(client).list(&ListParams::default()).await.unwrap();
     for n in &nodes.items {
@@ -290,7 +290,7 @@ pub async fn rollout(fault: &Fault) -> Outcome {
         {
             let v = &n.status.as_ref().unwrap().node_info.as_ref().unwrap().kubelet_version;
             assert!(
-                v.contains("1.31"),
+                v.contains("1.35"),
                 "{}: node {:?} is on {v}",
                 fault.name,
                 n.metadata.name
