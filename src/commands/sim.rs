@@ -78,6 +78,7 @@ pub(super) async fn run(
     let description = scenario.description.clone();
     let name = scenario.name.clone();
     let started = std::time::Instant::now();
+    let stop = Stop::listen()?;
     let (sim, kc) = start_sim(scenario, speed, port, kubeconfig).await?;
     let aws_env = aws_env_path(&kc);
     sim.write_aws_env(&aws_env)
@@ -116,7 +117,7 @@ pub(super) async fn run(
     println!();
     println!("Ctrl-C (or SIGTERM) stops the simulator and removes the files it wrote.");
     tracing::info!(%url, kubeconfig = %kc.display(), "simulator serving");
-    stopped().await?;
+    stop.stopped().await?;
     let counts = sim.request_counts();
     sim.shutdown().await;
     let _ = std::fs::remove_file(&kc);
@@ -189,20 +190,44 @@ pub fn check(name_or_path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Until Ctrl-C or, on Unix, SIGTERM: either way the simulator stops and removes its files.
-async fn stopped() -> Result<()> {
+/// Ctrl-C and, on Unix, SIGTERM, listened for from the moment it is made: a signal
+/// that comes while the simulator is still starting or printing is not lost.
+struct Stop {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .wrap_err("listening for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.wrap_err("waiting for Ctrl-C")?,
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn listen() -> Result<Stop> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Stop {
+                interrupt: signal(SignalKind::interrupt()).wrap_err("listening for Ctrl-C")?,
+                terminate: signal(SignalKind::terminate()).wrap_err("listening for SIGTERM")?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(Stop {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.wrap_err("waiting for Ctrl-C")
+
+    /// Until Ctrl-C or SIGTERM: either way the simulator stops and removes its files.
+    async fn stopped(mut self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.wrap_err("waiting for Ctrl-C")
+        }
     }
 }
