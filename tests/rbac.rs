@@ -138,8 +138,20 @@ fn the_lead_role_grants_the_drives_writes_and_no_more() {
     assert_eq!(grants(&lead.rules, "", "pods/eviction", &[]), set(&["create"]));
     assert_eq!(grants(&lead.rules, "", "pods", &[]), set(&["delete"]));
     assert_eq!(
+        grants(&lead.rules, "karpenter.sh", "nodepools", &[]),
+        set(&["get", "list", "watch", "patch"])
+    );
+    assert_eq!(
+        grants(&lead.rules, "karpenter.sh", "nodeclaims", &[]),
+        set(&["get", "list", "watch"])
+    );
+    assert_eq!(
+        grants(&lead.rules, "karpenter.k8s.aws", "ec2nodeclasses", &[]),
+        set(&["get", "list", "watch"])
+    );
+    assert_eq!(
         lead.rules.as_ref().map(Vec::len),
-        Some(3),
+        Some(6),
         "the lead's ClusterRole has grown"
     );
     assert_eq!(

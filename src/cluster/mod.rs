@@ -4,6 +4,7 @@
 //! which a read-only cockpit never builds.
 
 pub mod connect;
+pub mod karpenter;
 pub mod pod_detail;
 pub mod reader;
 pub mod retry;

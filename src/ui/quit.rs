@@ -38,6 +38,11 @@ pub fn carries_on(r: &RolloutState) -> Option<String> {
              an instance refresh keeps going); nodes upshift cordoned stay cordoned, and no gate is checked \
              between batches."
         ),
+        StepId::DriftHold => return None,
+        StepId::Nodepool(name) => format!(
+            "Karpenter goes on replacing NodePool {name}'s drifted nodes as far as an open wave's budget allows; \
+             its Drifted budget stays as it is until the drive resumes (or you restore it by hand, docs/drive.md)."
+        ),
     };
     Some(cloud)
 }

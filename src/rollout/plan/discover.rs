@@ -4,7 +4,8 @@
 //! `alpha.eksctl.io/nodegroup-name`), and, when EKS is asked, the cluster's version,
 //! its managed node groups, each installed add-on with the versions EKS offers for
 //! the target, and what would drain an instance refresh of each self-managed group
-//! (its termination hooks, aws-node-termination-handler and its mode).
+//! (its termination hooks, aws-node-termination-handler and its mode); Karpenter's
+//! NodePools and their nodes (`nodepools.rs`).
 
 use std::collections::BTreeMap;
 
@@ -60,7 +61,15 @@ pub async fn discover(
         .await
         .map_err(DiscoverError::Nodes)?;
     let mut groups: BTreeMap<String, LiveGroup> = BTreeMap::new();
+    let mut pool_nodes: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for (labels, kubelet) in &nodes {
+        if let Some(pool) = labels.get(crate::cluster::karpenter::NODEPOOL_LABEL) {
+            *pool_nodes
+                .entry(pool.clone())
+                .or_default()
+                .entry(Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default())
+                .or_default() += 1;
+        }
         let (name, group_type) = if let Some(g) = labels.get(MANAGED_LABEL) {
             (g.clone(), GroupType::Managed)
         } else if let Some(g) = labels.get(SELF_MANAGED_LABEL) {
@@ -80,6 +89,10 @@ pub async fn discover(
         *g.minors
             .entry(Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default())
             .or_default() += 1;
+    }
+    match super::nodepools::discover(reader, pool_nodes).await {
+        Ok(pools) => live.nodepools = pools,
+        Err(unreadable) => live.unreadable.push(unreadable),
     }
     if let Some((cloud, name)) = eks {
         let err = |source| DiscoverError::Eks {

@@ -16,6 +16,9 @@ use crate::model::rollout::Phase;
 use crate::rollout::plan::Step;
 use crate::rollout::steps::{self, Progress, StepError};
 
+/// How often a `nodepool` step's gate reads the NodePool again.
+const NODEPOOL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn secs_between(a: Timestamp, b: Timestamp) -> i64 {
     b.as_second() - a.as_second()
 }
@@ -88,7 +91,12 @@ impl Engine {
                 let mut ctx = self.d.step_ctx(&now_fn);
                 let r = steps::reconcile(&mut ctx, step).await;
                 let mut group = ctx.group;
-                if let Step::Nodegroup(g) = step {
+                if let Step::Nodepool(_) = step
+                    && let Some(v) = &mut self.state.steps[self.cur].group
+                {
+                    group.auto_continue = v.auto_continue;
+                    *v = group;
+                } else if let Step::Nodegroup(g) = step {
                     if group.old + group.new == 0 {
                         let (old, new) = self.io.health.borrow().group_counts(&g.name, &self.d.plan.target);
                         group.old = old;
@@ -162,8 +170,9 @@ impl Engine {
             Ok(Progress::Gate { batch, of }) => {
                 let gid = GateId::batch(id, batch);
                 if self.gate_decision(&gid).is_none() {
-                    let title = format!("before batch {batch} of {of} of {}", self.state.steps[self.cur].label);
-                    self.set_what(format!("batch {} of {of} done", batch - 1), String::new());
+                    let unit = if matches!(step, Step::Nodepool(_)) { "wave" } else { "batch" };
+                    let title = format!("before {unit} {batch} of {of} of {}", self.state.steps[self.cur].label);
+                    self.set_what(format!("{unit} {} of {of} done", batch - 1), String::new());
                     self.open_gate(gid, title, true);
                 }
             }
@@ -186,6 +195,46 @@ impl Engine {
             Ok(()) => {}
             Err(StepError::Journal(e)) => return Err(e.into()),
             Err(e) => self.state.notice = Some(format!("keeping held instances waiting: {e}; retrying")),
+        }
+        Ok(())
+    }
+
+    /// At a gate of a `nodepool` step: what the NodePool adds to the criteria (its
+    /// drifted nodes a budget holds, a pinned AMI before the first wave), read again
+    /// every few seconds.
+    pub(super) async fn nodepool_criteria(&mut self) {
+        let Some(Step::Nodepool(p)) = self.d.plan.steps.get(self.cur) else {
+            return;
+        };
+        if self.extra_at.is_some_and(|t| t.elapsed() < NODEPOOL_EVERY) {
+            return;
+        }
+        self.extra_at = Some(Instant::now());
+        self.extra = steps::nodepool::gate_criteria(
+            &self.d.client,
+            &self.d.journal,
+            p,
+            &self.d.plan.target,
+            self.gate_id.batch,
+        )
+        .await;
+    }
+
+    /// At the rollout's end or its abort: every NodePool's budgets put back as found.
+    pub(super) async fn restore_budgets(&mut self, lines: &mut Vec<String>) -> Result<(), DriveError> {
+        if self.d.journal.entries().iter().all(
+            |e| !matches!(&e.what, What::Event { reason, .. } if reason == steps::nodepool::BUDGETS_SAVED),
+        ) {
+            return Ok(());
+        }
+        let id = self.state.steps.get(self.cur).map(|s| s.id.clone()).unwrap_or(StepId::DriftHold);
+        let now = self.d.now.clone();
+        let now_fn = move || now();
+        let mut ctx = self.d.step_ctx(&now_fn);
+        match steps::nodepool::restore_all(&mut ctx, &id).await {
+            Ok(l) => lines.extend(l),
+            Err(StepError::Journal(e)) => return Err(e.into()),
+            Err(e) => lines.push(format!("could not restore the NodePools' budgets: {e}")),
         }
         Ok(())
     }
