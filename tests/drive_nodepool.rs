@@ -1,7 +1,7 @@
 //! Karpenter NodePools through a driven upgrade, against the simulator at 300 virtual
 //! seconds a second: drift held while the control plane moves (no node replaced),
 //! then released wave by wave with a gate between waves (red here: a DaemonSet's
-//! pod crash-loops on 1.31 nodes, and the lead overrides it); a PodDisruptionBudget holding a
+//! image cannot be pulled on 1.31 nodes, and the lead overrides it); a PodDisruptionBudget holding a
 //! drifted node named at the NodePool's gate; the budgets published for a person to
 //! undo by hand, and restored exactly on abort and at the end; a pinned AMI waiting
 //! at the first wave until its EC2NodeClass changes; and `upshift drive --headless`
@@ -91,10 +91,14 @@ fn scenario(extra: &str, faults: &str) -> String {
     SCENARIO.replace("{extra}", extra).replace("{faults}", faults)
 }
 
-async fn start(yaml: &str) -> Simulator {
+/// The simulator at `speed` virtual seconds a second. Karpenter acts on its own
+/// between two of the drive's turns: the drive in-process polls every 100 ms (30
+/// virtual seconds at 300), `upshift drive` every 500 ms, so the binary runs on a
+/// slower world, where a disruption (a node booted, another drained) spans turns.
+async fn start_at(yaml: &str, speed: f64) -> Simulator {
     let scenario = Scenario::from_yaml(yaml, "nodepool test scenario").unwrap_or_else(|e| panic!("{e}"));
     let mut cfg = SimConfig::new(scenario);
-    cfg.speed = 300.0;
+    cfg.speed = speed;
     cfg.bookmark_interval = Duration::from_millis(300);
     Simulator::start(cfg).await.expect("simulator starts")
 }
@@ -122,6 +126,10 @@ async fn budgets(client: &kube::Client, pool: &str) -> Value {
         .await
         .unwrap();
     p.data.pointer("/spec/disruption/budgets").cloned().unwrap_or(Value::Null)
+}
+
+async fn start(yaml: &str) -> Simulator {
+    start_at(yaml, 300.0).await
 }
 
 fn parse(s: &str) -> Value {
@@ -220,16 +228,21 @@ fn never(_: &GateView) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_held_while_the_control_plane_moves_then_released_in_waves_behind_a_red_gate() {
-    let agent = "  - {name: agent, namespace: monitoring, kind: DaemonSet, image: \"monitoring/agent:1.0\", requests: {cpu: 10m, memory: 32Mi}, tolerateAll: true}";
+    // an agent on every node, and general's nodes nearly full: each drifted node needs
+    // a replacement, which the agent's image fails on
+    let extra = "  - {name: agent, namespace: monitoring, kind: DaemonSet, image: \"monitoring/agent:1.0\", requests: {cpu: 10m, memory: 32Mi}, tolerateAll: true}\n  - {name: batch, namespace: shop, kind: Deployment, replicas: 9, image: \"shop/batch:1.0\", requests: {cpu: 400m, memory: 256Mi}, nodePool: general}";
     let sim = start(&scenario(
-        agent,
-        "faults:\n  - {workload: monitoring/agent, kind: CrashLoopBackOff, onKubeletVersion: \"1.31\"}",
+        extra,
+        "faults:\n  - {workload: monitoring/agent, kind: ImagePullBackOff, onKubeletVersion: \"1.31\"}",
     ))
     .await;
     let client = sim.client("lead").await.unwrap();
     let before = pool_nodes(&client, "general").await;
     assert_eq!(before.len(), 3);
-    let p = plan(&sim, &["general"]).await;
+    let mut p = plan(&sim, &["general"]).await;
+    // ten virtual minutes: the cockpit's view of the failing pod on a new node reaches
+    // the gate before it settles
+    p.gates.settle_seconds = 600;
     assert!(
         matches!(&p.steps[0], Step::DriftHold { nodepools } if nodepools.contains(&"general".to_string())),
         "{:?}",
@@ -277,8 +290,10 @@ async fn drift_is_held_while_the_control_plane_moves_then_released_in_waves_behi
         "no node replaced while drift was held"
     );
 
-    // released wave by wave; the gate before wave 2 is red (web crash-loops on 1.31)
-    let end = lead(&mut h, "the rollout's end", 240, &mut overridden, never, |s| s.phase == Phase::Done).await;
+    // released wave by wave; the gate before wave 2 is red (the agent's image on 1.31)
+    lead(&mut h, "the rollout's end", 240, &mut overridden, never, |s| s.phase == Phase::Done).await;
+    // the drive's last word, after it put back what the other NodePools' hold changed
+    let end = h.task.await.unwrap().unwrap();
     let gate2 = GateId::batch(StepId::Nodepool("general".into()), 2);
     let red = overridden
         .iter()
@@ -419,8 +434,9 @@ async fn a_pinned_ami_waits_at_the_first_wave_until_its_class_changes() {
         overridden.iter().all(|g| g.id != gate1),
         "the pinned gate passed green, not overridden"
     );
+    // replaced (Karpenter launches for the pods that need it: one node may take both)
     let after = pool_nodes(&client, "critical").await;
-    assert_eq!(after.len(), 2);
+    assert!(!after.is_empty() && after.iter().all(|n| !before.contains(n)), "{after:?}");
     assert!(after.iter().all(|(_, v)| v.starts_with("v1.31")), "{after:?}");
     assert_eq!(budgets(&client, "critical").await, parse(CRITICAL_BUDGETS));
     assert_eq!(budgets(&client, "general").await, parse(GENERAL_BUDGETS));
@@ -484,19 +500,21 @@ fn run_once(dir: &Path, sim: &Simulator, kill: Option<fn(&str) -> bool>, deadlin
     }
 }
 
-/// The second wave's budget opened.
+/// The second wave's budget being opened (its action journaled; the first wave's
+/// action and result come before it).
 fn in_wave_2(t: &str) -> bool {
-    t.matches("\"action\":\"open-wave\"").count() >= 2
+    t.matches("\"action\":\"open-wave\"").count() >= 3
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_wave_the_drive_resumes_and_leaves_no_budget_open() {
-    let sim = start(&scenario("", "")).await;
+    let sim = start_at(&scenario("", ""), 30.0).await;
     let client = sim.client("lead").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
     let mut p = plan(&sim, &["general"]).await;
-    p.gates.settle_seconds = 20;
+    // the binary's gates settle on the wall clock
+    p.gates.settle_seconds = 3;
     std::fs::write(dir.path().join("plan.yaml"), p.to_yaml(None)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     let path = dir.path().to_path_buf();

@@ -563,7 +563,15 @@ impl Engine {
                 Err(e) => lines.push(format!("could not undo everything: {e}")),
             }
         }
-        self.restore_budgets(&mut lines).await?;
+        if self.restore_budgets(&mut lines).await? {
+            // drift is no longer held: a drive run again holds it again before going on
+            if let Some(h) = self.state.steps.iter().position(|s| s.id == StepId::DriftHold)
+                && h < self.cur
+            {
+                self.journal_step(&StepId::DriftHold, StepState::Aborted)?;
+                self.state.steps[h].state = StepState::Aborted;
+            }
+        }
         if let Some(v) = self.state.steps.get(self.cur) {
             let id = v.id.clone();
             if matches!(v.state, StepState::Running | StepState::Failed) {

@@ -221,22 +221,24 @@ impl Engine {
     }
 
     /// At the rollout's end or its abort: every NodePool's budgets put back as found.
-    pub(super) async fn restore_budgets(&mut self, lines: &mut Vec<String>) -> Result<(), DriveError> {
+    /// Returns whether there were any to put back.
+    pub(super) async fn restore_budgets(&mut self, lines: &mut Vec<String>) -> Result<bool, DriveError> {
         if self.d.journal.entries().iter().all(
             |e| !matches!(&e.what, What::Event { reason, .. } if reason == steps::nodepool::BUDGETS_SAVED),
         ) {
-            return Ok(());
+            return Ok(false);
         }
         let id = self.state.steps.get(self.cur).map(|s| s.id.clone()).unwrap_or(StepId::DriftHold);
         let now = self.d.now.clone();
         let now_fn = move || now();
         let mut ctx = self.d.step_ctx(&now_fn);
+        let before = lines.len();
         match steps::nodepool::restore_all(&mut ctx, &id).await {
             Ok(l) => lines.extend(l),
             Err(StepError::Journal(e)) => return Err(e.into()),
             Err(e) => lines.push(format!("could not restore the NodePools' budgets: {e}")),
         }
-        Ok(())
+        Ok(lines.len() > before)
     }
 
     fn set_what(&mut self, what: String, detail: String) {
