@@ -125,7 +125,10 @@ async fn budgets(client: &kube::Client, pool: &str) -> Value {
         .get(pool)
         .await
         .unwrap();
-    p.data.pointer("/spec/disruption/budgets").cloned().unwrap_or(Value::Null)
+    p.data
+        .pointer("/spec/disruption/budgets")
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 async fn start(yaml: &str) -> Simulator {
@@ -148,7 +151,14 @@ async fn pool_nodes(client: &kube::Client, pool: &str) -> Vec<(String, String)> 
         .map(|n| {
             (
                 n.metadata.name.clone().unwrap(),
-                n.status.as_ref().unwrap().node_info.as_ref().unwrap().kubelet_version.clone(),
+                n.status
+                    .as_ref()
+                    .unwrap()
+                    .node_info
+                    .as_ref()
+                    .unwrap()
+                    .kubelet_version
+                    .clone(),
             )
         })
         .collect();
@@ -211,7 +221,10 @@ async fn lead(
                 }
             }
             Phase::Running | Phase::Starting => {}
-            other => panic!("waiting for {what}, the drive stopped at {other:?} in {:?}", s.current_step()),
+            other => panic!(
+                "waiting for {what}, the drive stopped at {other:?} in {:?}",
+                s.current_step()
+            ),
         }
         assert!(Instant::now() < deadline, "gave up waiting for {what}: {s:?}");
         let _ = tokio::time::timeout(Duration::from_millis(200), h.state.changed()).await;
@@ -259,7 +272,9 @@ async fn drift_is_held_while_the_control_plane_moves_then_released_in_waves_behi
     .await;
     let held = budgets(&client, "general").await;
     let mut want = parse(GENERAL_BUDGETS);
-    want.as_array_mut().unwrap().push(json!({"nodes": "0", "reasons": ["Drifted"]}));
+    want.as_array_mut()
+        .unwrap()
+        .push(json!({"nodes": "0", "reasons": ["Drifted"]}));
     assert_eq!(held, want, "drift held by a budget of 0 after those found");
     // a few virtual minutes more at the NodePool's gate: still nothing replaced
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -291,7 +306,10 @@ async fn drift_is_held_while_the_control_plane_moves_then_released_in_waves_behi
     );
 
     // released wave by wave; the gate before wave 2 is red (the agent's image on 1.31)
-    lead(&mut h, "the rollout's end", 240, &mut overridden, never, |s| s.phase == Phase::Done).await;
+    lead(&mut h, "the rollout's end", 240, &mut overridden, never, |s| {
+        s.phase == Phase::Done
+    })
+    .await;
     // the drive's last word, after it put back what the other NodePools' hold changed
     let end = h.task.await.unwrap().unwrap();
     let gate2 = GateId::batch(StepId::Nodepool("general".into()), 2);
@@ -335,14 +353,21 @@ async fn a_budget_holding_a_drifted_node_is_named_at_the_gate_and_abort_restores
     let mut h = common::drive::start(&sim, p, &dir.path().join("journal.jsonl")).await;
     let mut overridden = Vec::new();
     let held_at_gate = |g: &GateView| g.criteria.iter().any(|c| c.name == "drifted nodes held");
-    let s = lead(&mut h, "the NodePool's gate naming the ledger", 180, &mut overridden, held_at_gate, |s| {
-        s.phase == Phase::Gate
-            && s.gate.as_ref().is_some_and(|g| {
-                g.criteria
-                    .iter()
-                    .any(|c| c.name == "drifted nodes held" && !c.ok && c.detail.contains("payments/ledger"))
-            })
-    })
+    let s = lead(
+        &mut h,
+        "the NodePool's gate naming the ledger",
+        180,
+        &mut overridden,
+        held_at_gate,
+        |s| {
+            s.phase == Phase::Gate
+                && s.gate.as_ref().is_some_and(|g| {
+                    g.criteria
+                        .iter()
+                        .any(|c| c.name == "drifted nodes held" && !c.ok && c.detail.contains("payments/ledger"))
+                })
+        },
+    )
     .await;
     let c = s
         .gate
@@ -361,7 +386,11 @@ async fn a_budget_holding_a_drifted_node_is_named_at_the_gate_and_abort_restores
     // the budgets to put back are published, with the command that does it
     let pubd = common::eventually(&sim, Duration::ZERO, 100, "the budgets published", || {
         let client = client.clone();
-        async move { published(&client).await.filter(|p| p.state.budgets_to_restore.len() == 2) }
+        async move {
+            published(&client)
+                .await
+                .filter(|p| p.state.budgets_to_restore.len() == 2)
+        }
     })
     .await;
     let general = pubd
@@ -384,10 +413,20 @@ async fn a_budget_holding_a_drifted_node_is_named_at_the_gate_and_abort_restores
     common::drive::until(&mut h, "aborted", 60, |s| matches!(s.phase, Phase::Aborted { .. })).await;
     assert_eq!(budgets(&client, "general").await, parse(GENERAL_BUDGETS));
     assert_eq!(budgets(&client, "critical").await, parse(CRITICAL_BUDGETS));
-    common::eventually(&sim, Duration::ZERO, 100, "nothing left to restore in the ConfigMap", || {
-        let client = client.clone();
-        async move { published(&client).await.filter(|p| p.state.budgets_to_restore.is_empty()) }
-    })
+    common::eventually(
+        &sim,
+        Duration::ZERO,
+        100,
+        "nothing left to restore in the ConfigMap",
+        || {
+            let client = client.clone();
+            async move {
+                published(&client)
+                    .await
+                    .filter(|p| p.state.budgets_to_restore.is_empty())
+            }
+        },
+    )
     .await;
 }
 
@@ -413,11 +452,20 @@ async fn a_pinned_ami_waits_at_the_first_wave_until_its_class_changes() {
         s.phase == Phase::Gate && s.gate.as_ref().is_some_and(|g| g.id == gate1 && pinned_red(g))
     })
     .await;
-    let c = s.gate.unwrap().criteria.into_iter().find(|c| c.name == "pinned AMI").unwrap();
+    let c = s
+        .gate
+        .unwrap()
+        .criteria
+        .into_iter()
+        .find(|c| c.name == "pinned AMI")
+        .unwrap();
     assert!(c.detail.contains("EC2NodeClass pinned still selects"), "{}", c.detail);
     // it waits: nothing replaced while the lead has not answered
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(h.state.borrow().gate.as_ref().map(|g| g.id.clone()), Some(gate1.clone()));
+    assert_eq!(
+        h.state.borrow().gate.as_ref().map(|g| g.id.clone()),
+        Some(gate1.clone())
+    );
     assert_eq!(pool_nodes(&client, "critical").await, before);
 
     // the lead moves the class to the alias: the gate turns green, the waves run
@@ -429,14 +477,20 @@ async fn a_pinned_ami_waits_at_the_first_wave_until_its_class_changes() {
         )
         .await
         .unwrap();
-    lead(&mut h, "the rollout's end", 240, &mut overridden, pinned_red, |s| s.phase == Phase::Done).await;
+    lead(&mut h, "the rollout's end", 240, &mut overridden, pinned_red, |s| {
+        s.phase == Phase::Done
+    })
+    .await;
     assert!(
         overridden.iter().all(|g| g.id != gate1),
         "the pinned gate passed green, not overridden"
     );
     // replaced (Karpenter launches for the pods that need it: one node may take both)
     let after = pool_nodes(&client, "critical").await;
-    assert!(!after.is_empty() && after.iter().all(|n| !before.contains(n)), "{after:?}");
+    assert!(
+        !after.is_empty() && after.iter().all(|n| !before.contains(n)),
+        "{after:?}"
+    );
     assert!(after.iter().all(|(_, v)| v.starts_with("v1.31")), "{after:?}");
     assert_eq!(budgets(&client, "critical").await, parse(CRITICAL_BUDGETS));
     assert_eq!(budgets(&client, "general").await, parse(GENERAL_BUDGETS));
@@ -464,7 +518,11 @@ fn run_once(dir: &Path, sim: &Simulator, kill: Option<fn(&str) -> bool>, deadlin
     let mut overridden = String::new();
     let mut lines = Vec::new();
     loop {
-        assert!(Instant::now() < deadline, "the rollout did not finish:\n{}", lines.join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not finish:\n{}",
+            lines.join("\n")
+        );
         if let Some(kill) = kill
             && kill(&journal_text(dir))
         {
@@ -550,6 +608,10 @@ async fn killed_mid_wave_the_drive_resumes_and_leaves_no_budget_open() {
             .count()
     };
     assert_eq!(waves, 3);
-    assert_eq!((ok("open-wave"), ok("close-wave"), ok("restore-budgets")), (3, 3, 1), "only general is held: the plan file has its step alone");
+    assert_eq!(
+        (ok("open-wave"), ok("close-wave"), ok("restore-budgets")),
+        (3, 3, 1),
+        "only general is held: the plan file has its step alone"
+    );
     assert!(j.in_doubt().is_empty(), "an action left in doubt");
 }

@@ -65,7 +65,14 @@ pub fn pinned_ami(class: &DynamicObject) -> Option<String> {
     let words: Vec<String> = terms
         .iter()
         .filter_map(Value::as_object)
-        .flat_map(|o| o.iter().map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))))
+        .flat_map(|o| {
+            o.iter().map(|(k, v)| {
+                format!(
+                    "{k}: {}",
+                    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+                )
+            })
+        })
         .collect();
     Some(if words.is_empty() {
         "no amiSelectorTerms".into()
@@ -114,7 +121,10 @@ mod tests {
 
     #[test]
     fn an_alias_at_latest_follows_and_anything_else_pins() {
-        assert_eq!(pinned_ami(&class(serde_json::json!([{"alias": "al2023@latest"}]))), None);
+        assert_eq!(
+            pinned_ami(&class(serde_json::json!([{"alias": "al2023@latest"}]))),
+            None
+        );
         assert_eq!(
             pinned_ami(&class(serde_json::json!([{"alias": "al2023@v20251120"}]))).as_deref(),
             Some("alias: al2023@v20251120")

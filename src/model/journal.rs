@@ -402,8 +402,7 @@ pub struct UnknownId {
     pub expected: &'static str,
 }
 
-const STEP_IDS: &str =
-    "preflight, drift-hold, control-plane, addon/NAME, nodegroup/NAME, nodepool/NAME, postflight";
+const STEP_IDS: &str = "preflight, drift-hold, control-plane, addon/NAME, nodegroup/NAME, nodepool/NAME, postflight";
 const GATE_IDS: &str = "gate/STEP or gate/STEP#BATCH";
 
 impl FromStr for StepId {

@@ -44,6 +44,9 @@ pub const KNOWN_RESOURCES: &[(&str, &str)] = &[
     ("", "services"),
     ("discovery.k8s.io", "endpointslices"),
     ("coordination.k8s.io", "leases"),
+    ("karpenter.sh", "nodepools"),
+    ("karpenter.sh", "nodeclaims"),
+    ("karpenter.k8s.aws", "ec2nodeclasses"),
 ];
 
 pub fn read(path: &str) -> String {

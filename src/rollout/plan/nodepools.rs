@@ -26,7 +26,9 @@ pub(super) async fn discover(
     let unreadable = |what: &str, e: kube::Error| {
         (
             what.to_string(),
-            format!("{e} (planning NodePools needs get/list on nodepools.karpenter.sh and ec2nodeclasses.karpenter.k8s.aws; see docs/rbac)"),
+            format!(
+                "{e} (planning NodePools needs get/list on nodepools.karpenter.sh and ec2nodeclasses.karpenter.k8s.aws; see docs/rbac)"
+            ),
         )
     };
     let pools = match reader.list_dynamic(&karpenter::nodepools()).await {
@@ -80,7 +82,8 @@ pub(super) enum WaveFile {
 
 /// Reads a `waveSize:`; the error names what to write.
 fn wave(w: WaveFile) -> Result<WaveSize, String> {
-    let bad = |w: &str| format!("{w:?}: give a number of nodes (e.g. 1) or a percent of the NodePool's nodes (e.g. \"10%\")");
+    let bad =
+        |w: &str| format!("{w:?}: give a number of nodes (e.g. 1) or a percent of the NodePool's nodes (e.g. \"10%\")");
     match w {
         WaveFile::Nodes(0) => Err("0: a wave replaces at least 1 node".into()),
         WaveFile::Nodes(n) => Ok(WaveSize::Nodes(n)),
@@ -196,7 +199,11 @@ pub(super) fn validate(i: usize, p: &NodepoolStep, live: &Live, e: &Errors) -> R
             format!(
                 "no Karpenter NodePool {:?} in this cluster; it has: {}. Fix the name or remove the step",
                 p.name,
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             ),
         ));
     };
@@ -215,7 +222,11 @@ pub(super) fn validate(i: usize, p: &NodepoolStep, live: &Live, e: &Errors) -> R
                 "NodePool {} uses {}, which {}: remove pinnedNodeClass{}",
                 p.name,
                 lp.node_class,
-                if lp.pinned.is_some() { "is another class" } else { "follows the control plane (an @latest alias)" },
+                if lp.pinned.is_some() {
+                    "is another class"
+                } else {
+                    "follows the control plane (an @latest alias)"
+                },
                 match &lp.pinned {
                     Some((c, _)) => format!(" or write {c}"),
                     None => String::new(),
@@ -313,16 +324,26 @@ mod tests {
     #[test]
     fn misplaced_or_malformed_nodepool_steps_are_refused_by_step_and_field() {
         let e = err("  - kind: drift-hold\n  - {kind: nodepool, name: general}\n  - kind: control-plane\n");
-        assert!(e.contains("step 2 (steps[1].kind)") && e.contains("before the control-plane step"), "{e}");
+        assert!(
+            e.contains("step 2 (steps[1].kind)") && e.contains("before the control-plane step"),
+            "{e}"
+        );
         let e = err("  - kind: control-plane\n  - kind: drift-hold\n  - {kind: nodepool, name: general}\n");
-        assert!(e.contains("steps[1].kind") && e.contains("move `- kind: drift-hold` above"), "{e}");
+        assert!(
+            e.contains("steps[1].kind") && e.contains("move `- kind: drift-hold` above"),
+            "{e}"
+        );
         let e = err("  - kind: control-plane\n  - {kind: nodepool, name: general}\n");
         assert!(e.contains("no drift-hold step") && e.contains("general"), "{e}");
-        let e = err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, waveSize: \"0%\"}\n");
+        let e = err(
+            "  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, waveSize: \"0%\"}\n",
+        );
         assert!(e.contains("step 3 (steps[2].waveSize)") && e.contains("percent"), "{e}");
-        let e = err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, waveSize: 0}\n");
+        let e =
+            err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, waveSize: 0}\n");
         assert!(e.contains("steps[2].waveSize") && e.contains("at least 1 node"), "{e}");
-        let e = err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, batchSize: 2}\n");
+        let e =
+            err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool, name: general, batchSize: 2}\n");
         assert!(e.contains("steps[2].batchSize") && e.contains("waveSize"), "{e}");
         let e = err("  - kind: drift-hold\n  - kind: control-plane\n  - {kind: nodepool}\n");
         assert!(e.contains("steps[2]") && e.contains("needs `name:`"), "{e}");
@@ -362,7 +383,10 @@ mod tests {
         let p = load(&format!("{hold}  - {{kind: nodepool, name: critical}}\n")).unwrap();
         let e = p.validate(&live()).unwrap_err().to_string();
         assert!(e.contains("pinnedNodeClass: pinned") && e.contains("ami-0abc"), "{e}");
-        let p = load(&format!("{hold}  - {{kind: nodepool, name: general, pinnedNodeClass: default}}\n")).unwrap();
+        let p = load(&format!(
+            "{hold}  - {{kind: nodepool, name: general, pinnedNodeClass: default}}\n"
+        ))
+        .unwrap();
         let e = p.validate(&live()).unwrap_err().to_string();
         assert!(e.contains("steps[2].pinnedNodeClass") && e.contains("@latest"), "{e}");
     }

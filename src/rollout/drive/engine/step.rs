@@ -170,7 +170,11 @@ impl Engine {
             Ok(Progress::Gate { batch, of }) => {
                 let gid = GateId::batch(id, batch);
                 if self.gate_decision(&gid).is_none() {
-                    let unit = if matches!(step, Step::Nodepool(_)) { "wave" } else { "batch" };
+                    let unit = if matches!(step, Step::Nodepool(_)) {
+                        "wave"
+                    } else {
+                        "batch"
+                    };
                     let title = format!("before {unit} {batch} of {of} of {}", self.state.steps[self.cur].label);
                     self.set_what(format!("{unit} {} of {of} done", batch - 1), String::new());
                     self.open_gate(gid, title, true);
@@ -223,12 +227,21 @@ impl Engine {
     /// At the rollout's end or its abort: every NodePool's budgets put back as found.
     /// Returns whether there were any to put back.
     pub(super) async fn restore_budgets(&mut self, lines: &mut Vec<String>) -> Result<bool, DriveError> {
-        if self.d.journal.entries().iter().all(
-            |e| !matches!(&e.what, What::Event { reason, .. } if reason == steps::nodepool::BUDGETS_SAVED),
-        ) {
+        if self
+            .d
+            .journal
+            .entries()
+            .iter()
+            .all(|e| !matches!(&e.what, What::Event { reason, .. } if reason == steps::nodepool::BUDGETS_SAVED))
+        {
             return Ok(false);
         }
-        let id = self.state.steps.get(self.cur).map(|s| s.id.clone()).unwrap_or(StepId::DriftHold);
+        let id = self
+            .state
+            .steps
+            .get(self.cur)
+            .map(|s| s.id.clone())
+            .unwrap_or(StepId::DriftHold);
         let now = self.d.now.clone();
         let now_fn = move || now();
         let mut ctx = self.d.step_ctx(&now_fn);

@@ -90,11 +90,19 @@ pub fn saved(journal: &Journal, pool: &str) -> Option<(u64, Value)> {
     let mut found: Option<(u64, Value)> = None;
     for e in journal.entries() {
         match &e.what {
-            What::Event { object, reason, message, .. } if *object == obj && reason == SAVED => {
+            What::Event {
+                object,
+                reason,
+                message,
+                ..
+            } if *object == obj && reason == SAVED => {
                 found = serde_json::from_str(message).ok().map(|v| (e.seq, v));
             }
             What::Result {
-                action, target, ok: true, ..
+                action,
+                target,
+                ok: true,
+                ..
             } if (action == RESTORE || action == UNDO) && target == pool => found = None,
             _ => {}
         }
@@ -111,7 +119,10 @@ pub fn restored(journal: &Journal, pool: &str) -> bool {
         match &e.what {
             What::Event { object, reason, .. } if *object == obj && reason == SAVED => restored = false,
             What::Result {
-                action, target, ok: true, ..
+                action,
+                target,
+                ok: true,
+                ..
             } if action == RESTORE && target == pool => restored = true,
             _ => {}
         }
@@ -125,7 +136,9 @@ pub fn all_saved(journal: &Journal) -> Vec<(String, Value)> {
         .entries()
         .iter()
         .filter_map(|e| match &e.what {
-            What::Event { object, reason, .. } if reason == SAVED => object.strip_prefix("NodePool/").map(str::to_string),
+            What::Event { object, reason, .. } if reason == SAVED => {
+                object.strip_prefix("NodePool/").map(str::to_string)
+            }
             _ => None,
         })
         .collect();
@@ -155,14 +168,17 @@ pub fn waves(journal: &Journal, pool: &str, since: u64) -> Vec<Wave> {
         .iter()
         .filter(|e| e.seq > since)
         .filter_map(|e| match &e.what {
-            What::Event { object, reason, message, .. } if *object == obj && reason == WAVE => {
-                parse_wave(message).map(|(number, size, old)| Wave {
-                    number,
-                    size,
-                    old,
-                    at: e.at,
-                })
-            }
+            What::Event {
+                object,
+                reason,
+                message,
+                ..
+            } if *object == obj && reason == WAVE => parse_wave(message).map(|(number, size, old)| Wave {
+                number,
+                size,
+                old,
+                at: e.at,
+            }),
             _ => None,
         })
         .collect()

@@ -23,7 +23,7 @@ use crate::model::rollout::{Criterion, HeldBudgets};
 use crate::rollout::journal::Journal;
 use crate::rollout::plan::NodepoolStep;
 use budgets::{CLOSE, HOLD, Held, OPEN, RESTORE, UNDO};
-pub use budgets::{undo_command, SAVED as BUDGETS_SAVED};
+pub use budgets::{SAVED as BUDGETS_SAVED, undo_command};
 use observe::PoolView;
 
 /// How long a wave waits for Karpenter to find a drifted node before it ends with
@@ -97,7 +97,9 @@ async fn set_budgets(
         Err(e) => {
             ctx.result(step, action, target, false, e.to_string())?;
             Err(kube_failed(
-                &format!("setting NodePool {pool}'s disruption budgets (the lead needs patch on nodepools.karpenter.sh)"),
+                &format!(
+                    "setting NodePool {pool}'s disruption budgets (the lead needs patch on nodepools.karpenter.sh)"
+                ),
                 e,
             ))
         }
@@ -115,7 +117,13 @@ async fn hold(ctx: &mut StepCtx<'_>, client: &kube::Client, step: &StepId, pool:
         Some((_, v)) => v,
         None => {
             // recorded before the first patch: whatever happens next, it can be restored
-            event(ctx, Level::Info, budgets::object(pool), budgets::SAVED, current.to_string())?;
+            event(
+                ctx,
+                Level::Info,
+                budgets::object(pool),
+                budgets::SAVED,
+                current.to_string(),
+            )?;
             current.clone()
         }
     };
@@ -206,8 +214,20 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, p: &NodepoolStep) -> Result<Progre
         Held::Ours(n) if n > 0 => {
             let Some(w) = waves.last() else {
                 // a budget open with no wave journaled: close it
-                set_budgets(ctx, &client, &step, CLOSE, &budgets::target(pool, 0), pool, &budgets::with_ours(&original, 0)).await?;
-                return Ok(waiting(format!("NodePool {pool}: an open drift budget closed"), String::new()));
+                set_budgets(
+                    ctx,
+                    &client,
+                    &step,
+                    CLOSE,
+                    &budgets::target(pool, 0),
+                    pool,
+                    &budgets::with_ours(&original, 0),
+                )
+                .await?;
+                return Ok(waiting(
+                    format!("NodePool {pool}: an open drift budget closed"),
+                    String::new(),
+                ));
             };
             let here: Vec<&str> = view.nodes.iter().map(|n| n.name.as_str()).collect();
             let busy = view.disrupting();
@@ -298,7 +318,16 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, p: &NodepoolStep) -> Result<Progre
             let message = budgets::wave_message(batch, wave_nodes, &old);
             event(ctx, Level::Info, budgets::object(pool), budgets::WAVE, message)?;
             let list = budgets::with_ours(&original, wave_nodes);
-            set_budgets(ctx, &client, &step, OPEN, &budgets::target(pool, wave_nodes), pool, &list).await?;
+            set_budgets(
+                ctx,
+                &client,
+                &step,
+                OPEN,
+                &budgets::target(pool, wave_nodes),
+                pool,
+                &list,
+            )
+            .await?;
             Ok(waiting(
                 format!("NodePool {pool}: wave {batch} of {of} opened: {wave_nodes} drifted node(s) at once"),
                 format!("{} node(s) not on {target}", old.len()),
@@ -325,9 +354,11 @@ fn progress(ctx: &mut StepCtx<'_>, view: &PoolView, target: &str, wave: u32, of:
 /// Journals once what a pinned EC2NodeClass selects, for its gate to see a change.
 async fn note_pinned(ctx: &mut StepCtx<'_>, client: &kube::Client, pool: &str, class: &str) -> Result<(), StepError> {
     let object = format!("EC2NodeClass/{class}");
-    let noted = ctx.journal.entries().iter().any(|e| {
-        matches!(&e.what, What::Event { object: o, reason, .. } if *o == object && reason == PINNED)
-    });
+    let noted = ctx
+        .journal
+        .entries()
+        .iter()
+        .any(|e| matches!(&e.what, What::Event { object: o, reason, .. } if *o == object && reason == PINNED));
     if noted {
         return Ok(());
     }
@@ -347,14 +378,26 @@ async fn class_terms(client: &kube::Client, class: &str) -> Result<String, StepE
         .get_opt(class)
         .await
         .map_err(|e| kube_failed(&format!("reading EC2NodeClass {class}"), e))?;
-    Ok(c.map(|c| c.data.pointer("/spec/amiSelectorTerms").cloned().unwrap_or(Value::Null).to_string())
-        .unwrap_or_else(|| "(the class is gone)".into()))
+    Ok(c.map(|c| {
+        c.data
+            .pointer("/spec/amiSelectorTerms")
+            .cloned()
+            .unwrap_or(Value::Null)
+            .to_string()
+    })
+    .unwrap_or_else(|| "(the class is gone)".into()))
 }
 
 /// What a gate of a `nodepool` step also judges, read now: the NodePool's drifted
 /// nodes that a PodDisruptionBudget holds (pod and budget named), and before its
 /// first wave, whether a pinned EC2NodeClass changed since the step began.
-pub async fn gate_criteria(client: &kube::Client, journal: &Journal, p: &NodepoolStep, target: &str, batch: Option<u32>) -> Vec<Criterion> {
+pub async fn gate_criteria(
+    client: &kube::Client,
+    journal: &Journal,
+    p: &NodepoolStep,
+    target: &str,
+    batch: Option<u32>,
+) -> Vec<Criterion> {
     let mut out = Vec::new();
     if let Ok(Some(view)) = observe::view(client, &p.name).await {
         let drifted: Vec<String> = view.old(target).filter(|n| n.drifted).map(|n| n.name.clone()).collect();
@@ -363,7 +406,11 @@ pub async fn gate_criteria(client: &kube::Client, journal: &Journal, p: &Nodepoo
             name: "drifted nodes held".into(),
             ok: blockers.is_empty(),
             detail: if blockers.is_empty() {
-                format!("no PodDisruptionBudget holds NodePool {}'s {} drifted node(s)", p.name, drifted.len())
+                format!(
+                    "no PodDisruptionBudget holds NodePool {}'s {} drifted node(s)",
+                    p.name,
+                    drifted.len()
+                )
             } else {
                 format!("Karpenter cannot drain {}", eviction_blockers::say(&blockers))
             },
@@ -380,9 +427,12 @@ pub async fn gate_criteria(client: &kube::Client, journal: &Journal, p: &Nodepoo
     if let (Some(class), Some(1)) = (&p.pinned_node_class, batch) {
         let object = format!("EC2NodeClass/{class}");
         let seen = journal.entries().iter().rev().find_map(|e| match &e.what {
-            What::Event { object: o, reason, message, .. } if *o == object && reason == PINNED => {
-                message.rsplit_once("change from: ").map(|(_, t)| t.to_string())
-            }
+            What::Event {
+                object: o,
+                reason,
+                message,
+                ..
+            } if *o == object && reason == PINNED => message.rsplit_once("change from: ").map(|(_, t)| t.to_string()),
             _ => None,
         });
         let now = class_terms(client, class).await.unwrap_or_default();
@@ -412,7 +462,9 @@ pub async fn restore_all(ctx: &mut StepCtx<'_>, step: &StepId) -> Result<Vec<Str
     let mut lines = Vec::new();
     for (pool, original) in budgets::all_saved(ctx.journal) {
         match restore(ctx, &client, step, UNDO, &pool, &original).await {
-            Ok(()) => lines.push(format!("NodePool {pool}'s disruption budgets restored as found ({original})")),
+            Ok(()) => lines.push(format!(
+                "NodePool {pool}'s disruption budgets restored as found ({original})"
+            )),
             Err(StepError::Journal(e)) => return Err(e.into()),
             Err(e) => lines.push(format!(
                 "NodePool {pool}'s budgets NOT restored ({e}): run {}",
@@ -446,7 +498,9 @@ pub async fn doubt(ctx: &StepCtx<'_>, action: &str, target: &str) -> Result<Opti
         None => (target, None),
     };
     let Some(original) = budgets::saved(ctx.journal, pool).map(|(_, v)| v) else {
-        return Ok(Some(Found::done(format!("NodePool {pool}'s budgets were restored since"))));
+        return Ok(Some(Found::done(format!(
+            "NodePool {pool}'s budgets were restored since"
+        ))));
     };
     let client = client(ctx)?;
     let Some(p) = observe::pool(&client, pool).await? else {
@@ -456,7 +510,9 @@ pub async fn doubt(ctx: &StepCtx<'_>, action: &str, target: &str) -> Result<Opti
     let found = match (action, want) {
         (RESTORE | UNDO, _) if now == Held::Original => Found::done(format!("NodePool {pool}'s budgets are as found")),
         (_, Some(n)) if now == Held::Ours(n) => Found::done(format!("NodePool {pool}'s Drifted budget is {n}")),
-        _ => Found::not(format!("NodePool {pool}'s budgets read {now:?} against what upshift found")),
+        _ => Found::not(format!(
+            "NodePool {pool}'s budgets read {now:?} against what upshift found"
+        )),
     };
     Ok(Some(found))
 }

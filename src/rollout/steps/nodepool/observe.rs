@@ -42,7 +42,11 @@ impl PoolView {
     }
 
     pub fn disrupting(&self) -> Vec<String> {
-        self.nodes.iter().filter(|n| n.disrupting).map(|n| n.name.clone()).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.disrupting)
+            .map(|n| n.name.clone())
+            .collect()
     }
 }
 
@@ -70,7 +74,12 @@ pub async fn view(client: &kube::Client, name: &str) -> Result<Option<PoolView>,
         .await
         .map_err(|e| kube_failed(&format!("listing NodePool {name}'s nodes"), e))?
         .items;
-    let node_of = |c: &DynamicObject| c.data.pointer("/status/nodeName").and_then(Value::as_str).map(str::to_string);
+    let node_of = |c: &DynamicObject| {
+        c.data
+            .pointer("/status/nodeName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let drifted: Vec<String> = claims
         .iter()
         .filter(|c| karpenter::condition(c, karpenter::DRIFTED) == Some("True"))
