@@ -481,6 +481,8 @@ async fn a_pinned_ami_waits_at_the_first_wave_until_its_class_changes() {
         s.phase == Phase::Done
     })
     .await;
+    // the drive's end, after it put back what the hold changed on the other NodePool
+    h.task.await.unwrap().unwrap();
     assert!(
         overridden.iter().all(|g| g.id != gate1),
         "the pinned gate passed green, not overridden"

@@ -134,6 +134,13 @@ impl Engine {
                 v.state = StepState::Done;
                 v.what = what;
                 v.detail.clear();
+                if self.cur + 1 == self.state.steps.len() {
+                    // the last step: what a hold still changes is put back before "done"
+                    let mut lines = Vec::new();
+                    if self.restore_budgets(&mut lines).await? {
+                        self.state.notice = Some(lines.join("; "));
+                    }
+                }
                 self.cur += 1;
                 self.enter_step()?;
             }
