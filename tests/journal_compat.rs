@@ -28,6 +28,8 @@ fn fixture(name: &str) -> PathBuf {
 
 const JOURNAL: &str = "journal-v0.1-main.jsonl";
 const PLAN: &str = "journal-v0.1-main.plan.yaml";
+/// The cluster that journal is about: the demo scenario of its day, on 1.30.
+const SCENARIO: &str = "journal-v0.1-main.scenario.yaml";
 
 fn lines() -> Vec<String> {
     std::fs::read_to_string(fixture(JOURNAL))
@@ -173,7 +175,7 @@ fn the_journal_opens_with_what_it_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drive_resumes_the_old_rollout_where_it_stood() {
-    let sim = common::start("demo").await;
+    let sim = common::start_yaml(&std::fs::read_to_string(fixture(SCENARIO)).unwrap()).await;
     let text = std::fs::read_to_string(fixture(PLAN)).unwrap();
     let plan = Plan::from_yaml(&text, PLAN).expect("the plan of that rollout loads");
     let dir = tempfile::tempdir().unwrap();

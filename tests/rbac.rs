@@ -140,8 +140,20 @@ fn the_lead_role_grants_the_drives_writes_and_no_more() {
     assert_eq!(grants(&lead.rules, "apps", "deployments", &[]), set(&["patch"]));
     assert_eq!(grants(&lead.rules, "apps", "statefulsets", &[]), set(&["patch"]));
     assert_eq!(
+        grants(&lead.rules, "karpenter.sh", "nodepools", &[]),
+        set(&["get", "list", "watch", "patch"])
+    );
+    assert_eq!(
+        grants(&lead.rules, "karpenter.sh", "nodeclaims", &[]),
+        set(&["get", "list", "watch"])
+    );
+    assert_eq!(
+        grants(&lead.rules, "karpenter.k8s.aws", "ec2nodeclasses", &[]),
+        set(&["get", "list", "watch"])
+    );
+    assert_eq!(
         lead.rules.as_ref().map(Vec::len),
-        Some(4),
+        Some(7),
         "the lead's ClusterRole has grown"
     );
     assert_eq!(

@@ -114,6 +114,7 @@ fn rollout(phase: Phase, cp: StepState, apps: StepState, current: usize, gate: O
         gate,
         notice: None,
         problems: Vec::new(),
+        budgets_to_restore: Vec::new(),
     }
 }
 

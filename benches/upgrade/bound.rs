@@ -184,6 +184,9 @@ pub fn step_bound(f: &Facts, step: &Step, batches: &[Batch]) -> (f64, String) {
         Step::Preflight | Step::Postflight => (0.0, "read-only".into()),
         // the benchmark's scenarios have no Fargate pods: nothing to restart
         Step::Fargate => (0.0, "no Fargate workloads in the benchmark".into()),
+        Step::DriftHold { .. } => (0.0, "a budget patch per NodePool".into()),
+        // Karpenter's own pace decides: the benchmark's scenarios have no NodePools
+        Step::Nodepool(_) => (0.0, "Karpenter replaces the nodes at its own pace".into()),
         Step::ControlPlane => (
             CONTROL_PLANE_UPDATE_SECS,
             format!("EKS control plane update, {CONTROL_PLANE_UPDATE_SECS:.0} s"),

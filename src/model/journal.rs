@@ -323,8 +323,8 @@ impl fmt::Display for StepState {
     }
 }
 
-/// A step of the plan as the journal names it: `preflight`, `control-plane`,
-/// `addon/<name>`, `nodegroup/<name>`, `postflight`.
+/// A step of the plan as the journal names it: `preflight`, `drift-hold`,
+/// `control-plane`, `addon/<name>`, `nodegroup/<name>`, `nodepool/<name>`, `postflight`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StepId {
     /// The first step of every plan (and what a state written without ids reads as).
@@ -337,6 +337,10 @@ pub enum StepId {
     /// they started with).
     Fargate,
     Postflight,
+    /// Karpenter's drift held on every planned NodePool (their `Drifted` budgets at 0).
+    DriftHold,
+    /// A Karpenter NodePool's drift released wave by wave.
+    Nodepool(String),
 }
 
 impl StepId {
@@ -347,9 +351,11 @@ impl StepId {
             "control-plane" => StepId::ControlPlane,
             "postflight" => StepId::Postflight,
             "fargate" => StepId::Fargate,
+            "drift-hold" => StepId::DriftHold,
             _ => match s.split_once('/') {
                 Some(("addon", name)) if !name.is_empty() => StepId::Addon(name.to_string()),
                 Some(("nodegroup", name)) if !name.is_empty() => StepId::Nodegroup(name.to_string()),
+                Some(("nodepool", name)) if !name.is_empty() => StepId::Nodepool(name.to_string()),
                 _ => return None,
             },
         })
@@ -359,7 +365,21 @@ impl StepId {
     pub fn nodegroup(&self) -> Option<&str> {
         match self {
             StepId::Nodegroup(name) => Some(name),
-            StepId::Preflight | StepId::ControlPlane | StepId::Addon(_) | StepId::Fargate | StepId::Postflight => None,
+            StepId::Preflight
+            | StepId::ControlPlane
+            | StepId::Addon(_)
+            | StepId::Fargate
+            | StepId::Postflight
+            | StepId::DriftHold
+            | StepId::Nodepool(_) => None,
+        }
+    }
+
+    /// The NodePool of a nodepool step.
+    pub fn nodepool(&self) -> Option<&str> {
+        match self {
+            StepId::Nodepool(name) => Some(name),
+            _ => None,
         }
     }
 }
@@ -373,6 +393,8 @@ impl fmt::Display for StepId {
             StepId::Nodegroup(name) => write!(f, "nodegroup/{name}"),
             StepId::Fargate => f.write_str("fargate"),
             StepId::Postflight => f.write_str("postflight"),
+            StepId::DriftHold => f.write_str("drift-hold"),
+            StepId::Nodepool(name) => write!(f, "nodepool/{name}"),
         }
     }
 }
@@ -386,7 +408,8 @@ pub struct UnknownId {
     pub expected: &'static str,
 }
 
-const STEP_IDS: &str = "preflight, control-plane, addon/NAME, nodegroup/NAME, fargate, postflight";
+const STEP_IDS: &str =
+    "preflight, drift-hold, control-plane, addon/NAME, fargate, nodegroup/NAME, nodepool/NAME, postflight";
 const GATE_IDS: &str = "gate/STEP or gate/STEP#BATCH";
 
 impl FromStr for StepId {

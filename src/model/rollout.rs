@@ -58,6 +58,21 @@ pub struct RolloutState {
     /// The verdict's open problems, each named (empty: plainly done).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// Karpenter NodePools whose disruption budgets upshift changed and has not
+    /// restored yet: what they were, and the command that puts them back by hand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub budgets_to_restore: Vec<HeldBudgets>,
+}
+
+/// A NodePool's disruption budgets as upshift found them, to restore.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HeldBudgets {
+    pub nodepool: String,
+    /// `spec.disruption.budgets` as found, as JSON (`null`: it had none).
+    pub budgets: String,
+    /// `kubectl patch nodepools.karpenter.sh NAME --type merge -p '…'`
+    pub undo: String,
 }
 
 /// Where the whole rollout stands, and so what the lead can do now.

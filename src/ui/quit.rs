@@ -41,6 +41,11 @@ pub fn carries_on(r: &RolloutState) -> Option<String> {
         StepId::Fargate => "A Deployment or StatefulSet upshift restarted goes on rolling out its Fargate pods; \
              nobody watches it finish, and no gate is checked before the next workload."
             .to_string(),
+        StepId::DriftHold => return None,
+        StepId::Nodepool(name) => format!(
+            "Karpenter goes on replacing NodePool {name}'s drifted nodes as far as an open wave's budget allows; \
+             its Drifted budget stays as it is until the drive resumes (or you restore it by hand, docs/drive.md)."
+        ),
     };
     Some(cloud)
 }

@@ -330,6 +330,7 @@ pub fn drive_writes() -> Vec<Req> {
         req("patch", "", "configmaps").ns(KS).named(ROLLOUT),
         req("get", "", "configmaps").ns(KS).named(ROLLOUT),
         req("update", "", "configmaps").ns(KS).named(ROLLOUT),
+        req("patch", "karpenter.sh", "nodepools").named("general"),
     ]
 }
 

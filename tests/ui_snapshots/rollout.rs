@@ -74,6 +74,7 @@ pub fn state(phase: Phase, apps: StepState) -> RolloutState {
         gate: None,
         notice: None,
         problems: Vec::new(),
+        budgets_to_restore: Vec::new(),
     }
 }
 

@@ -51,6 +51,7 @@ pub fn label(step: &Step) -> String {
             g.batch_size
         ),
         Step::ControlPlane => "control plane".into(),
+        Step::Nodepool(p) => format!("nodepool {} (waves of {})", p.name, p.wave),
         other => other.label(),
     }
 }
@@ -122,6 +123,10 @@ pub fn resume(plan: &Plan, journal: &Journal, who: &str, now: Timestamp) -> Resu
                 group: match s {
                     Step::Nodegroup(g) => Some(GroupProgress {
                         auto_continue: g.auto_continue,
+                        ..Default::default()
+                    }),
+                    Step::Nodepool(p) => Some(GroupProgress {
+                        auto_continue: p.auto_continue,
                         ..Default::default()
                     }),
                     _ => None,

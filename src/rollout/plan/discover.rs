@@ -4,7 +4,8 @@
 //! `alpha.eksctl.io/nodegroup-name`), and, when EKS is asked, the cluster's version,
 //! its managed node groups, each installed add-on with the versions EKS offers for
 //! the target, and what would drain an instance refresh of each self-managed group
-//! (its termination hooks, aws-node-termination-handler and its mode). Fargate nodes
+//! (its termination hooks, aws-node-termination-handler and its mode); Karpenter's
+//! NodePools and their nodes (`nodepools.rs`). Fargate nodes
 //! (`eks.amazonaws.com/compute-type: fargate`) are counted per kubelet minor. The
 //! pods are read for one thing: which select a managed group by its name, which pins
 //! them to it (a blue-green copy has another name).
@@ -65,12 +66,20 @@ pub async fn discover(
         .await
         .map_err(DiscoverError::Nodes)?;
     let mut groups: BTreeMap<String, LiveGroup> = BTreeMap::new();
+    let mut pool_nodes: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     for (labels, kubelet) in &nodes {
         if labels.get(FARGATE_LABEL).is_some_and(|v| v == "fargate") {
             // a Fargate node runs one pod: the plan's fargate step restarts them
             let minor = Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default();
             *live.fargate.entry(minor).or_default() += 1;
             continue;
+        }
+        if let Some(pool) = labels.get(crate::cluster::karpenter::NODEPOOL_LABEL) {
+            *pool_nodes
+                .entry(pool.clone())
+                .or_default()
+                .entry(Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default())
+                .or_default() += 1;
         }
         let (name, group_type) = if let Some(g) = labels.get(MANAGED_LABEL) {
             (g.clone(), GroupType::Managed)
@@ -92,6 +101,10 @@ pub async fn discover(
         *g.minors
             .entry(Minor::parse(kubelet).map(|m| m.to_string()).unwrap_or_default())
             .or_default() += 1;
+    }
+    match super::nodepools::discover(reader, pool_nodes).await {
+        Ok(pools) => live.nodepools = pools,
+        Err(unreadable) => live.unreadable.push(unreadable),
     }
     if let Some((cloud, name)) = eks {
         let err = |source| DiscoverError::Eks {

@@ -105,16 +105,18 @@ struct StepFile {
     max_unavailable: Option<u32>,
     max_unavailable_percentage: Option<u32>,
     ami_type: Option<String>,
+    wave_size: Option<super::nodepools::WaveFile>,
+    pinned_node_class: Option<String>,
 }
 
 /// Builds errors that point into one text.
-struct Errors<'a> {
+pub(super) struct Errors<'a> {
     file: &'a str,
     text: &'a str,
 }
 
 impl Errors<'_> {
-    fn at(&self, field: &str, message: impl Into<String>) -> PlanError {
+    pub(super) fn at(&self, field: &str, message: impl Into<String>) -> PlanError {
         PlanError::Invalid {
             file: self.file.to_string(),
             line: locate(self.text, field),
@@ -314,6 +316,7 @@ impl Plan {
                         ));
                     }
                 }
+                Step::Nodepool(p) => super::nodepools::validate(i, p, live, &errors)?,
                 _ => {}
             }
         }
@@ -398,7 +401,7 @@ impl PlanFile {
             let label = step.label();
             if !seen.insert(label.clone()) {
                 let field = match step.kind() {
-                    StepKind::Addon | StepKind::Nodegroup => format!("steps[{i}].name"),
+                    StepKind::Addon | StepKind::Nodegroup | StepKind::Nodepool => format!("steps[{i}].name"),
                     _ => format!("steps[{i}].kind"),
                 };
                 return Err(e.at(
@@ -424,6 +427,7 @@ impl PlanFile {
             }
             steps.push(step);
         }
+        super::nodepools::check_order(&mut steps, e, from != target)?;
         if control_plane.is_none() && from != target {
             return Err(e.at(
                 "steps",
@@ -463,7 +467,7 @@ impl StepFile {
             )
         };
         // which fields each kind takes
-        let given: [(&str, bool); 10] = [
+        let given: [(&str, bool); 12] = [
             ("name", self.name.is_some()),
             ("version", self.version.is_some()),
             ("type", self.group_type.is_some()),
@@ -474,9 +478,12 @@ impl StepFile {
             ("maxUnavailable", self.max_unavailable.is_some()),
             ("maxUnavailablePercentage", self.max_unavailable_percentage.is_some()),
             ("amiType", self.ami_type.is_some()),
+            ("waveSize", self.wave_size.is_some()),
+            ("pinnedNodeClass", self.pinned_node_class.is_some()),
         ];
         let allowed: &[&str] = match self.kind {
             StepKind::Addon => &["name", "version"],
+            StepKind::Nodepool => &["name", "waveSize", "autoContinue", "pinnedNodeClass"],
             StepKind::Nodegroup => &[
                 "name",
                 "type",
@@ -503,6 +510,15 @@ impl StepFile {
             StepKind::ControlPlane => Step::ControlPlane,
             StepKind::Postflight => Step::Postflight,
             StepKind::Fargate => Step::Fargate,
+            StepKind::DriftHold => Step::DriftHold { nodepools: Vec::new() },
+            StepKind::Nodepool => super::nodepools::nodepool_step(
+                i,
+                e,
+                self.name,
+                self.wave_size,
+                self.auto_continue,
+                self.pinned_node_class,
+            )?,
             StepKind::Addon => {
                 let name = self
                     .name

@@ -7,6 +7,7 @@
 mod discover;
 mod load;
 mod locate;
+mod nodepools;
 mod write;
 
 use serde::{Deserialize, Serialize};
@@ -167,6 +168,11 @@ pub enum Step {
     Fargate,
     /// Read-only checks after the last step.
     Postflight,
+    /// Before the control plane: Karpenter's drift held on these NodePools (the ones
+    /// the plan has a `nodepool` step for), each one's `Drifted` budget set to 0.
+    DriftHold { nodepools: Vec<String> },
+    /// A Karpenter NodePool's drift released wave by wave, then its budgets restored.
+    Nodepool(NodepoolStep),
 }
 
 impl Step {
@@ -178,6 +184,8 @@ impl Step {
             Step::Nodegroup(_) => StepKind::Nodegroup,
             Step::Fargate => StepKind::Fargate,
             Step::Postflight => StepKind::Postflight,
+            Step::DriftHold { .. } => StepKind::DriftHold,
+            Step::Nodepool(_) => StepKind::Nodepool,
         }
     }
 
@@ -190,6 +198,8 @@ impl Step {
             Step::Nodegroup(g) => StepId::Nodegroup(g.name.clone()),
             Step::Fargate => StepId::Fargate,
             Step::Postflight => StepId::Postflight,
+            Step::DriftHold { .. } => StepId::DriftHold,
+            Step::Nodepool(p) => StepId::Nodepool(p.name.clone()),
         }
     }
 
@@ -198,6 +208,7 @@ impl Step {
         match self {
             Step::Addon { name, .. } => format!("addon {name}"),
             Step::Nodegroup(g) => format!("nodegroup {}", g.name),
+            Step::Nodepool(p) => format!("nodepool {}", p.name),
             other => other.kind().as_str().to_string(),
         }
     }
@@ -212,6 +223,8 @@ pub enum StepKind {
     Nodegroup,
     Fargate,
     Postflight,
+    DriftHold,
+    Nodepool,
 }
 
 impl StepKind {
@@ -223,6 +236,8 @@ impl StepKind {
             StepKind::Nodegroup => "nodegroup",
             StepKind::Fargate => "fargate",
             StepKind::Postflight => "postflight",
+            StepKind::DriftHold => "drift-hold",
+            StepKind::Nodepool => "nodepool",
         }
     }
 }
@@ -247,6 +262,48 @@ pub struct NodegroupStep {
     /// `blue-green` only: the EKS `amiType` the copy boots (e.g. moving a group off
     /// Amazon Linux 2, which has no AMI past 1.32); None keeps the old group's.
     pub ami_type: Option<String>,
+}
+
+/// A Karpenter NodePool's step: its drift released `wave` nodes at a time, a gate
+/// between waves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodepoolStep {
+    pub name: String,
+    /// Drifted nodes Karpenter may replace in one wave.
+    pub wave: WaveSize,
+    /// Go on to the next wave on its own while the gate is green.
+    pub auto_continue: bool,
+    /// The EC2NodeClass that pins the NodePool's AMI (no `@latest` alias): nothing
+    /// drifts until it changes, so the first wave waits at a gate for the lead, who
+    /// changes it (the gate turns green) or passes it with a typed reason.
+    pub pinned_node_class: Option<String>,
+}
+
+/// How many drifted nodes a wave replaces: a count, or a percent of the NodePool's
+/// nodes (rounded up, at least 1), written `2` or `"10%"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaveSize {
+    Nodes(u32),
+    Percent(u32),
+}
+
+impl WaveSize {
+    /// The nodes a wave replaces in a NodePool of `nodes` nodes (at least 1).
+    pub fn of(self, nodes: u32) -> u32 {
+        match self {
+            WaveSize::Nodes(n) => n.max(1),
+            WaveSize::Percent(p) => (u64::from(nodes) * u64::from(p)).div_ceil(100).max(1) as u32,
+        }
+    }
+}
+
+impl std::fmt::Display for WaveSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaveSize::Nodes(n) => write!(f, "{n}"),
+            WaveSize::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 /// Who manages a node group's instances.
@@ -321,6 +378,8 @@ pub struct Live {
     pub drainers: Option<crate::preflight::drainers::DrainerFacts>,
     /// Fargate nodes (one per pod) per kubelet minor, e.g. `{"1.30": 6}`.
     pub fargate: std::collections::BTreeMap<String, u32>,
+    /// Karpenter's NodePools (EKS Auto Mode's built-in ones included).
+    pub nodepools: Vec<LiveNodePool>,
 }
 
 impl Live {
@@ -352,6 +411,33 @@ pub struct LiveGroup {
     /// (`eks.amazonaws.com/nodegroup` in a nodeSelector or a required node affinity):
     /// they cannot run on a blue-green copy, whose nodes carry the copy's name.
     pub selected_by: Vec<String>,
+}
+
+/// A Karpenter NodePool as discovery sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveNodePool {
+    pub name: String,
+    /// Its node class: `EC2NodeClass/default`, or `NodeClass/default` (EKS Auto Mode).
+    pub node_class: String,
+    /// The EC2NodeClass when it pins the AMI (no `@latest` alias), with the terms:
+    /// `pinned (id: ami-0abc…)`.
+    pub pinned: Option<(String, String)>,
+    /// Nodes per kubelet minor.
+    pub minors: std::collections::BTreeMap<String, u32>,
+    /// Its `spec.disruption.budgets` as JSON (`null` when it has none).
+    pub budgets: String,
+}
+
+impl LiveNodePool {
+    pub fn nodes(&self) -> u32 {
+        self.minors.values().sum()
+    }
+}
+
+impl Live {
+    pub fn nodepool(&self, name: &str) -> Option<&LiveNodePool> {
+        self.nodepools.iter().find(|p| p.name == name)
+    }
 }
 
 /// An installed EKS add-on and what EKS offers for the target.

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use crate::cloud::MaxUnavailable;
 
 use super::{
-    API_VERSION, ClusterRef, Drain, Drainer, Environment, Gates, GroupType, KIND, Live, LiveGroup, NodegroupStep, Plan,
-    Step, Strategy,
+    API_VERSION, ClusterRef, Drain, Drainer, Environment, Gates, GroupType, KIND, Live, LiveGroup, NodegroupStep,
+    NodepoolStep, Plan, Step, Strategy,
 };
 use crate::preflight::drainers::Verdict;
 
@@ -73,11 +73,24 @@ fn system_like(g: &LiveGroup) -> bool {
         .any(|w| g.name.to_ascii_lowercase().contains(w))
 }
 
-/// The plan for `live`: preflight, control plane, vpc-cni, coredns, other add-ons,
-/// node groups (system-like first, then managed, then self-managed), kube-proxy,
-/// postflight. Add-ons already on EKS's default for the target get no step.
+/// The plan for `live`: preflight, the drift hold (with NodePools), control plane,
+/// vpc-cni, coredns, other add-ons, node groups (system-like first, then managed,
+/// then self-managed), NodePools, kube-proxy, postflight. Add-ons already on EKS's
+/// default for the target get no step.
 pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
-    let mut steps = vec![Step::Preflight, Step::ControlPlane];
+    let pools: Vec<String> = live
+        .nodepools
+        .iter()
+        .filter(|p| p.nodes() > 0)
+        .map(|p| p.name.clone())
+        .collect();
+    let mut steps = vec![Step::Preflight];
+    if !pools.is_empty() {
+        steps.push(Step::DriftHold {
+            nodepools: pools.clone(),
+        });
+    }
+    steps.push(Step::ControlPlane);
     let addon_step = |a: &super::LiveAddon| {
         let version = a.default.clone().or_else(|| a.offered.first().cloned())?;
         (version != a.version).then(|| Step::Addon {
@@ -129,6 +142,14 @@ pub fn propose(live: &Live, opts: &ProposeOptions) -> Plan {
             drainer: (strategy == Strategy::InstanceRefresh).then(|| choose_drainer(live, &g.name)),
             update_config: None,
             ami_type: ami_move,
+        }));
+    }
+    for p in live.nodepools.iter().filter(|p| pools.contains(&p.name)) {
+        steps.push(Step::Nodepool(NodepoolStep {
+            name: p.name.clone(),
+            wave: super::nodepools::DEFAULT_WAVE,
+            auto_continue: false,
+            pinned_node_class: p.pinned.as_ref().map(|(class, _)| class.clone()),
         }));
     }
     steps.extend(
@@ -515,6 +536,15 @@ impl Plan {
                 );
                 let _ = writeln!(w, "  - kind: fargate");
             }
+            Step::DriftHold { nodepools } => {
+                let _ = writeln!(
+                    w,
+                    "  # Karpenter replaces drifted nodes on its own once the control plane moves: upshift sets the\n  # Drifted disruption budget of NodePool(s) {} to 0 first, journaling the budgets it found\n  # (restored at each NodePool's step's end, and on abort)",
+                    nodepools.join(", ")
+                );
+                let _ = writeln!(w, "  - kind: drift-hold");
+            }
+            Step::Nodepool(p) => super::nodepools::write_step(w, p, live),
             Step::Postflight => {
                 let _ = writeln!(
                     w,
@@ -552,6 +582,16 @@ impl Plan {
                     g.ami_type.as_ref().map(|a| format!(", onto {a}")).unwrap_or_default(),
                     if g.auto_continue { ", auto-continue" } else { "" }
                 ),
+                Step::Nodepool(p) => format!(
+                    " (waves of {}{}{})",
+                    p.wave,
+                    p.pinned_node_class
+                        .as_ref()
+                        .map(|c| format!(", waits for EC2NodeClass {c}"))
+                        .unwrap_or_default(),
+                    if p.auto_continue { ", auto-continue" } else { "" }
+                ),
+                Step::DriftHold { nodepools } => format!(" ({})", nodepools.join(", ")),
                 _ => String::new(),
             };
             let _ = writeln!(s, "  {:>2}. {}{detail}", i + 1, step.label());

@@ -74,6 +74,9 @@ async fn look(ctx: &StepCtx<'_>, step: &StepId, action: &str, target: &str, at: 
     if let Some(found) = selfmanaged::doubt::resolve(ctx, step, action, target, at).await? {
         return Ok(found);
     }
+    if let Some(found) = super::nodepool::doubt(ctx, action, target).await? {
+        return Ok(found);
+    }
     Ok(match (step, action) {
         (StepId::ControlPlane, control_plane::ACTION) => {
             let cluster = ctx.cloud.describe_cluster(ctx.cluster).await?;

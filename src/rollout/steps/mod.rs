@@ -23,6 +23,7 @@ pub mod drain;
 mod eviction_blockers;
 pub mod fargate;
 mod nodegroup;
+pub mod nodepool;
 pub mod postflight;
 pub mod preflight;
 mod selfmanaged;
@@ -263,6 +264,8 @@ pub async fn reconcile(ctx: &mut StepCtx<'_>, step: &Step) -> Result<Progress, S
         Step::Nodegroup(g) if g.strategy == Strategy::BlueGreen => bluegreen::reconcile(ctx, g).await,
         Step::Nodegroup(g) => nodegroup::reconcile(ctx, g).await,
         Step::Fargate => fargate::reconcile(ctx).await,
+        Step::DriftHold { nodepools } => nodepool::reconcile_hold(ctx, nodepools).await,
+        Step::Nodepool(p) => nodepool::reconcile(ctx, p).await,
         Step::Preflight | Step::Postflight => Err(StepError::Unsupported {
             step: step.id(),
             why: "preflight and postflight are read-only research the drive runs, not cloud steps".into(),

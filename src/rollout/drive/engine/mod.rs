@@ -67,6 +67,9 @@ pub(super) struct Engine {
     renewed: Instant,
     /// A transient cloud error: not before then.
     retry_at: Option<Instant>,
+    /// What a `nodepool` step's gate also judges, and when it was read.
+    extra: Vec<crate::model::rollout::Criterion>,
+    extra_at: Option<Instant>,
 }
 
 impl Drive {
@@ -107,6 +110,8 @@ impl Engine {
             alarms_at: None,
             renewed: Instant::now(),
             retry_at: None,
+            extra: Vec::new(),
+            extra_at: None,
         }
     }
 
@@ -159,6 +164,14 @@ impl Engine {
             self.publish();
             if self.finished() {
                 break;
+            }
+        }
+        if self.phase == Phase::Done {
+            let mut lines = Vec::new();
+            self.restore_budgets(&mut lines).await?;
+            if !lines.is_empty() {
+                self.state.notice = Some(lines.join("; "));
+                self.publish();
             }
         }
         if self.finished()
@@ -275,7 +288,7 @@ impl Engine {
             self.state.steps[self.cur].state = StepState::Running;
         } else {
             let title = format!("before {}", self.state.steps[self.cur].label);
-            let drains = matches!(self.d.plan.steps[self.cur], Step::Nodegroup(_));
+            let drains = matches!(self.d.plan.steps[self.cur], Step::Nodegroup(_) | Step::Nodepool(_));
             self.open_gate(gid, title, drains);
         }
         Ok(())
@@ -308,6 +321,8 @@ impl Engine {
             _ => None,
         };
         self.phase = Phase::Gate;
+        self.extra.clear();
+        self.extra_at = None;
         self.gate_id = id.clone();
         self.gate_drains = drains;
         self.green_since = None;
@@ -403,6 +418,7 @@ impl Engine {
             now,
             managed_group: self.gate_managed.as_deref(),
         });
+        let criteria: Vec<_> = criteria.into_iter().chain(self.extra.iter().cloned()).collect();
         self.green_since = gate::green_since(&criteria, self.green_since, now);
         let passable = gate::settled(self.green_since, self.d.plan.gates.settle_seconds, now);
         let decision = self.gate_decision(&self.gate_id).map(|(who, d, reason)| match reason {
@@ -445,6 +461,7 @@ impl Engine {
         match self.phase {
             Phase::Gate => {
                 self.take_start()?;
+                self.nodepool_criteria().await;
                 self.judge_gate();
                 if self.gate_decision(&self.gate_id).is_some() {
                     self.after_gate().await?;
@@ -571,6 +588,15 @@ impl Engine {
                 Err(e) => lines.push(format!("could not undo everything: {e}")),
             }
         }
+        if self.restore_budgets(&mut lines).await? {
+            // drift is no longer held: a drive run again holds it again before going on
+            if let Some(h) = self.state.steps.iter().position(|s| s.id == StepId::DriftHold)
+                && h < self.cur
+            {
+                self.journal_step(&StepId::DriftHold, StepState::Aborted)?;
+                self.state.steps[h].state = StepState::Aborted;
+            }
+        }
         if let Some(v) = self.state.steps.get(self.cur) {
             let id = v.id.clone();
             if matches!(v.state, StepState::Running | StepState::Failed) {
@@ -608,6 +634,10 @@ impl Engine {
             let _ = self.io.entries_tx.send(e.clone());
         }
         self.sent = entries.len();
+        if new_entries {
+            self.state.budgets_to_restore = steps::nodepool::held_budgets(&self.d.journal);
+        }
+        let entries = self.d.journal.entries();
         let changed = {
             let mut probe = self.state.clone();
             probe.updated = self.io.state_tx.borrow().updated;

@@ -18,6 +18,8 @@ use crate::rollout::steps::{self, Progress, StepError};
 
 /// The journal's reason on the note that a drain waits for the lead (as the drain's own).
 const DRAIN_HELD: &str = "DrainHeld";
+/// How often a `nodepool` step's gate reads the NodePool again.
+const NODEPOOL_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn secs_between(a: Timestamp, b: Timestamp) -> i64 {
     b.as_second() - a.as_second()
@@ -91,7 +93,12 @@ impl Engine {
                 let mut ctx = self.d.step_ctx(&now_fn);
                 let r = steps::reconcile(&mut ctx, step).await;
                 let mut group = ctx.group;
-                if let Step::Nodegroup(g) = step {
+                if let Step::Nodepool(_) = step
+                    && let Some(v) = &mut self.state.steps[self.cur].group
+                {
+                    group.auto_continue = v.auto_continue;
+                    *v = group;
+                } else if let Step::Nodegroup(g) = step {
                     if group.old + group.new == 0 {
                         let (old, new) = self.io.health.borrow().group_counts(&g.name, &self.d.plan.target);
                         group.old = old;
@@ -129,6 +136,13 @@ impl Engine {
                 v.state = StepState::Done;
                 v.what = what;
                 v.detail.clear();
+                if self.cur + 1 == self.state.steps.len() {
+                    // the last step: what a hold still changes is put back before "done"
+                    let mut lines = Vec::new();
+                    if self.restore_budgets(&mut lines).await? {
+                        self.state.notice = Some(lines.join("; "));
+                    }
+                }
                 self.cur += 1;
                 self.enter_step()?;
             }
@@ -170,8 +184,13 @@ impl Engine {
             Ok(Progress::Gate { batch, of }) => {
                 let gid = GateId::batch(id, batch);
                 if self.gate_decision(&gid).is_none() {
-                    let title = format!("before batch {batch} of {of} of {}", self.state.steps[self.cur].label);
-                    self.set_what(format!("batch {} of {of} done", batch - 1), String::new());
+                    let unit = if matches!(step, Step::Nodepool(_)) {
+                        "wave"
+                    } else {
+                        "batch"
+                    };
+                    let title = format!("before {unit} {batch} of {of} of {}", self.state.steps[self.cur].label);
+                    self.set_what(format!("{unit} {} of {of} done", batch - 1), String::new());
                     self.open_gate(gid, title, true);
                 }
             }
@@ -212,6 +231,57 @@ impl Engine {
             self.journal_event(Level::Warning, &object, DRAIN_HELD, message)?;
         }
         Ok(())
+    }
+
+    /// At a gate of a `nodepool` step: what the NodePool adds to the criteria (its
+    /// drifted nodes a budget holds, a pinned AMI before the first wave), read again
+    /// every few seconds.
+    pub(super) async fn nodepool_criteria(&mut self) {
+        let Some(Step::Nodepool(p)) = self.d.plan.steps.get(self.cur) else {
+            return;
+        };
+        if self.extra_at.is_some_and(|t| t.elapsed() < NODEPOOL_EVERY) {
+            return;
+        }
+        self.extra_at = Some(Instant::now());
+        self.extra = steps::nodepool::gate_criteria(
+            &self.d.client,
+            &self.d.journal,
+            p,
+            &self.d.plan.target,
+            self.gate_id.batch,
+        )
+        .await;
+    }
+
+    /// At the rollout's end or its abort: every NodePool's budgets put back as found.
+    /// Returns whether there were any to put back.
+    pub(super) async fn restore_budgets(&mut self, lines: &mut Vec<String>) -> Result<bool, DriveError> {
+        if self
+            .d
+            .journal
+            .entries()
+            .iter()
+            .all(|e| !matches!(&e.what, What::Event { reason, .. } if reason == steps::nodepool::BUDGETS_SAVED))
+        {
+            return Ok(false);
+        }
+        let id = self
+            .state
+            .steps
+            .get(self.cur)
+            .map(|s| s.id.clone())
+            .unwrap_or(StepId::DriftHold);
+        let now = self.d.now.clone();
+        let now_fn = move || now();
+        let mut ctx = self.d.step_ctx(&now_fn);
+        let before = lines.len();
+        match steps::nodepool::restore_all(&mut ctx, &id).await {
+            Ok(l) => lines.extend(l),
+            Err(StepError::Journal(e)) => return Err(e.into()),
+            Err(e) => lines.push(format!("could not restore the NodePools' budgets: {e}")),
+        }
+        Ok(lines.len() > before)
     }
 
     fn set_what(&mut self, what: String, detail: String) {

@@ -203,9 +203,12 @@ fn group_lines(r: &RolloutState, g: &GroupProgress, room: usize) -> Vec<Line<'st
         sep(),
         Span::styled(format!("old {}", g.old), theme::notable(g.old as usize)),
     ];
+    // a NodePool's step goes by waves, and Karpenter replaces its nodes
+    let waves = r.current_step().is_some_and(|s| s.id.nodepool().is_some());
     if g.batches > 0 {
         first.push(sep());
-        first.push(Span::raw(format!("batch {}/{}", g.batch, g.batches)));
+        let unit = if waves { "wave" } else { "batch" };
+        first.push(Span::raw(format!("{unit} {}/{}", g.batch, g.batches)));
     }
     let auto = [
         Span::styled("auto-continue ", theme::dim()),
@@ -231,7 +234,7 @@ fn group_lines(r: &RolloutState, g: &GroupProgress, room: usize) -> Vec<Line<'st
         let names: Vec<&str> = g.draining.iter().map(|n| widgets::short_host(n)).collect();
         out.push(Line::from(vec![
             Span::raw(INDENT),
-            Span::styled("draining ", theme::dim()),
+            Span::styled(if waves { "replacing " } else { "draining " }, theme::dim()),
             Span::styled(names.join(", "), theme::warn()),
         ]));
     }

@@ -3,6 +3,12 @@
 //! the NodePool view stays off; where RBAC refuses them the cockpit says it cannot see
 //! them, as for any watch. Also the pods Karpenter nominates for a NodeClaim, from its
 //! `Nominated` events (a watch on that reason alone).
+//!
+//! `kinds.rs`: the same kinds as the plan and the NodePool steps read and patch them
+//! (their `ApiResource`s, budgets, node classes, conditions).
+
+mod kinds;
+pub use kinds::*;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event;
