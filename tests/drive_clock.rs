@@ -9,10 +9,9 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
-use upshift::cloud::CloudRead;
 use upshift::model::journal::{StepId, What};
 use upshift::rollout::journal::Journal;
-use upshift::rollout::plan::{self, Environment, ProposeOptions, Step, Strategy};
+use upshift::rollout::plan::Step;
 
 const SPEED: f64 = 60.0;
 
@@ -40,30 +39,8 @@ async fn a_drive_against_a_fast_simulator_measures_in_the_simulators_time() {
     let sim = common::start_at("demo", SPEED).await;
     let dir = tempfile::tempdir().unwrap();
     sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
-    let client = sim.client("lead").await.unwrap();
-    let cloud = common::cloud::aws(&sim).await;
-    let live = plan::discover(
-        &upshift::cluster::ClusterReader::new(client),
-        "demo",
-        Some((&cloud as &dyn CloudRead, "demo")),
-        "1.35",
-    )
-    .await
-    .unwrap();
-    let mut p = plan::propose(
-        &live,
-        &ProposeOptions {
-            target: "1.35".into(),
-            environment: Environment::PreProduction,
-            context: Some("lead".into()),
-            region: Some(sim.aws_region()),
-            batch_size: 1,
-            self_managed: Strategy::Replace,
-            managed: None,
-        },
-    );
-    p.steps.retain(|s| matches!(s, Step::ControlPlane));
-    std::fs::write(dir.path().join("plan.yaml"), p.to_yaml(Some(&live))).unwrap();
+    let p = common::drive::plan_for(&sim, "demo", None, |s| matches!(s, Step::ControlPlane)).await;
+    std::fs::write(dir.path().join("plan.yaml"), p.to_yaml(None)).unwrap();
 
     let d = dir.path().to_path_buf();
     let sim = std::sync::Arc::new(sim);
