@@ -80,7 +80,10 @@ fn assert_verdict_names(end: &RolloutState, journal: &Path, want: &str) -> Vec<S
     assert_eq!(journaled, [&end.problems], "one Verdict entry, the same problems");
     let line = upshift::headless::drive::state_line(end);
     assert!(
-        line.contains(&format!("done with {} open problems", end.problems.len())) && line.contains(want),
+        line.contains(&format!(
+            "done with {}",
+            upshift::model::rollout::open_problems(end.problems.len())
+        )) && line.contains(want),
         "{line}"
     );
     end.problems.clone()

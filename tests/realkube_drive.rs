@@ -244,5 +244,13 @@ async fn the_rollout_configmap_is_applied_and_followed_and_stays_under_the_limit
         .into_iter()
         .filter(|a| a.resource != "leases")
         .collect();
-    assert!(shadow.iter().all(|a| !a.mutating() && a.code < 400), "{shadow:#?}");
+    // a 404 on Karpenter's kinds is how a cluster without its CRDs answers the
+    // cockpit's NodePool watches: the view stays off
+    let karpenter_absent = |a: &&realkube_support::Audited| a.code == 404 && a.uri.starts_with("/apis/karpenter.sh/");
+    assert!(
+        shadow
+            .iter()
+            .all(|a| !a.mutating() && (a.code < 400 || karpenter_absent(&a))),
+        "{shadow:#?}"
+    );
 }

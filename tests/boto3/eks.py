@@ -9,12 +9,14 @@ from simctl import Sim, check, done, expect_error, ran
 sim = Sim.from_args()
 eks = boto3.client("eks")
 C = "demo"
+# the demo scenario's control plane, and the minor it is upgraded to
+FROM, TO = "1.34", "1.35"
 
 check(eks.list_clusters()["clusters"] == [C], "ListClusters")
 ran("ListClusters")
 c = eks.describe_cluster(name=C)["cluster"]
 ran("DescribeCluster")
-check((c["version"], c["status"], c["upgradePolicy"]["supportType"]) == ("1.30", "ACTIVE", "EXTENDED"), f"cluster {c}")
+check((c["version"], c["status"], c["upgradePolicy"]["supportType"]) == (FROM, "ACTIVE", "EXTENDED"), f"cluster {c}")
 expect_error("ResourceNotFoundException", eks.describe_cluster, name="nope")
 
 # the calendar
@@ -34,7 +36,7 @@ check(sorted(eks.list_nodegroups(clusterName=C)["nodegroups"]) == ["apps", "syst
 ran("ListNodegroups")
 ng = eks.describe_nodegroup(clusterName=C, nodegroupName="apps")["nodegroup"]
 ran("DescribeNodegroup")
-check(ng["updateConfig"] == {"maxUnavailable": 1} and ng["amiType"] == "AL2023_x86_64_STANDARD" and ng["releaseVersion"].startswith("1.30."), f"apps {ng}")
+check(ng["updateConfig"] == {"maxUnavailable": 1} and ng["amiType"] == "AL2023_x86_64_STANDARD" and ng["releaseVersion"].startswith(FROM + "."), f"apps {ng}")
 
 create = dict(
     clusterName=C, nodegroupName="blue", nodeRole="arn:aws:iam::123456789012:role/node",
@@ -90,20 +92,20 @@ for _ in range(40):
 expect_error("ResourceNotFoundException", eks.describe_nodegroup, clusterName=C, nodegroupName="blue")
 
 # control plane, node group version, add-ons
-u = eks.update_cluster_version(name=C, version="1.31")["update"]
+u = eks.update_cluster_version(name=C, version=TO)["update"]
 ran("UpdateClusterVersion")
-expect_error("ResourceInUseException", eks.update_cluster_version, name=C, version="1.31")
+expect_error("ResourceInUseException", eks.update_cluster_version, name=C, version=TO)
 sim.advance(15 * 60)
 check(eks.describe_update(name=C, updateId=u["id"])["update"]["status"] == "Successful", "control plane update")
 u = eks.update_nodegroup_version(clusterName=C, nodegroupName="system")["update"]
 ran("UpdateNodegroupVersion")
-check(u["type"] == "VersionUpdate" and {p["type"]: p["value"] for p in u["params"]}["Version"] == "1.31", f"{u}")
+check(u["type"] == "VersionUpdate" and {p["type"]: p["value"] for p in u["params"]}["Version"] == TO, f"{u}")
 addons = eks.list_addons(clusterName=C)["addons"]
 ran("ListAddons")
 check({"coredns", "kube-proxy", "vpc-cni"} <= set(addons), f"addons {addons}")
 a = eks.describe_addon(clusterName=C, addonName="kube-proxy")["addon"]
 ran("DescribeAddon")
-vs = eks.describe_addon_versions(addonName="kube-proxy", kubernetesVersion="1.31")["addons"][0]["addonVersions"]
+vs = eks.describe_addon_versions(addonName="kube-proxy", kubernetesVersion=TO)["addons"][0]["addonVersions"]
 ran("DescribeAddonVersions")
 target = next(v["addonVersion"] for v in vs if any(c["defaultVersion"] for c in v["compatibilities"]))
 u = eks.update_addon(clusterName=C, addonName="kube-proxy", addonVersion=target)["update"]
