@@ -386,6 +386,11 @@ async fn terminate(
         Ok(a) => ctx.result(step, TERMINATE, id, true, format!("node {node}: {}", a.description)),
         Err(e) => {
             ctx.result(step, TERMINATE, id, false, e.to_string())?;
+            if e.is_transient() {
+                // throttled or a server error on every try: the drive calls again later,
+                // and the next call terminates it (nothing journaled it done)
+                return Err(StepError::Cloud(e));
+            }
             Err(StepError::Failed {
                 why: format!(
                     "terminating instance {id} (node {node}) of node group {} in Auto Scaling group {asg}: {e}",
