@@ -9,9 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{
-    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, Pod, PodCondition, Taint,
-};
+use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -175,22 +173,7 @@ pub fn reconcile(w: &mut World) {
         let mut p = (*pod).clone();
         let minor = w.cluster.version.clone();
         let node = bind(w, &mut p, &profile, &minor);
-        let status = p.status.get_or_insert_with(Default::default);
-        status.phase = Some("Pending".into());
-        let mut conds: Vec<PodCondition> = status
-            .conditions
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.type_ != "PodScheduled")
-            .collect();
-        conds.push(PodCondition {
-            type_: "PodScheduled".into(),
-            status: "True".into(),
-            last_transition_time: Some(w.time()),
-            ..Default::default()
-        });
-        status.conditions = Some(conds);
+        super::scheduler::mark_scheduled(&mut p, w.time());
         let p = w.put(p);
         let ns = p.metadata.namespace.clone().unwrap_or_default();
         let name = p.metadata.name.clone().unwrap_or_default();

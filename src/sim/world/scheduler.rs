@@ -164,22 +164,7 @@ pub fn schedule_pending(w: &mut World) {
                 if let Some(spec) = p.spec.as_mut() {
                     spec.node_name = Some(node.clone());
                 }
-                let status = p.status.get_or_insert_with(Default::default);
-                status.phase = Some("Pending".into());
-                let mut conds: Vec<PodCondition> = status
-                    .conditions
-                    .take()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| c.type_ != "PodScheduled")
-                    .collect();
-                conds.push(PodCondition {
-                    type_: "PodScheduled".into(),
-                    status: "True".into(),
-                    last_transition_time: Some(w.time()),
-                    ..Default::default()
-                });
-                status.conditions = Some(conds);
+                mark_scheduled(&mut p, w.time());
                 super::volumes::bind_claims(w, &pod, &node, true);
                 let p = w.put(p);
                 w.scheduler.last_failure.remove(&key);
@@ -232,4 +217,24 @@ pub fn schedule_pending(w: &mut World) {
     }
     // the puts above re-mark the scheduler dirty; only new changes should wake it again
     w.dirty.scheduler = false;
+}
+
+/// A pod bound to a node: Pending until its kubelet starts it, `PodScheduled` true.
+pub(super) fn mark_scheduled(p: &mut Pod, at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) {
+    let status = p.status.get_or_insert_with(Default::default);
+    status.phase = Some("Pending".into());
+    let mut conds: Vec<PodCondition> = status
+        .conditions
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.type_ != "PodScheduled")
+        .collect();
+    conds.push(PodCondition {
+        type_: "PodScheduled".into(),
+        status: "True".into(),
+        last_transition_time: Some(at),
+        ..Default::default()
+    });
+    status.conditions = Some(conds);
 }
