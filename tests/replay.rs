@@ -115,6 +115,7 @@ fn rollout(phase: Phase, cp: StepState, apps: StepState, current: usize, gate: O
         notice: None,
         problems: Vec::new(),
         budgets_to_restore: Vec::new(),
+        campaign: None,
     }
 }
 

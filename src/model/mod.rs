@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod baseline;
+pub mod campaign;
 pub mod component;
 pub mod health;
 pub mod journal;

@@ -62,6 +62,9 @@ pub struct RolloutState {
     /// restored yet: what they were, and the command that puts them back by hand.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub budgets_to_restore: Vec<HeldBudgets>,
+    /// The campaign this rollout is part of, when `upshift campaign drive` runs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<super::campaign::CampaignStrip>,
 }
 
 /// A NodePool's disruption budgets as upshift found them, to restore.

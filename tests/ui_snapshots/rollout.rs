@@ -75,6 +75,7 @@ pub fn state(phase: Phase, apps: StepState) -> RolloutState {
         notice: None,
         problems: Vec::new(),
         budgets_to_restore: Vec::new(),
+        campaign: None,
     }
 }
 
