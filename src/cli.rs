@@ -433,6 +433,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = "demo", value_name = "NAME|FILE")]
     pub scenario: String,
 
+    /// Serve several clusters at once for rehearsing a campaign: a built-in campaign
+    /// scenario (`rehearsal`: one pre-production and two production clusters) or a
+    /// YAML file (docs/simulator.md). Writes one kubeconfig with a context per cluster
+    /// and an AWS configuration file with a profile per cluster
+    #[arg(long, value_name = "NAME|FILE", conflicts_with_all = ["scenario", "port"])]
+    pub campaign: Option<String>,
+
     /// Virtual seconds per real second (1 to 600); every simulated delay is virtual
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub speed: f64,

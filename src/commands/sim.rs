@@ -145,6 +145,9 @@ pub(super) async fn run(
 
 pub async fn serve(args: ServeArgs) -> Result<()> {
     check_speed(args.speed)?;
+    if let Some(campaign) = &args.campaign {
+        return serve_campaign(campaign, args.speed, &args.kubeconfig).await;
+    }
     let scenario = Scenario::load(&args.scenario).map_err(|e| eyre!("{e}"))?;
     run(
         scenario,
@@ -154,6 +157,68 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         args.counts_file.as_deref(),
     )
     .await
+}
+
+/// `sim serve --campaign`: every cluster of a campaign scenario until Ctrl-C.
+async fn serve_campaign(name_or_path: &str, speed: f64, kubeconfig: &Path) -> Result<()> {
+    let stop = Stop::listen()?;
+    let (sim, kc, aws_config, aws_env) = start_campaign(name_or_path, speed, kubeconfig).await?;
+    println!("upshift simulator: campaign scenario \"{}\"", sim.name);
+    for m in &sim.members {
+        println!(
+            "  {:<16} {:<15} {}   AWS {}",
+            m.name,
+            m.stage,
+            summary(&m.sim),
+            m.sim.aws_url()
+        );
+    }
+    println!(
+        "  kubeconfig  {}   contexts: NAME (read-write), NAME-viewer (read-only)",
+        kc.display()
+    );
+    println!("  AWS         {}   a profile per cluster", aws_config.display());
+    println!("  speed       {speed}x real time, one clock for all");
+    println!();
+    println!("Try:");
+    println!("  export KUBECONFIG={}; . {}", kc.display(), aws_env.display());
+    if let Some(m) = sim.members.first() {
+        println!("  kubectl --context {} get nodes", m.name);
+        println!(
+            "  upshift preflight --context {n} --target {} --cluster {n} --profile {n}",
+            next_minor(&m.sim),
+            n = m.name
+        );
+    }
+    println!();
+    println!("Ctrl-C (or SIGTERM) stops the simulators and removes the files they wrote.");
+    stop.stopped().await?;
+    sim.shutdown().await;
+    for f in [&kc, &aws_config, &aws_env] {
+        let _ = std::fs::remove_file(f);
+    }
+    println!("Stopped; {} and the AWS files beside it were removed.", kc.display());
+    Ok(())
+}
+
+/// Starts a campaign scenario's clusters and writes their files: the kubeconfig,
+/// the AWS configuration and the environment file.
+pub(super) async fn start_campaign(
+    name_or_path: &str,
+    speed: f64,
+    kubeconfig: &Path,
+) -> Result<(upshift::sim::campaign::SimCampaign, PathBuf, PathBuf, PathBuf)> {
+    use upshift::sim::campaign::{CampaignScenario, SimCampaign};
+    let spec = CampaignScenario::load(name_or_path).map_err(|e| eyre!("{e}"))?;
+    let sim = SimCampaign::start(&spec, speed).await?;
+    let kc = absolute(kubeconfig);
+    let (aws_config, aws_env) = sim.write_files(&kc).wrap_err_with(|| {
+        format!(
+            "writing the kubeconfig {} and the AWS files beside it (choose another path with --kubeconfig)",
+            kc.display()
+        )
+    })?;
+    Ok((sim, kc, aws_config, aws_env))
 }
 
 pub(super) fn check_speed(speed: f64) -> Result<()> {

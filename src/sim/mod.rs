@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod aws;
+pub mod campaign;
 pub mod clock;
 pub mod kubeconfig;
 pub mod scenario;
@@ -38,6 +39,8 @@ pub struct SimConfig {
     pub port: u16,
     /// How often open watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// A clock shared with other simulators (a campaign's clusters); else its own.
+    pub clock: Option<Clock>,
 }
 
 impl SimConfig {
@@ -47,6 +50,7 @@ impl SimConfig {
             speed: 1.0,
             port: 0,
             bookmark_interval: Duration::from_secs(10),
+            clock: None,
         }
     }
 }
@@ -106,7 +110,7 @@ impl Simulator {
         let addr = listener
             .local_addr()
             .map_err(|source| SimError::Bind { port: cfg.port, source })?;
-        let clock = Clock::new(cfg.speed);
+        let clock = cfg.clock.clone().unwrap_or_else(|| Clock::new(cfg.speed));
         let api_faults = cfg.scenario.api_faults.clone().unwrap_or_default();
         let name = cfg.scenario.name.clone();
         let cluster_name = cfg.scenario.cluster.name.clone();

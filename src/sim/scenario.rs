@@ -579,6 +579,8 @@ const KARPENTER: &str = include_str!("../../assets/scenarios/karpenter.yaml");
 const AUTOMODE: &str = include_str!("../../assets/scenarios/automode.yaml");
 const AL2: &str = include_str!("../../assets/scenarios/al2.yaml");
 const FARGATE: &str = include_str!("../../assets/scenarios/fargate.yaml");
+const CAMPAIGN_STAGING: &str = include_str!("../../assets/scenarios/campaign-staging.yaml");
+const CAMPAIGN_PROD: &str = include_str!("../../assets/scenarios/campaign-prod.yaml");
 
 /// The 1-based line of `key:` in the YAML text under the item `index` of the list
 /// at `list` (a best effort used to point validation errors at a line).
@@ -940,12 +942,14 @@ impl Scenario {
             "automode",
             "al2",
             "fargate",
+            "campaign-staging",
+            "campaign-prod",
         ]
     }
 
-    /// A built-in scenario by name.
-    pub fn builtin(name: &str) -> Option<Scenario> {
-        let text = match name {
+    /// A built-in scenario's YAML by name.
+    fn builtin_text(name: &str) -> Option<&'static str> {
+        Some(match name {
             "demo" => DEMO,
             "large" => LARGE,
             "preflight" => PREFLIGHT,
@@ -955,40 +959,38 @@ impl Scenario {
             "automode" => AUTOMODE,
             "al2" => AL2,
             "fargate" => FARGATE,
+            "campaign-staging" => CAMPAIGN_STAGING,
+            "campaign-prod" => CAMPAIGN_PROD,
             _ => return None,
-        };
+        })
+    }
+
+    /// A built-in scenario by name.
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let text = Self::builtin_text(name)?;
         Scenario::from_yaml(text, &format!("built-in scenario {name:?}")).ok()
     }
 
     /// A built-in scenario's name, or the path of a YAML file.
     pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
-        let text = match name_or_path {
-            "demo" => return Scenario::from_yaml(DEMO, "built-in scenario \"demo\""),
-            "large" => return Scenario::from_yaml(LARGE, "built-in scenario \"large\""),
-            "preflight" => return Scenario::from_yaml(PREFLIGHT, "built-in scenario \"preflight\""),
-            "fleet" => return Scenario::from_yaml(FLEET, "built-in scenario \"fleet\""),
-            "stateful" => return Scenario::from_yaml(STATEFUL, "built-in scenario \"stateful\""),
-            "karpenter" => return Scenario::from_yaml(KARPENTER, "built-in scenario \"karpenter\""),
-            "automode" => return Scenario::from_yaml(AUTOMODE, "built-in scenario \"automode\""),
-            "al2" => return Scenario::from_yaml(AL2, "built-in scenario \"al2\""),
-            "fargate" => return Scenario::from_yaml(FARGATE, "built-in scenario \"fargate\""),
-            path => {
-                let read = |error: String| ScenarioError::Read {
-                    path: path.to_string(),
-                    error,
-                    builtins: Self::builtin_names().join(", "),
-                };
-                // refused before it is read: a scenario is a page or two of YAML
-                let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
-                if size > MAX_SCENARIO_BYTES {
-                    return Err(read(format!(
-                        "{size} bytes, over the {} MiB a scenario may have",
-                        MAX_SCENARIO_BYTES >> 20
-                    )));
-                }
-                std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?
-            }
+        if let Some(text) = Self::builtin_text(name_or_path) {
+            return Scenario::from_yaml(text, &format!("built-in scenario {name_or_path:?}"));
+        }
+        let path = name_or_path;
+        let read = |error: String| ScenarioError::Read {
+            path: path.to_string(),
+            error,
+            builtins: Self::builtin_names().join(", "),
         };
+        // refused before it is read: a scenario is a page or two of YAML
+        let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
+        if size > MAX_SCENARIO_BYTES {
+            return Err(read(format!(
+                "{size} bytes, over the {} MiB a scenario may have",
+                MAX_SCENARIO_BYTES >> 20
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?;
         Scenario::from_yaml(&text, name_or_path)
     }
 }
