@@ -1,5 +1,6 @@
 //! The unscheduled-pods pane: how many pods wait for a node (prominent, with its
-//! trend), the scheduler's reasons with how many pods give each, and the pods.
+//! trend), the scheduler's reasons with how many pods give each, and the pods: a pod
+//! held by its volume's zone says which claim, which zone, and what to do.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -49,9 +50,12 @@ fn summary(c: &Cockpit) -> Vec<Span<'static>> {
         out.push(Span::styled(" · ", theme::dim()));
         out.push(Span::raw(format!("{reason} {n}")));
     }
-    if let Some(note) = widgets::source_note(c, Source::Pods) {
-        out.push(Span::styled(" · ", theme::dim()));
-        out.extend(note.spans);
+    // without claims or volumes, a pod held by its volume's zone is not explained
+    for source in [Source::Pods, Source::PersistentVolumeClaims, Source::PersistentVolumes] {
+        if let Some(note) = widgets::source_note(c, source) {
+            out.push(Span::styled(" · ", theme::dim()));
+            out.extend(note.spans);
+        }
     }
     out
 }
