@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use super::PaneView;
 use crate::cockpit::Cockpit;
 use crate::cockpit::view::{Detail, Pane};
-use crate::model::Source;
+use crate::model::{Source, SourceState};
 use crate::ui::theme;
 use crate::ui::widgets;
 
@@ -52,6 +52,10 @@ fn summary(c: &Cockpit) -> Vec<Span<'static>> {
     }
     // without claims or volumes, a pod held by its volume's zone is not explained
     for source in [Source::Pods, Source::PersistentVolumeClaims, Source::PersistentVolumes] {
+        let listing = matches!(c.model.sources.get(&source), Some(SourceState::Syncing));
+        if source != Source::Pods && listing {
+            continue;
+        }
         if let Some(note) = widgets::source_note(c, source) {
             out.push(Span::styled(" · ", theme::dim()));
             out.extend(note.spans);
