@@ -17,7 +17,13 @@ async fn a_batch_that_empties_a_zone_of_room_for_volume_pods_is_red_at_its_gate(
     let sim = common::start_at("stateful", 60.0).await;
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("journal.jsonl");
-    let plan = plan_for(&sim, "stateful", None, |s| matches!(s, Step::Nodegroup(g) if g.name == "data")).await;
+    let plan = plan_for(
+        &sim,
+        "stateful",
+        None,
+        |s| matches!(s, Step::Nodegroup(g) if g.name == "data"),
+    )
+    .await;
     assert_eq!(plan.steps.len(), 1, "{:?}", plan.steps);
     let mut h = start(&sim, plan, &journal).await;
     let s = until(&mut h, "the zonal criterion judged, red", 90, |s| {

@@ -297,17 +297,23 @@ async fn eks_adds_its_view_through_the_cloud_client() {
 #[tokio::test]
 async fn stateful_pods_on_zonal_volumes_are_counted_per_zone() {
     let sim = common::start("stateful").await;
-    let all = common::eventually(&sim, std::time::Duration::from_secs(5), 120, "every volume bound", || {
-        let sim = &sim;
-        async move {
-            let all = findings(sim, "1.33").await;
-            let zonal: Vec<Finding> = find(&all, Check::Capacity, "whose volumes are in")
-                .into_iter()
-                .cloned()
-                .collect();
-            (zonal.len() == 3).then_some(zonal)
-        }
-    })
+    let all = common::eventually(
+        &sim,
+        std::time::Duration::from_secs(5),
+        120,
+        "every volume bound",
+        || {
+            let sim = &sim;
+            async move {
+                let all = findings(sim, "1.33").await;
+                let zonal: Vec<Finding> = find(&all, Check::Capacity, "whose volumes are in")
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                (zonal.len() == 3).then_some(zonal)
+            }
+        },
+    )
     .await;
     for zone in ["eu-west-1a", "eu-west-1b", "eu-west-1c"] {
         let f = all

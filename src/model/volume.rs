@@ -33,7 +33,9 @@ impl ClaimInfo {
                 .and_then(|s| s.volume_name.as_deref())
                 .filter(|v| !v.is_empty())
                 .map(|v| strings.get(v)),
-            class: spec.and_then(|s| s.storage_class_name.as_deref()).map(|v| strings.get(v)),
+            class: spec
+                .and_then(|s| s.storage_class_name.as_deref())
+                .map(|v| strings.get(v)),
             phase: strings.get(c.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")),
         })
     }
@@ -155,7 +157,8 @@ pub fn zonal_pods(m: &super::ClusterModel) -> Vec<ZonalPod> {
 /// (worded `had volume node affinity conflict` before 1.33, `didn't match
 /// PersistentVolume's node affinity` since).
 pub fn is_volume_conflict(message: &str) -> bool {
-    message.contains("volume node affinity conflict") || message.contains("didn't match PersistentVolume's node affinity")
+    message.contains("volume node affinity conflict")
+        || message.contains("didn't match PersistentVolume's node affinity")
 }
 
 /// A node takes new pods: Ready, not cordoned, not on its way out.
@@ -182,7 +185,8 @@ pub fn label_matches(node_group: &str, node_zone: &str, instance_type: &str, key
 pub fn selects(pod: &PodInfo, n: &NodeInfo, home: Option<&str>) -> bool {
     let Some(v) = &pod.volumes else { return true };
     v.selector.iter().all(|(k, val)| {
-        label_matches(&n.group, &n.zone, &n.instance_type, k, val).unwrap_or_else(|| home.is_none_or(|h| *n.group == *h))
+        label_matches(&n.group, &n.zone, &n.instance_type, k, val)
+            .unwrap_or_else(|| home.is_none_or(|h| *n.group == *h))
     })
 }
 
@@ -236,9 +240,7 @@ pub fn why_waiting(
         ));
     }
     conflict.then(|| {
-        format!(
-            "{at}: its {usable} schedulable node(s) there lack room or refuse it; free room on a node in {zone}"
-        )
+        format!("{at}: its {usable} schedulable node(s) there lack room or refuse it; free room on a node in {zone}")
     })
 }
 
@@ -298,8 +300,10 @@ mod tests {
         .unwrap();
         let mut s = Interner::default();
         let mut v = Volumes::default();
-        v.volumes
-            .apply(Change::Upsert("pvc-1".into(), VolumeInfo::from_volume(&pv, &mut s).unwrap()));
+        v.volumes.apply(Change::Upsert(
+            "pvc-1".into(),
+            VolumeInfo::from_volume(&pv, &mut s).unwrap(),
+        ));
         v.claims.apply(Change::Upsert(
             format!("data/{claim}"),
             ClaimInfo::from_claim(&pvc, &mut s).unwrap(),
@@ -345,7 +349,11 @@ mod tests {
         let v = volumes("data-db-0", "eu-west-1b");
         let ns = nodes(vec![node("b1", "data", "eu-west-1b", false)]);
         assert_eq!(
-            why_waiting(&pending("db-0", "data-db-0", "0/1 nodes are available: 1 Insufficient cpu."), &v, &ns),
+            why_waiting(
+                &pending("db-0", "data-db-0", "0/1 nodes are available: 1 Insufficient cpu."),
+                &v,
+                &ns
+            ),
             None
         );
         let why = why_waiting(&pending("db-0", "data-db-0", CONFLICT), &v, &ns).expect("the scheduler blames it");

@@ -145,7 +145,10 @@ pub fn check(s: &Snapshot, batch: usize) -> (Vec<Finding>, CheckRun) {
     findings.extend(zonal);
     let mut examined_text = format!("a batch of {batch} node(s) per group — {}", examined.join("; "));
     if !zones_examined.is_empty() {
-        examined_text.push_str(&format!("; per zone, pods on zonal volumes — {}", zones_examined.join("; ")));
+        examined_text.push_str(&format!(
+            "; per zone, pods on zonal volumes — {}",
+            zones_examined.join("; ")
+        ));
     }
     let volumes_unread = s
         .unreadable

@@ -232,7 +232,10 @@ mod tests {
                 node("apps-a", "apps", "eu-west-1a"),
                 node("data-b", "data", "eu-west-1b"),
             ],
-            vec![db("postgres-0", "data-a", Some("data")), db("postgres-1", "data-b", Some("data"))],
+            vec![
+                db("postgres-0", "data-a", Some("data")),
+                db("postgres-1", "data-b", Some("data")),
+            ],
             &[("data-postgres-0", "eu-west-1a"), ("data-postgres-1", "eu-west-1b")],
         );
         let (f, _) = super::super::check(&s, 1);
@@ -243,14 +246,22 @@ mod tests {
         assert_eq!(a.check, Check::Capacity);
         assert_eq!(a.severity, Severity::Warning, "apps-a is still in the zone");
         assert!(a.title.contains("group data"), "{}", a.title);
-        assert!(a.resources.contains(&"Pod data/postgres-0".to_string()), "{:?}", a.resources);
+        assert!(
+            a.resources.contains(&"Pod data/postgres-0".to_string()),
+            "{:?}",
+            a.resources
+        );
         assert!(
             a.resources
                 .contains(&"PersistentVolumeClaim data/data-postgres-0".to_string()),
             "{:?}",
             a.resources
         );
-        assert!(a.evidence.iter().any(|e| e.contains("may not run there")), "{:?}", a.evidence);
+        assert!(
+            a.evidence.iter().any(|e| e.contains("may not run there")),
+            "{:?}",
+            a.evidence
+        );
         // eu-west-1b has no node left at all: a blocker
         let b = f.iter().find(|f| f.title.contains("in eu-west-1b")).expect("zone b");
         assert_eq!(b.severity, Severity::Blocker);
@@ -259,13 +270,21 @@ mod tests {
     #[test]
     fn a_node_with_room_in_the_zone_takes_them() {
         let s = snapshot(
-            vec![node("data-a1", "data", "eu-west-1a"), node("data-a2", "data", "eu-west-1a")],
+            vec![
+                node("data-a1", "data", "eu-west-1a"),
+                node("data-a2", "data", "eu-west-1a"),
+            ],
             vec![db("postgres-0", "data-a1", Some("data"))],
             &[("data-postgres-0", "eu-west-1a")],
         );
         let (f, run) = super::super::check(&s, 1);
         assert!(f.is_empty(), "{f:#?}");
-        assert!(run.examined.contains("eu-west-1a: 1 volume pod(s) on 1 node(s) of data"), "{}", run.examined);
+        assert!(
+            run.examined
+                .contains("eu-west-1a: 1 volume pod(s) on 1 node(s) of data"),
+            "{}",
+            run.examined
+        );
         // a batch of two takes both: nowhere left
         let (f, _) = super::super::check(&s, 2);
         assert_eq!(f.len(), 1, "{f:#?}");
@@ -276,7 +295,10 @@ mod tests {
     fn a_volume_pod_is_not_placed_in_another_zone() {
         // plenty of room in eu-west-1b, none in eu-west-1a
         let s = snapshot(
-            vec![node("data-a", "data", "eu-west-1a"), node("data-b", "data", "eu-west-1b")],
+            vec![
+                node("data-a", "data", "eu-west-1a"),
+                node("data-b", "data", "eu-west-1b"),
+            ],
             vec![db("postgres-0", "data-a", None)],
             &[("data-postgres-0", "eu-west-1a")],
         );

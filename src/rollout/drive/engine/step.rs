@@ -10,12 +10,12 @@ use super::super::DriveError;
 use super::super::decide::{self, Failure};
 use super::super::{gate, zones};
 use super::Engine;
-use crate::cluster::ClusterReader;
 use crate::cloud::MaxUnavailable;
-use crate::model::rollout::Criterion;
-use crate::model::{Health, Level};
+use crate::cluster::ClusterReader;
 use crate::model::journal::{GateId, StepId, StepState, What};
+use crate::model::rollout::Criterion;
 use crate::model::rollout::Phase;
+use crate::model::{Health, Level};
 use crate::rollout::plan::{Step, Strategy};
 use crate::rollout::steps::{self, Progress, StepError};
 
