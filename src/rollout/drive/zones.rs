@@ -13,6 +13,7 @@ use crate::model::health::NodePlace;
 use crate::model::journal::Accepted;
 use crate::model::rollout::Criterion;
 use crate::model::volume::{ZonalPod, label_matches};
+use crate::rollout::steps::bluegreen::copy_name;
 
 /// The criterion's name on the gate.
 pub const NAME: &str = "room for zonal volumes";
@@ -43,10 +44,12 @@ pub fn next_batch<'h>(h: &'h Health, b: &ZonalBatch) -> Vec<&'h NodePlace> {
 }
 
 /// Whether the pod may run on `n` by its node selector; a label the cockpit does not
-/// keep is taken as met on the nodes of `home`, the group it runs in now.
-fn may_run_on(p: &ZonalPod, n: &NodePlace, home: Option<&str>) -> bool {
+/// keep is taken as met on the nodes of `home`, the group it runs in now, and of
+/// `home`'s blue-green copy (which carries the same labels).
+fn may_run_on(p: &ZonalPod, n: &NodePlace, home: Option<&str>, target: &str) -> bool {
+    let home_or_copy = |h: &str| n.group == h || n.group == copy_name(h, target);
     p.selector.iter().all(|(k, v)| {
-        label_matches(&n.group, &n.zone, &n.instance_type, k, v).unwrap_or_else(|| home.is_none_or(|h| n.group == h))
+        label_matches(&n.group, &n.zone, &n.instance_type, k, v).unwrap_or_else(|| home.is_none_or(home_or_copy))
     })
 }
 
@@ -66,7 +69,7 @@ pub fn criterion(h: &Health, b: &ZonalBatch) -> Option<Criterion> {
         let home = group_of(&p.node);
         for c in &p.claims {
             let left = h.places.iter().any(|n| {
-                n.zone == c.zone && n.schedulable && !names.contains(&n.name.as_str()) && may_run_on(p, n, home)
+                n.zone == c.zone && n.schedulable && !names.contains(&n.name.as_str()) && may_run_on(p, n, home, b.target)
             });
             if !left {
                 stranded
@@ -212,6 +215,12 @@ mod tests {
         h.places.push(place("data-a2", "data", "eu-west-1a", "1.33", 900));
         let c = criterion(&h, &DATA).expect("judged");
         assert!(c.ok, "{c:?}");
+        // a label the cockpit does not keep: met in the pod's group and its blue-green copy
+        let mut h = stateful();
+        h.zonal[0].selector = vec![("role".into(), "data".into())];
+        assert!(criterion(&h, &DATA).is_some_and(|c| !c.ok), "apps-a is not of its group");
+        h.places.push(place("data-1-33-a", "data-1-33", "eu-west-1a", "1.33", 900));
+        assert!(criterion(&h, &DATA).is_some_and(|c| c.ok), "the copy's node in the zone");
         // a pod with no selector may go to the apps node of its zone
         let mut h = stateful();
         h.zonal[0].selector.clear();
