@@ -70,3 +70,60 @@ async fn a_batch_that_empties_a_zone_of_room_for_volume_pods_is_red_at_its_gate(
         assert!(accepted.contains(&i.item), "{} not accepted: {accepted:?}", i.item);
     }
 }
+
+/// `upshift drive --headless` on the same cluster, the control plane first (a plan
+/// must have it before a node group): the state line at the gate before the data
+/// group names the criterion, the zone and a postgres pod with its volume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_drive_prints_the_zone_its_batch_empties() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::time::{Duration, Instant};
+
+    let sim = common::start_at("stateful", 300.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    let plan = plan_for(&sim, "stateful", None, |s| {
+        matches!(s, Step::ControlPlane) || matches!(s, Step::Nodegroup(g) if g.name == "data")
+    })
+    .await;
+    std::fs::write(dir.path().join("plan.yaml"), plan.to_yaml(None)).unwrap();
+    let d = dir.path().to_path_buf();
+    let sim = std::sync::Arc::new(sim);
+    let s2 = sim.clone();
+    let line = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let mut child = common::bin::spawn_drive(&d, &s2);
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        let mut found = None;
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.starts_with("at gate") && line.contains(&format!("{NAME}: the next batch of data")) {
+                found = Some(line);
+                break;
+            }
+            if line.starts_with("at gate") && line.contains("green, settled") {
+                let _ = writeln!(stdin, "proceed");
+            }
+            seen.push(line);
+            if started.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+        }
+        drop(stdin);
+        let _ = child.kill();
+        let status = child.wait();
+        let log = std::fs::read_to_string(d.join("upshift.log")).unwrap_or_default();
+        found.unwrap_or_else(|| panic!("no state line named the zone ({status:?}): {seen:#?}\n{log}"))
+    })
+    .await
+    .unwrap();
+    assert!(line.contains("gate before"), "{line}");
+    assert!(
+        ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+            .iter()
+            .any(|z| line.contains(&format!("{z}: data/postgres-"))),
+        "{line}"
+    );
+    assert!(line.contains("(volume data-postgres-"), "{line}");
+}

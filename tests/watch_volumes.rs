@@ -70,11 +70,17 @@ async fn a_pod_held_by_its_volumes_zone_is_explained_from_the_watches() {
         },
         jiff::Timestamp::now(),
     );
-    until(&mut c, &mut rx, &sim, "claims and volumes listed, every volume bound", |c| {
-        c.model.sources.get(&Source::PersistentVolumes) == Some(&SourceState::Synced)
-            && c.model.sources.get(&Source::PersistentVolumeClaims) == Some(&SourceState::Synced)
-            && c.signals.zonal.len() == 6
-    })
+    until(
+        &mut c,
+        &mut rx,
+        &sim,
+        "claims and volumes listed, every volume bound",
+        |c| {
+            c.model.sources.get(&Source::PersistentVolumes) == Some(&SourceState::Synced)
+                && c.model.sources.get(&Source::PersistentVolumeClaims) == Some(&SourceState::Synced)
+                && c.signals.zonal.len() == 6
+        },
+    )
     .await;
 
     // postgres-0's zone: every node there cordoned, then the pod evicted
@@ -109,7 +115,12 @@ async fn a_pod_held_by_its_volumes_zone_is_explained_from_the_watches() {
         cordon(&lead, n, false).await;
     }
     until(&mut c, &mut rx, &sim, "postgres-0 scheduled again", |c| {
-        c.signals.unscheduled.count == 0 && c.model.pods.items.get("data/postgres-0").is_some_and(|p| p.node.is_some())
+        c.signals.unscheduled.count == 0
+            && c.model
+                .pods
+                .items
+                .get("data/postgres-0")
+                .is_some_and(|p| p.node.is_some())
     })
     .await;
     assert_eq!(sim.request_counts().mutating("viewer"), 0);

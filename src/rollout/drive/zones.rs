@@ -69,7 +69,10 @@ pub fn criterion(h: &Health, b: &ZonalBatch) -> Option<Criterion> {
         let home = group_of(&p.node);
         for c in &p.claims {
             let left = h.places.iter().any(|n| {
-                n.zone == c.zone && n.schedulable && !names.contains(&n.name.as_str()) && may_run_on(p, n, home, b.target)
+                n.zone == c.zone
+                    && n.schedulable
+                    && !names.contains(&n.name.as_str())
+                    && may_run_on(p, n, home, b.target)
             });
             if !left {
                 stranded
@@ -218,9 +221,16 @@ mod tests {
         // a label the cockpit does not keep: met in the pod's group and its blue-green copy
         let mut h = stateful();
         h.zonal[0].selector = vec![("role".into(), "data".into())];
-        assert!(criterion(&h, &DATA).is_some_and(|c| !c.ok), "apps-a is not of its group");
-        h.places.push(place("data-1-33-a", "data-1-33", "eu-west-1a", "1.33", 900));
-        assert!(criterion(&h, &DATA).is_some_and(|c| c.ok), "the copy's node in the zone");
+        assert!(
+            criterion(&h, &DATA).is_some_and(|c| !c.ok),
+            "apps-a is not of its group"
+        );
+        h.places
+            .push(place("data-1-33-a", "data-1-33", "eu-west-1a", "1.33", 900));
+        assert!(
+            criterion(&h, &DATA).is_some_and(|c| c.ok),
+            "the copy's node in the zone"
+        );
         // a pod with no selector may go to the apps node of its zone
         let mut h = stateful();
         h.zonal[0].selector.clear();
