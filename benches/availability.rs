@@ -63,6 +63,7 @@ fn pod(i: usize, size: &Size, strings: &mut Interner) -> PodInfo {
         unschedulable: None,
         empty_dir: false,
         created: Some(now()),
+        volumes: None,
     }
 }
 

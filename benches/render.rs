@@ -121,6 +121,7 @@ fn pod(i: usize, node: Option<&Arc<str>>, strings: &mut Interner) -> PodInfo {
         }),
         empty_dir: i.is_multiple_of(7),
         created: Some(now() - jiff::SignedDuration::from_mins(1 + (i % 5000) as i64)),
+        volumes: None,
     }
 }
 

@@ -289,3 +289,56 @@ async fn eks_adds_its_view_through_the_cloud_client() {
         "{missing}"
     );
 }
+
+/// The `stateful` scenario: postgres and redis keep one EBS volume per zone on the
+/// `data` group's one node per zone. Draining a batch of one data node leaves its
+/// zone with an apps node only, which their node selector refuses: each zone is a
+/// warning naming the zone, the group, the pods and their claims.
+#[tokio::test]
+async fn stateful_pods_on_zonal_volumes_are_counted_per_zone() {
+    let sim = common::start("stateful").await;
+    let all = common::eventually(
+        &sim,
+        std::time::Duration::from_secs(5),
+        120,
+        "every volume bound",
+        || {
+            let sim = &sim;
+            async move {
+                let all = findings(sim, "1.33").await;
+                let zonal: Vec<Finding> = find(&all, Check::Capacity, "whose volumes are in")
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                (zonal.len() == 3).then_some(zonal)
+            }
+        },
+    )
+    .await;
+    for zone in ["eu-west-1a", "eu-west-1b", "eu-west-1c"] {
+        let f = all
+            .iter()
+            .find(|f| f.title.contains(&format!("in {zone} leaves")))
+            .unwrap_or_else(|| panic!("no finding for {zone}: {all:#?}"));
+        assert_eq!(f.severity, Severity::Warning, "an apps node stays in {zone}: {f:#?}");
+        assert!(f.title.contains("group data"), "{}", f.title);
+        assert!(
+            f.resources.iter().any(|r| r.starts_with("Pod data/postgres-")),
+            "{:?}",
+            f.resources
+        );
+        assert!(
+            f.resources
+                .iter()
+                .any(|r| r.starts_with("PersistentVolumeClaim data/data-postgres-")),
+            "{:?}",
+            f.resources
+        );
+        assert!(
+            f.evidence.iter().any(|e| e.contains("may not run there")),
+            "{:?}",
+            f.evidence
+        );
+    }
+    assert_eq!(sim.request_counts().mutating("viewer"), 0);
+}

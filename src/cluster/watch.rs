@@ -1,5 +1,6 @@
 //! The cockpit's eyes: one watch per kind (nodes, pods, warning events, PDBs,
-//! Deployments, DaemonSets, StatefulSets, ReplicaSets, Services, EndpointSlices, and
+//! Deployments, DaemonSets, StatefulSets, ReplicaSets, Services, EndpointSlices,
+//! PersistentVolumeClaims and PersistentVolumes (the zones of volumes), and
 //! Karpenter's kinds in `karpenter.rs`), each projected into compact records as it arrives and
 //! sent to the cockpit's loop in batches, and a watch on the ConfigMap a lead
 //! publishes the rollout to. Lists are paged, watches resume from their
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::Api;
@@ -23,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::model::component::PdbInfo;
 use crate::model::service::{ServiceInfo, SliceInfo};
+use crate::model::volume::{ClaimInfo, VolumeInfo};
 use crate::model::workload::{Kind, WorkloadInfo};
 use crate::model::{Change, Delta, Interner, LogEntry, NodeInfo, PodInfo, Source, SourceState};
 
@@ -147,11 +149,27 @@ pub(super) fn start(client: &kube::Client, tx: mpsc::Sender<Delta>) -> Watches {
         ),
         spawn(
             Api::<EndpointSlice>::all(c.clone()),
-            plain,
+            plain.clone(),
             Source::EndpointSlices,
             tx.clone(),
             SliceInfo::from_slice,
             Delta::EndpointSlices,
+        ),
+        spawn(
+            Api::<PersistentVolumeClaim>::all(c.clone()),
+            plain.clone(),
+            Source::PersistentVolumeClaims,
+            tx.clone(),
+            ClaimInfo::from_claim,
+            Delta::PersistentVolumeClaims,
+        ),
+        spawn(
+            Api::<PersistentVolume>::all(c.clone()),
+            plain,
+            Source::PersistentVolumes,
+            tx.clone(),
+            VolumeInfo::from_volume,
+            Delta::PersistentVolumes,
         ),
         tokio::spawn(follow_version(c.clone(), tx.clone())),
     ];

@@ -16,6 +16,22 @@ pub struct OwnerlessPod {
     pub group: Option<String>,
 }
 
+/// A node as a drain's zone check needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodePlace {
+    pub name: String,
+    pub group: String,
+    pub zone: String,
+    pub instance_type: String,
+    /// Its kubelet's minor, `1.31`.
+    pub minor: String,
+    pub created: Option<super::Timestamp>,
+    /// Ready, not cordoned, not being removed: it takes new pods.
+    pub schedulable: bool,
+    pub cordoned: bool,
+    pub terminating: bool,
+}
+
 /// A critical component as the verdict judges it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ComponentHealth {
@@ -55,6 +71,10 @@ pub struct Health {
     /// Nodes cordoned and not being removed.
     pub cordoned: Vec<String>,
     pub components: Vec<ComponentHealth>,
+    /// Running pods with volumes bound to one zone.
+    pub zonal: Vec<super::volume::ZonalPod>,
+    /// Every node's group, zone and whether it takes pods (when `zonal` is not empty).
+    pub places: Vec<NodePlace>,
 }
 
 impl Health {
@@ -91,6 +111,25 @@ impl Health {
             .collect();
         let a = &s.availability;
         Health {
+            zonal: s.zonal.clone(),
+            // only a cluster with zonal volumes needs the nodes' places
+            places: s
+                .nodes
+                .rows
+                .iter()
+                .filter(|_| !s.zonal.is_empty())
+                .map(|r| NodePlace {
+                    name: r.name.clone(),
+                    group: r.group.clone(),
+                    zone: r.zone.clone(),
+                    instance_type: r.instance_type.clone(),
+                    minor: r.minor.clone(),
+                    created: r.created,
+                    schedulable: r.ready && !r.cordoned && !r.terminating,
+                    cordoned: r.cordoned,
+                    terminating: r.terminating,
+                })
+                .collect(),
             workloads: a.rows.clone(),
             services_down: a.services_down.clone(),
             ownerless: a

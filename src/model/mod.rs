@@ -18,6 +18,7 @@ pub mod series;
 pub mod service;
 pub mod signals;
 pub mod support;
+pub mod volume;
 pub mod workload;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -83,10 +84,12 @@ pub enum Source {
     NodePools,
     /// Karpenter's NodeClaims (`karpenter.sh/v1`): in the model only where the CRD is served.
     NodeClaims,
+    PersistentVolumeClaims,
+    PersistentVolumes,
 }
 
 impl Source {
-    pub const ALL: [Source; 10] = [
+    pub const ALL: [Source; 12] = [
         Source::Nodes,
         Source::Pods,
         Source::Events,
@@ -97,6 +100,8 @@ impl Source {
         Source::ReplicaSets,
         Source::Services,
         Source::EndpointSlices,
+        Source::PersistentVolumeClaims,
+        Source::PersistentVolumes,
     ];
 
     /// What a user would call it: `pods`, `poddisruptionbudgets`, ...
@@ -114,6 +119,8 @@ impl Source {
             Source::EndpointSlices => "endpointslices",
             Source::NodePools => "nodepools",
             Source::NodeClaims => "nodeclaims",
+            Source::PersistentVolumeClaims => "persistentvolumeclaims",
+            Source::PersistentVolumes => "persistentvolumes",
         }
     }
 }
@@ -159,6 +166,8 @@ pub enum Delta {
     EndpointSlices(Vec<Change<service::SliceInfo>>),
     NodePools(Vec<Change<karpenter::NodePoolInfo>>),
     NodeClaims(Vec<Change<karpenter::NodeClaimInfo>>),
+    PersistentVolumeClaims(Vec<Change<volume::ClaimInfo>>),
+    PersistentVolumes(Vec<Change<volume::VolumeInfo>>),
     /// Pods Karpenter nominated for a NodeClaim: (pod key, claim).
     Nominations(Vec<(String, String)>),
     Source(Source, SourceState),
@@ -250,6 +259,8 @@ pub struct PodIndex {
     pub restarts: u64,
     /// Keys of pods with no controller (lost if their node goes), not finished.
     pub ownerless: HashSet<String>,
+    /// Keys of pods that mount PersistentVolumeClaims, not finished.
+    pub with_claims: HashSet<String>,
 }
 
 impl PodIndex {
@@ -273,6 +284,9 @@ impl PodIndex {
         if p.is_ownerless() {
             self.ownerless.insert(key.to_string());
         }
+        if p.volumes.is_some() && !matches!(p.phase, pod::PodPhase::Succeeded | pod::PodPhase::Failed) {
+            self.with_claims.insert(key.to_string());
+        }
     }
 
     fn remove(&mut self, key: &str, p: &PodInfo) {
@@ -289,6 +303,7 @@ impl PodIndex {
         self.errors.remove(key);
         self.restarts = self.restarts.saturating_sub(u64::from(p.restarts));
         self.ownerless.remove(key);
+        self.with_claims.remove(key);
     }
 }
 
@@ -307,6 +322,8 @@ pub struct ClusterModel {
     pub services: service::Services,
     /// Karpenter's NodePools, NodeClaims, launch failures and nominations.
     pub karpenter: karpenter::Karpenter,
+    /// PersistentVolumeClaims and the zones of their volumes.
+    pub volumes: volume::Volumes,
     pub sources: BTreeMap<Source, SourceState>,
     /// The API server's version, e.g. `v1.30.5-eks-ce1d5eb`.
     pub server_version: Option<String>,
@@ -331,6 +348,7 @@ impl ClusterModel {
             workloads: workload::Workloads::default(),
             services: service::Services::default(),
             karpenter: karpenter::Karpenter::default(),
+            volumes: volume::Volumes::default(),
             sources: Source::ALL.iter().map(|s| (*s, SourceState::Syncing)).collect(),
             server_version: None,
             rollout_target: None,
@@ -388,6 +406,12 @@ impl ClusterModel {
             }),
             Delta::NodeClaims(changes) => changes.into_iter().for_each(|c| {
                 self.karpenter.nodeclaims.apply(c);
+            }),
+            Delta::PersistentVolumeClaims(changes) => changes.into_iter().for_each(|c| {
+                self.volumes.claims.apply(c);
+            }),
+            Delta::PersistentVolumes(changes) => changes.into_iter().for_each(|c| {
+                self.volumes.volumes.apply(c);
             }),
             Delta::Nominations(list) => {
                 self.karpenter.nominated.extend(list);
@@ -506,6 +530,7 @@ mod tests {
             unschedulable: None,
             empty_dir: false,
             created: None,
+            volumes: None,
         }
     }
 
@@ -524,6 +549,7 @@ mod tests {
             && a.errors == b.errors
             && a.restarts == b.restarts
             && a.ownerless == b.ownerless
+            && a.with_claims == b.with_claims
     }
 
     #[test]

@@ -86,6 +86,40 @@ pub struct PodInfo {
     pub unschedulable: Option<Box<str>>,
     pub empty_dir: bool,
     pub created: Option<Timestamp>,
+    /// The claims it mounts and its node selector, for the few pods with claims.
+    pub volumes: Option<Box<PodVolumes>>,
+}
+
+/// A pod's PersistentVolumeClaims and node selector: where its volumes let it run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodVolumes {
+    /// Claim names, in the pod's namespace.
+    pub claims: Box<[Arc<str>]>,
+    /// `spec.nodeSelector`, key and value.
+    pub selector: Box<[(Arc<str>, Arc<str>)]>,
+}
+
+impl PodVolumes {
+    fn from_spec(spec: &k8s_openapi::api::core::v1::PodSpec, strings: &mut Interner) -> Option<Box<PodVolumes>> {
+        let claims: Box<[Arc<str>]> = spec
+            .volumes
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| strings.get(&c.claim_name))
+            .collect();
+        if claims.is_empty() {
+            return None;
+        }
+        let selector = spec
+            .node_selector
+            .iter()
+            .flatten()
+            .map(|(k, v)| (strings.get(k), strings.get(v)))
+            .collect();
+        Some(Box::new(PodVolumes { claims, selector }))
+    }
 }
 
 /// Waiting reasons that are part of a normal start.
@@ -213,6 +247,7 @@ impl PodInfo {
             unschedulable,
             empty_dir,
             created: meta.creation_timestamp.as_ref().map(|t| t.0),
+            volumes: spec.and_then(|s| PodVolumes::from_spec(s, strings)),
         }
     }
 

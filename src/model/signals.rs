@@ -183,6 +183,9 @@ pub struct Signals {
     /// Karpenter's NodePools, when the cluster has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodepools: Option<super::nodepools::NodePools>,
+    /// Running pods with volumes bound to one zone (what a drain must leave room for).
+    #[serde(skip)]
+    pub zonal: Vec<super::volume::ZonalPod>,
 }
 
 impl Signals {
@@ -235,7 +238,16 @@ impl Signals {
                 }
             }
         }
+        // a pod whose volume's zone has no node for it: the zone is named
+        for (key, why) in &mut unscheduled.pods {
+            if let Some(p) = m.pods.items.get(key)
+                && let Some(w) = super::volume::why_waiting(p, &m.volumes, &m.nodes.items)
+            {
+                *why = w;
+            }
+        }
         Signals {
+            zonal: super::volume::zonal_pods(m),
             synced: m.synced(),
             pods_total: m.pods.len(),
             health: node_health(m.nodes.items.values()),

@@ -403,6 +403,7 @@ mod tests {
             unschedulable: None,
             empty_dir: false,
             created: None,
+            volumes: None,
         };
         assert_eq!(ws.of_pod(&p).as_deref(), Some("Deployment shop/recs"));
         p.owner = Some(Arc::from("other"));

@@ -1,12 +1,15 @@
 //! Capacity: for each node group, can the rest of the cluster take the pods of the
 //! largest batch that will be drained at once? Pod requests are placed, largest
 //! first, on the free allocatable of the other Ready, schedulable nodes they may run
-//! on (taints and node selectors), as the scheduler would.
+//! on (taints and node selectors), as the scheduler would. Pods whose volumes are
+//! pinned to a zone can only go to that zone: `zones.rs` judges them per zone.
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::gather::{NodeFacts, PodFacts, Snapshot};
 use super::{Check, CheckRun, Finding, Severity};
+
+mod zones;
 
 #[derive(Clone, Copy, Default)]
 struct Use {
@@ -29,7 +32,8 @@ pub fn check(s: &Snapshot, batch: usize) -> (Vec<Finding>, CheckRun) {
         u.cpu += p.cpu_millis;
         u.mem += p.memory;
         u.pods += 1;
-        if !p.is_daemon() && !p.is_mirror() {
+        // pods held to their volume's zone are judged per zone below
+        if !p.is_daemon() && !p.is_mirror() && zones::zone_of(s, p).is_none() {
             on_node.entry(n).or_default().push(p);
         }
     }
@@ -137,10 +141,23 @@ pub fn check(s: &Snapshot, batch: usize) -> (Vec<Finding>, CheckRun) {
             evidence,
         });
     }
+    let (zonal, zones_examined) = zones::check(s, batch, &used);
+    findings.extend(zonal);
+    let mut examined_text = format!("a batch of {batch} node(s) per group — {}", examined.join("; "));
+    if !zones_examined.is_empty() {
+        examined_text.push_str(&format!(
+            "; per zone, pods on zonal volumes — {}",
+            zones_examined.join("; ")
+        ));
+    }
+    let volumes_unread = s
+        .unreadable
+        .iter()
+        .any(|(w, _)| w == "persistentvolumes" || w == "persistentvolumeclaims");
     let run = CheckRun {
         check: Check::Capacity,
-        examined: format!("a batch of {batch} node(s) per group — {}", examined.join("; ")),
-        complete: !s.unreadable.iter().any(|(w, _)| w == "pods" || w == "nodes"),
+        examined: examined_text,
+        complete: !volumes_unread && !s.unreadable.iter().any(|(w, _)| w == "pods" || w == "nodes"),
     };
     (findings, run)
 }

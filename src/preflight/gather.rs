@@ -82,6 +82,8 @@ pub struct PodFacts {
     pub labels: BTreeMap<String, String>,
     /// Annotated `karpenter.sh/do-not-disrupt: "true"`: Karpenter will not disrupt its node.
     pub do_not_disrupt: bool,
+    /// The PersistentVolumeClaims it mounts (names in its namespace).
+    pub claims: Vec<String>,
 }
 
 impl PodFacts {
@@ -211,6 +213,15 @@ pub struct Snapshot {
     pub node_os: Vec<super::nodeos::NodeOs>,
     /// What could not be read, with why (RBAC, a resource the server does not serve).
     pub unreadable: Vec<(String, String)>,
+    /// Bound claims whose volume is pinned to one zone: `namespace/claim` → volume, zone.
+    pub claim_zones: BTreeMap<String, ClaimZone>,
+}
+
+/// Where a claim's volume lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClaimZone {
+    pub volume: String,
+    pub zone: String,
 }
 
 impl Snapshot {
@@ -354,6 +365,10 @@ pub fn pod_facts(p: &Pod) -> PodFacts {
         node_selector: spec.and_then(|s| s.node_selector.clone()).unwrap_or_default(),
         tolerations: tolerations(spec),
         labels: p.metadata.labels.clone().unwrap_or_default(),
+        claims: volumes
+            .iter()
+            .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
+            .collect(),
         do_not_disrupt: p
             .metadata
             .annotations
@@ -438,6 +453,57 @@ fn latest_revisions(mut all: Vec<HelmRelease>) -> Vec<HelmRelease> {
     all
 }
 
+/// The zones of bound claims' volumes, from PersistentVolumeClaims and PersistentVolumes.
+async fn gather_volumes(reader: &ClusterReader, s: &mut Snapshot) {
+    use crate::model::volume::volume_zone;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let zones = match reader
+        .list_all::<PersistentVolume, _>(|v| {
+            (
+                v.metadata.name.clone().unwrap_or_default(),
+                volume_zone(v).map(str::to_string),
+            )
+        })
+        .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|(n, z)| Some((n, z?)))
+            .collect::<BTreeMap<_, _>>(),
+        Err(e) => return s.note("persistentvolumes", &e),
+    };
+    match reader
+        .list_all::<PersistentVolumeClaim, _>(|c| {
+            (
+                format!(
+                    "{}/{}",
+                    c.metadata.namespace.as_deref().unwrap_or(""),
+                    c.metadata.name.as_deref().unwrap_or("")
+                ),
+                c.spec.as_ref().and_then(|s| s.volume_name.clone()),
+            )
+        })
+        .await
+    {
+        Ok(list) => {
+            for (key, volume) in list {
+                if let Some(v) = volume
+                    && let Some(zone) = zones.get(&v)
+                {
+                    s.claim_zones.insert(
+                        key,
+                        ClaimZone {
+                            volume: v,
+                            zone: zone.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        Err(e) => s.note("persistentvolumeclaims", &e),
+    }
+}
+
 /// Reads the cluster, through a reader: preflight cannot write.
 pub async fn gather(reader: &ClusterReader) -> Result<Snapshot, kube::Error> {
     let mut s = Snapshot {
@@ -520,6 +586,7 @@ pub async fn gather(reader: &ClusterReader) -> Result<Snapshot, kube::Error> {
         }
         Err(e) => s.note("poddisruptionbudgets", &e),
     }
+    gather_volumes(reader, &mut s).await;
     let mut releases = Vec::new();
     // Helm v3 keeps releases in Secrets (the default) or ConfigMaps (HELM_DRIVER=configmap)
     let helm = ListParams::default().labels("owner=helm");

@@ -48,10 +48,12 @@ fn sync_state(c: &Cockpit) -> Vec<Span<'static>> {
         if !out.is_empty() {
             out.push(sep());
         }
-        out.push(Span::styled(
-            format!("◌ listing {}…", listing.join(", ")),
-            theme::warn(),
-        ));
+        // a cockpit just started lists every kind: the first few, and how many more
+        let text = match listing.len() {
+            0..=6 => listing.join(", "),
+            n => format!("{} and {} more", listing[..4].join(", "), n - 4),
+        };
+        out.push(Span::styled(format!("◌ listing {text}…"), theme::warn()));
     }
     if out.is_empty() {
         out.push(Span::styled("● synced", theme::good()));

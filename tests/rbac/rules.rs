@@ -43,6 +43,8 @@ pub const KNOWN_RESOURCES: &[(&str, &str)] = &[
     ("apps", "replicasets"),
     ("", "services"),
     ("discovery.k8s.io", "endpointslices"),
+    ("", "persistentvolumeclaims"),
+    ("", "persistentvolumes"),
     ("coordination.k8s.io", "leases"),
     ("karpenter.sh", "nodepools"),
     ("karpenter.sh", "nodeclaims"),
@@ -264,6 +266,9 @@ pub fn watch_requests() -> Vec<Req> {
         ("apps", "replicasets"),
         ("", "services"),
         ("discovery.k8s.io", "endpointslices"),
+        // the zones of volumes (src/model/volume.rs)
+        ("", "persistentvolumeclaims"),
+        ("", "persistentvolumes"),
         // Karpenter's kinds (src/cluster/karpenter.rs), where their CRDs are installed
         ("karpenter.sh", "nodepools"),
         ("karpenter.sh", "nodeclaims"),
@@ -298,6 +303,9 @@ pub fn preflight_requests() -> Vec<Req> {
         ("policy", "poddisruptionbudgets"),
         ("", "secrets"),
         ("", "configmaps"),
+        // room per zone for pods on zonal volumes (src/preflight/gather.rs)
+        ("", "persistentvolumeclaims"),
+        ("", "persistentvolumes"),
         // the Karpenter check (src/preflight/karpenter/gather.rs)
         ("karpenter.sh", "nodepools"),
         ("karpenter.sh", "nodeclaims"),

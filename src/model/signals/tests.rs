@@ -73,6 +73,7 @@ fn pod(ns: &str, name: &str, rs: &str, node: Option<&str>) -> PodInfo {
         unschedulable: None,
         empty_dir: false,
         created: Some(at(0)),
+        volumes: None,
     }
 }
 

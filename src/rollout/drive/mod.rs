@@ -16,6 +16,7 @@ mod engine;
 pub mod gate;
 pub mod publish;
 pub mod resume;
+pub mod zones;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The unscheduled-pods pane: how many pods wait for a node (prominent, with its
-//! trend), the scheduler's reasons with how many pods give each, and the pods.
+//! trend), the scheduler's reasons with how many pods give each, and the pods: a pod
+//! held by its volume's zone says which claim, which zone, and what to do.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 use super::PaneView;
 use crate::cockpit::Cockpit;
 use crate::cockpit::view::{Detail, Pane};
-use crate::model::Source;
+use crate::model::{Source, SourceState};
 use crate::ui::theme;
 use crate::ui::widgets;
 
@@ -49,9 +50,16 @@ fn summary(c: &Cockpit) -> Vec<Span<'static>> {
         out.push(Span::styled(" · ", theme::dim()));
         out.push(Span::raw(format!("{reason} {n}")));
     }
-    if let Some(note) = widgets::source_note(c, Source::Pods) {
-        out.push(Span::styled(" · ", theme::dim()));
-        out.extend(note.spans);
+    // without claims or volumes, a pod held by its volume's zone is not explained
+    for source in [Source::Pods, Source::PersistentVolumeClaims, Source::PersistentVolumes] {
+        let listing = matches!(c.model.sources.get(&source), Some(SourceState::Syncing));
+        if source != Source::Pods && listing {
+            continue;
+        }
+        if let Some(note) = widgets::source_note(c, source) {
+            out.push(Span::styled(" · ", theme::dim()));
+            out.extend(note.spans);
+        }
     }
     out
 }

@@ -418,7 +418,12 @@ impl Engine {
             now,
             managed_group: self.gate_managed.as_deref(),
         });
-        let criteria: Vec<_> = criteria.into_iter().chain(self.extra.iter().cloned()).collect();
+        let zonal = self.zonal_criterion(&health);
+        let criteria: Vec<_> = criteria
+            .into_iter()
+            .chain(zonal)
+            .chain(self.extra.iter().cloned())
+            .collect();
         self.green_since = gate::green_since(&criteria, self.green_since, now);
         let passable = gate::settled(self.green_since, self.d.plan.gates.settle_seconds, now);
         let decision = self.gate_decision(&self.gate_id).map(|(who, d, reason)| match reason {

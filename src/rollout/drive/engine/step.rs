@@ -8,12 +8,15 @@ use jiff::Timestamp;
 
 use super::super::DriveError;
 use super::super::decide::{self, Failure};
+use super::super::{gate, zones};
 use super::Engine;
+use crate::cloud::MaxUnavailable;
 use crate::cluster::ClusterReader;
-use crate::model::Level;
 use crate::model::journal::{GateId, StepId, StepState, What};
+use crate::model::rollout::Criterion;
 use crate::model::rollout::Phase;
-use crate::rollout::plan::Step;
+use crate::model::{Health, Level};
+use crate::rollout::plan::{Step, Strategy};
 use crate::rollout::steps::{self, Progress, StepError};
 
 /// The journal's reason on the note that a drain waits for the lead (as the drain's own).
@@ -282,6 +285,31 @@ impl Engine {
             Err(e) => lines.push(format!("could not restore the NodePools' budgets: {e}")),
         }
         Ok(lines.len() > before)
+    }
+
+    /// At a node group's gate: whether the group's next batch empties a zone of room
+    /// for pods on zonal volumes (None when it moves none, or before the view is synced).
+    pub(super) fn zonal_criterion(&self, health: &Health) -> Option<Criterion> {
+        let Some(Step::Nodegroup(g)) = self.d.plan.steps.get(self.cur) else {
+            return None;
+        };
+        if !self.gate_drains || !health.synced {
+            return None;
+        }
+        // EKS takes down maxUnavailable nodes at once (1 unless the plan sets it)
+        let size = match (g.strategy, &g.update_config) {
+            (Strategy::EksUpdate, Some(MaxUnavailable::Count(n))) => u32::try_from(*n).unwrap_or(1),
+            (Strategy::EksUpdate, _) => 1,
+            _ => g.batch_size,
+        };
+        let batch = zones::ZonalBatch {
+            group: &g.name,
+            target: &self.d.plan.target,
+            size,
+        };
+        let mut c = zones::criterion(health, &batch)?;
+        gate::apply_acceptances(std::slice::from_mut(&mut c), &self.accepted);
+        Some(c)
     }
 
     fn set_what(&mut self, what: String, detail: String) {
