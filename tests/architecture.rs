@@ -39,7 +39,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "campaign",
         &[
-            "rollout", "preflight", "notify", "cloud", "cluster", "model", "report", "units",
+            "rollout",
+            "preflight",
+            "notify",
+            "cloud",
+            "cluster",
+            "model",
+            "report",
+            "units",
         ],
     ),
     (

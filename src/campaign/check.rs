@@ -61,7 +61,8 @@ pub async fn check(campaign: &Campaign, offline: bool) -> Checked {
             let field = campaign.cluster_field(&c.name, "plan");
             match Plan::load(path) {
                 Err(e) => {
-                    out.invalid.push(campaign.error_at(&field, format!("the plan does not load: {e}")));
+                    out.invalid
+                        .push(campaign.error_at(&field, format!("the plan does not load: {e}")));
                     fine = false;
                 }
                 Ok(p) => {
@@ -112,7 +113,8 @@ pub async fn check(campaign: &Campaign, offline: bool) -> Checked {
             let reader = match live::reader(c).await {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    out.unchecked.push(campaign.error_at(&field, format!("cannot reach the cluster: {e}")));
+                    out.unchecked
+                        .push(campaign.error_at(&field, format!("cannot reach the cluster: {e}")));
                     fine = false;
                     None
                 }
@@ -120,18 +122,22 @@ pub async fn check(campaign: &Campaign, offline: bool) -> Checked {
             if let Some(reader) = reader {
                 match live::version(&reader, c).await {
                     Err(e) => {
-                        out.unchecked.push(campaign.error_at(&field, format!("cannot reach the cluster: {e}")));
+                        out.unchecked
+                            .push(campaign.error_at(&field, format!("cannot reach the cluster: {e}")));
                         fine = false;
                     }
                     Ok(v) => match Minor::parse(&v) {
                         None => {
-                            out.unchecked.push(campaign.error_at(&field, format!("the API server's version {v:?} names no minor")));
+                            out.unchecked.push(
+                                campaign.error_at(&field, format!("the API server's version {v:?} names no minor")),
+                            );
                             fine = false;
                         }
                         Some(m) => match version_fits(m, campaign.target) {
                             Ok(()) => said.insert(0, format!("context {} answers, control plane {m}", c.context)),
                             Err(why) => {
-                                out.invalid.push(campaign.error_at(&field, format!("cluster {}: {why}", c.name)));
+                                out.invalid
+                                    .push(campaign.error_at(&field, format!("cluster {}: {why}", c.name)));
                                 fine = false;
                             }
                         },

@@ -22,7 +22,11 @@ pub async fn reader(cluster: &Cluster) -> Result<ClusterReader, String> {
     match tokio::time::timeout(TIMEOUT, connecting).await {
         Ok(Ok((client, _))) => Ok(ClusterReader::new(client)),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("context {:?} did not connect within {}s", cluster.context, TIMEOUT.as_secs())),
+        Err(_) => Err(format!(
+            "context {:?} did not connect within {}s",
+            cluster.context,
+            TIMEOUT.as_secs()
+        )),
     }
 }
 

@@ -27,7 +27,8 @@ mod tests {
 
     #[test]
     fn the_template_is_a_valid_campaign() {
-        let c = super::Campaign::from_yaml(super::TEMPLATE, Path::new("campaign.yaml")).unwrap_or_else(|e| panic!("{e}"));
+        let c =
+            super::Campaign::from_yaml(super::TEMPLATE, Path::new("campaign.yaml")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.stages.len(), 2);
         assert_eq!(c.windows.len(), 2);
         assert_eq!(c.stages[0].clusters[0].plan, None);

@@ -88,10 +88,6 @@ pub fn unaccepted<'a>(campaign: &'a Campaign, stage_index: usize, states: &'a St
     out
 }
 
-fn at(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// What is due at `now`.
 pub fn due(campaign: &Campaign, states: &States, now: Timestamp) -> Due {
     // a running cluster is resumed first, wherever it is
@@ -121,7 +117,7 @@ pub fn due(campaign: &Campaign, states: &States, now: Timestamp) -> Due {
                         prev.name,
                         super::file::show_duration(prev.soak),
                         stage.name,
-                        at(end)
+                        campaign.show(end)
                     ));
                     soak_until = Some(end);
                 }

@@ -33,7 +33,9 @@ pub enum Progress {
     /// `step` (1-based) of `of` (when known), named by `at`.
     Running {
         step: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
         of: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         at: Option<String>,
     },
     Done,
@@ -161,7 +163,11 @@ fn from_journal(entries: &[Entry], plan_steps: Option<usize>) -> Option<(Progres
                     None => states.push((step.clone(), *state)),
                 }
                 // a step that runs again after an abort or a verdict: the rollout goes on
-                if *state == StepState::Running && progress.as_ref().is_some_and(|p| !matches!(p, Progress::Running { .. })) {
+                if *state == StepState::Running
+                    && progress
+                        .as_ref()
+                        .is_some_and(|p| !matches!(p, Progress::Running { .. }))
+                {
                     progress = None;
                     finished = None;
                 }
@@ -303,7 +309,11 @@ mod tests {
         vec![
             entry(1, "2026-12-08T21:00:00Z", step(StepId::Preflight, StepState::Running)),
             entry(2, "2026-12-08T21:02:00Z", step(StepId::Preflight, StepState::Done)),
-            entry(3, "2026-12-08T21:05:00Z", step(StepId::ControlPlane, StepState::Running)),
+            entry(
+                3,
+                "2026-12-08T21:05:00Z",
+                step(StepId::ControlPlane, StepState::Running),
+            ),
             entry(4, "2026-12-08T21:17:00Z", step(StepId::ControlPlane, StepState::Done)),
             entry(
                 5,
@@ -381,12 +391,32 @@ mod tests {
                 target: None,
             },
         ));
-        j.push(entry(5, "2026-12-08T21:07:00Z", step(StepId::ControlPlane, StepState::Aborted)));
-        let s = judge(&Observed { journal: j.clone(), ..Default::default() }, "1.35");
+        j.push(entry(
+            5,
+            "2026-12-08T21:07:00Z",
+            step(StepId::ControlPlane, StepState::Aborted),
+        ));
+        let s = judge(
+            &Observed {
+                journal: j.clone(),
+                ..Default::default()
+            },
+            "1.35",
+        );
         assert_eq!(s.progress.describe(), "aborted: by dana@laptop: window ends");
         assert_eq!(s.finished, Some("2026-12-08T21:07:00Z".parse().expect("time")));
-        j.push(entry(6, "2026-12-09T21:00:00Z", step(StepId::ControlPlane, StepState::Running)));
-        let s = judge(&Observed { journal: j, ..Default::default() }, "1.35");
+        j.push(entry(
+            6,
+            "2026-12-09T21:00:00Z",
+            step(StepId::ControlPlane, StepState::Running),
+        ));
+        let s = judge(
+            &Observed {
+                journal: j,
+                ..Default::default()
+            },
+            "1.35",
+        );
         assert_eq!(s.progress.word(), "running");
         assert_eq!(s.finished, None);
     }

@@ -22,6 +22,9 @@ pub struct Status {
     /// The window of the stage due, if a stage is due.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowStatus>,
+    /// Problems of earlier stages that a later stage accepted, as the file says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<AcceptedStatus>,
     pub due: DueView,
     /// Instants as the campaign's zone shows them (not serialized: JSON has UTC).
     #[serde(skip)]
@@ -54,6 +57,33 @@ pub struct ClusterStatus {
     pub name: String,
     #[serde(flatten)]
     pub state: ClusterState,
+}
+
+/// An earlier cluster's problems a stage accepted.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedStatus {
+    pub stage: String,
+    pub cluster: String,
+    /// The parts of the problems' text accepted; empty: all of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    pub reason: String,
+    pub by: String,
+}
+
+impl AcceptedStatus {
+    fn line(&self) -> String {
+        let which = if self.problems.is_empty() {
+            "every open problem".to_string()
+        } else {
+            format!("problems naming {}", self.problems.join(", "))
+        };
+        format!(
+            "stage {} accepts {which} of {}, by {}: {}",
+            self.stage, self.cluster, self.by, self.reason
+        )
+    }
 }
 
 /// The window of the stage due.
@@ -134,6 +164,19 @@ pub fn build(campaign: &Campaign, states: &States, now: Timestamp) -> Status {
         at: now,
         stages,
         window,
+        accepted: campaign
+            .stages
+            .iter()
+            .flat_map(|s| {
+                s.accept.iter().map(move |a| AcceptedStatus {
+                    stage: s.name.clone(),
+                    cluster: a.cluster.clone(),
+                    problems: a.problems.clone(),
+                    reason: a.reason.clone(),
+                    by: a.by.clone(),
+                })
+            })
+            .collect(),
         due: DueView::from(&d),
         shown,
     }
@@ -170,11 +213,7 @@ impl Status {
 
     fn due_lines(&self) -> Vec<String> {
         match &self.due {
-            DueView::Drive {
-                stage,
-                cluster,
-                resume,
-            } => vec![format!(
+            DueView::Drive { stage, cluster, resume } => vec![format!(
                 "next: {} {cluster} (stage {stage})",
                 if *resume { "resume" } else { "drive" }
             )],
@@ -192,7 +231,12 @@ impl Status {
         let mut out = format!("campaign {} to {}, at {}\n", self.name, self.target, self.shown.at);
         let mut k = 0;
         for s in &self.stages {
-            out.push_str(&format!("\n{} (windows: {}; soak {}", s.name, s.windows.join(", "), s.soak));
+            out.push_str(&format!(
+                "\n{} (windows: {}; soak {}",
+                s.name,
+                s.windows.join(", "),
+                s.soak
+            ));
             if !s.drivers.is_empty() {
                 out.push_str(&format!("; drivers: {}", s.drivers.join(", ")));
             }
@@ -211,6 +255,10 @@ impl Status {
             }
         }
         out.push('\n');
+        for a in &self.accepted {
+            out.push_str(&a.line());
+            out.push('\n');
+        }
         if let Some(w) = self.window_line() {
             out.push_str(&w);
             out.push('\n');
@@ -245,11 +293,22 @@ impl Status {
         }
         out.push_str("\n## Stages\n\n");
         for s in &self.stages {
-            out.push_str(&format!("- **{}**: windows {}; soak {}", s.name, s.windows.join(", "), s.soak));
+            out.push_str(&format!(
+                "- **{}**: windows {}; soak {}",
+                s.name,
+                s.windows.join(", "),
+                s.soak
+            ));
             if !s.drivers.is_empty() {
                 out.push_str(&format!("; drivers {}", s.drivers.join(", ")));
             }
             out.push('\n');
+        }
+        if !self.accepted.is_empty() {
+            out.push_str("\n## Accepted\n\n");
+            for a in &self.accepted {
+                out.push_str(&format!("- {}\n", capital(&a.line())));
+            }
         }
         out.push_str("\n## Next\n\n");
         if let Some(w) = self.window_line() {

@@ -85,7 +85,11 @@ pub fn openings(window: &Window, from: Timestamp, until: Timestamp) -> Vec<Openi
                     Ok(d) => day = d,
                     Err(_) => break,
                 }
-                if day.to_datetime(jiff::civil::Time::midnight()).to_zoned(zone.clone()).is_ok_and(|z| z.timestamp() >= until) {
+                if day
+                    .to_datetime(jiff::civil::Time::midnight())
+                    .to_zoned(zone.clone())
+                    .is_ok_and(|z| z.timestamp() >= until)
+                {
                     break;
                 }
             }
@@ -173,17 +177,39 @@ mod tests {
         // Berlin is UTC+1 in December
         let table = [
             // before anything: Thursday Dec 3rd 22:00 Berlin comes first
-            ("2026-12-03T12:00:00Z", None, Some(("weekly-thursday", "2026-12-03T21:00:00Z"))),
-            ("2026-12-03T21:30:00Z", Some(("weekly-thursday", "2026-12-04T00:00:00Z")), None),
-            ("2026-12-04T00:00:00Z", None, Some(("tue-night", "2026-12-08T21:00:00Z"))),
-            ("2026-12-08T23:59:00Z", Some(("tue-night", "2026-12-09T01:00:00Z")), None),
-            ("2026-12-09T01:00:00Z", None, Some(("weekly-thursday", "2026-12-10T21:00:00Z"))),
+            (
+                "2026-12-03T12:00:00Z",
+                None,
+                Some(("weekly-thursday", "2026-12-03T21:00:00Z")),
+            ),
+            (
+                "2026-12-03T21:30:00Z",
+                Some(("weekly-thursday", "2026-12-04T00:00:00Z")),
+                None,
+            ),
+            (
+                "2026-12-04T00:00:00Z",
+                None,
+                Some(("tue-night", "2026-12-08T21:00:00Z")),
+            ),
+            (
+                "2026-12-08T23:59:00Z",
+                Some(("tue-night", "2026-12-09T01:00:00Z")),
+                None,
+            ),
+            (
+                "2026-12-09T01:00:00Z",
+                None,
+                Some(("weekly-thursday", "2026-12-10T21:00:00Z")),
+            ),
         ];
         for (now, open, next) in table {
             let got = window_now(&c, s, t(now));
             match (open, next) {
                 (Some((name, closes)), _) => {
-                    let o = got.open().unwrap_or_else(|| panic!("{now}: want {name} open, got {got:?}"));
+                    let o = got
+                        .open()
+                        .unwrap_or_else(|| panic!("{now}: want {name} open, got {got:?}"));
                     assert_eq!((o.name.as_str(), o.closes), (name, t(closes)), "{now}");
                 }
                 (None, Some((name, opens))) => match got {
@@ -212,7 +238,10 @@ mod tests {
             }
         );
         // after the one-off window nothing is left
-        assert_eq!(window_now(&c, &c.stages[0], t("2026-12-10T00:00:00Z")), WindowNow::Closed { next: None });
+        assert_eq!(
+            window_now(&c, &c.stages[0], t("2026-12-10T00:00:00Z")),
+            WindowNow::Closed { next: None }
+        );
     }
 
     #[test]
@@ -262,7 +291,10 @@ mod tests {
     fn without_windows_a_stage_runs_any_time() {
         let yaml = "name: c\ntarget: \"1.35\"\nstages:\n  - name: s\n    clusters:\n      - name: a\n";
         let c = Campaign::from_yaml(yaml, Path::new("c.yaml")).expect("valid");
-        assert_eq!(window_now(&c, &c.stages[0], t("2026-12-03T12:00:00Z")), WindowNow::Anytime);
+        assert_eq!(
+            window_now(&c, &c.stages[0], t("2026-12-03T12:00:00Z")),
+            WindowNow::Anytime
+        );
     }
 
     proptest! {

@@ -75,7 +75,10 @@ fn the_first_cluster_of_the_first_stage_is_due_first_any_time_of_its_windows() {
             window,
             drivers,
         } => {
-            assert_eq!((stage.as_str(), cluster.as_str(), resume), ("pre-production", "staging-eu", false));
+            assert_eq!(
+                (stage.as_str(), cluster.as_str(), resume),
+                ("pre-production", "staging-eu", false)
+            );
             assert_eq!(window.open().map(|o| o.name.as_str()), Some("weekly-thursday"));
             assert_eq!(drivers, ["dana", "lee"]);
         }
@@ -95,7 +98,7 @@ fn production_waits_for_the_soak_and_names_its_end() {
         } => {
             assert_eq!(stage, "production");
             assert_eq!(soak_until, Some(t("2026-12-09T12:00:00Z")));
-            assert!(reasons[0].contains("2026-12-09 12:00 UTC"), "{reasons:?}");
+            assert!(reasons[0].contains("2026-12-09 13:00 CET"), "{reasons:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -105,7 +108,10 @@ fn production_waits_for_the_soak_and_names_its_end() {
             assert_eq!(cluster, "prod-eu");
             match window {
                 WindowNow::Closed { next: Some(o) } => {
-                    assert_eq!((o.name.as_str(), o.opens), ("weekly-thursday", t("2026-12-10T21:00:00Z")))
+                    assert_eq!(
+                        (o.name.as_str(), o.opens),
+                        ("weekly-thursday", t("2026-12-10T21:00:00Z"))
+                    )
                 }
                 other => panic!("{other:?}"),
             }
@@ -129,7 +135,10 @@ fn a_problem_left_open_blocks_until_accepted_by_name() {
     match due(&c, &s2, now) {
         Due::Blocked { reasons, .. } => {
             assert_eq!(reasons.len(), 1);
-            assert!(reasons[0].contains("staging-eu") && reasons[0].contains("1 node NotReady"), "{reasons:?}");
+            assert!(
+                reasons[0].contains("staging-eu") && reasons[0].contains("1 node NotReady"),
+                "{reasons:?}"
+            );
             assert!(reasons[0].contains("accept"), "{reasons:?}");
         }
         other => panic!("{other:?}"),
@@ -197,8 +206,14 @@ fn the_strip_and_expected_durations_come_from_the_states() {
     assert_eq!(strip.stages[1].clusters[0].state, "done");
     assert_eq!(strip.stages[1].clusters[1].state, "not started");
     let w = strip.window.expect("Thursday's window is open");
-    assert_eq!((w.name.as_str(), w.closes), ("weekly-thursday", Some(t("2026-12-11T00:00:00Z"))));
-    assert_eq!(strip.next_window.map(|w| w.opens), Some(Some(t("2026-12-17T21:00:00Z"))));
+    assert_eq!(
+        (w.name.as_str(), w.closes),
+        ("weekly-thursday", Some(t("2026-12-11T00:00:00Z")))
+    );
+    assert_eq!(
+        strip.next_window.map(|w| w.opens),
+        Some(Some(t("2026-12-17T21:00:00Z")))
+    );
     assert_eq!(strip.soak_until, None, "the soak is over");
     let e = expected_durations(&c, &s);
     assert_eq!(e[&StepId::ControlPlane], Duration::from_secs(15 * 60));

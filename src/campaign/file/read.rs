@@ -1,7 +1,6 @@
-//! The campaign file: its types, its parsing (unknown fields refused) and the checks
-//! that need only the file (window references, duplicate names, durations, time
-//! zones, drivers, accepted problems). Every error names the file, the line and the
-//! field, and says what to do.
+//! Reading the campaign file: the file as written (flat, so that the parser keeps
+//! line numbers and refuses unknown fields) and the checks that turn it into a
+//! [`Campaign`], each problem collected with its field's line.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,147 +10,13 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
+use super::{Accept, Campaign, CampaignError, Cluster, Rule, Stage, StageWindows, Window};
 use crate::rollout::plan::locate::locate;
 use crate::units::Minor;
 
-/// The largest campaign file read: a few hundred clusters fit in far less.
-pub const MAX_BYTES: u64 = 1024 * 1024;
-
-/// A campaign: the target, the windows, the stages in order.
-#[derive(Clone, Debug)]
-pub struct Campaign {
-    pub name: String,
-    /// The minor every cluster goes to, e.g. `1.35`.
-    pub target: Minor,
-    pub windows: Vec<Window>,
-    pub stages: Vec<Stage>,
-    /// The zone times are shown in (the file's `timezone`, else UTC).
-    pub zone: TimeZone,
-    /// The file it was read from (errors name it; relative paths start at its folder).
-    pub file: PathBuf,
-    /// Its text, to point later errors (the clusters' checks) at lines.
-    pub text: String,
-}
-
-/// A maintenance window: once, or every week on some days.
-#[derive(Clone, Debug)]
-pub struct Window {
-    pub name: String,
-    pub rule: Rule,
-}
-
-#[derive(Clone, Debug)]
-pub enum Rule {
-    /// One window: from `start` for `duration`.
-    Once { start: Timestamp, duration: SignedDuration },
-    /// Every week on `days`, from `start` (local time in `zone`) for `duration`.
-    Weekly {
-        days: Vec<Weekday>,
-        start: Time,
-        duration: SignedDuration,
-        zone: TimeZone,
-    },
-}
-
-/// Which windows a stage may run in.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StageWindows {
-    /// Any window of the file (any time at all when the file has none).
-    Any,
-    /// These windows, by name.
-    Named(Vec<String>),
-}
-
-/// A stage: clusters upgraded one after the other, in the file's order.
-#[derive(Clone, Debug)]
-pub struct Stage {
-    pub name: String,
-    pub windows: StageWindows,
-    /// How long after the stage's last cluster finished the next stage waits.
-    pub soak: SignedDuration,
-    /// Who may drive its clusters (operator user names); empty: anyone.
-    pub drivers: Vec<String>,
-    /// Problems left open in earlier stages that this stage accepts.
-    pub accept: Vec<Accept>,
-    pub clusters: Vec<Cluster>,
-}
-
-/// An earlier cluster's open problems, accepted by name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Accept {
-    pub cluster: String,
-    /// Parts of the problems' text accepted; empty: every open problem of the cluster.
-    pub problems: Vec<String>,
-    pub reason: String,
-    pub by: String,
-}
-
-/// One cluster of a stage, and where to find it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cluster {
-    /// Its name in the campaign (unique in the file).
-    pub name: String,
-    /// The kubeconfig context (default: the name).
-    pub context: String,
-    /// The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
-    pub kubeconfig: Option<PathBuf>,
-    pub aws_profile: Option<String>,
-    pub aws_region: Option<String>,
-    /// The EKS cluster's name (default: the name).
-    pub eks: String,
-    /// The plan file; None: `generate` (the drive writes one).
-    pub plan: Option<PathBuf>,
-    /// The drive's journal (default: `NAME.journal.jsonl` beside the campaign file).
-    pub journal: PathBuf,
-}
-
-/// What is wrong with a campaign file, and where.
-#[derive(Debug, thiserror::Error)]
-pub enum CampaignError {
-    #[error("reading the campaign {file}: {error} (write one with `upshift campaign new -o {file}`)")]
-    Read { file: String, error: String },
-    #[error("{}: {field}: {message}", at(.file, .line))]
-    Invalid {
-        file: String,
-        /// 1-based; None when the line is not found.
-        line: Option<usize>,
-        /// The field's path, e.g. `stages[1].clusters[0].context`.
-        field: String,
-        message: String,
-    },
-}
-
-impl CampaignError {
-    pub fn line(&self) -> Option<usize> {
-        match self {
-            CampaignError::Invalid { line, .. } => *line,
-            CampaignError::Read { .. } => None,
-        }
-    }
-
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            CampaignError::Invalid { field, .. } => Some(field),
-            CampaignError::Read { .. } => None,
-        }
-    }
-}
-
-fn at(file: &str, line: &Option<usize>) -> String {
-    match line {
-        Some(l) => format!("{file}:{l}"),
-        None => file.to_string(),
-    }
-}
-
-/// Every problem found in a file, in the file's order.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-pub struct CampaignErrors(pub Vec<CampaignError>);
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCampaign {
+pub(super) struct RawCampaign {
     name: String,
     target: String,
     #[serde(default)]
@@ -243,10 +108,10 @@ struct RawAws {
 }
 
 /// Collects errors that point into one text.
-struct Errors<'a> {
-    file: &'a str,
-    text: &'a str,
-    found: Vec<CampaignError>,
+pub(super) struct Errors<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
+    pub(super) found: Vec<CampaignError>,
 }
 
 impl Errors<'_> {
@@ -295,7 +160,8 @@ pub fn show_duration(d: SignedDuration) -> String {
     let mut s = d.as_secs().max(0);
     let mut out = String::new();
     for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if s >= len {
+        // days from two on: 24h reads better than 1d
+        if s >= len && (unit != "d" || s >= 2 * len) {
             out.push_str(&format!("{}{unit}", s / len));
             s %= len;
         }
@@ -303,13 +169,13 @@ pub fn show_duration(d: SignedDuration) -> String {
     if out.is_empty() { "0s".to_string() } else { out }
 }
 
-fn zone(name: &str) -> Option<TimeZone> {
+pub(super) fn zone(name: &str) -> Option<TimeZone> {
     TimeZone::get(name).ok()
 }
 
 /// A window's start: `2026-12-08T22:00` (local time in `tz`), with an offset
 /// (`2026-12-08T22:00+01:00`) or a zone (`2026-12-08T22:00[Europe/Berlin]`).
-fn parse_start(s: &str, tz: &TimeZone) -> Option<Timestamp> {
+pub(super) fn parse_start(s: &str, tz: &TimeZone) -> Option<Timestamp> {
     if s.contains('[') {
         return s.parse::<jiff::Zoned>().ok().map(|z| z.timestamp());
     }
@@ -339,7 +205,7 @@ fn good_name(s: &str) -> bool {
 }
 
 /// The parser's message, once, with what to do.
-fn parse_error(e: serde_path_to_error::Error<serde_norway::Error>, file: &str, text: &str) -> CampaignError {
+pub(super) fn parse_error(e: serde_path_to_error::Error<serde_norway::Error>, file: &str, text: &str) -> CampaignError {
     let path = e.path().to_string();
     let inner = e.into_inner();
     let mut message = inner.to_string();
@@ -367,111 +233,34 @@ fn parse_error(e: serde_path_to_error::Error<serde_norway::Error>, file: &str, t
     }
 }
 
-impl Campaign {
-    /// Reads and checks a campaign file (the file alone: see `check` for the clusters).
-    pub fn load(path: &Path) -> Result<Campaign, CampaignErrors> {
-        let file = path.display().to_string();
-        let read = |error: String| CampaignErrors(vec![CampaignError::Read { file: file.clone(), error }]);
-        let size = std::fs::metadata(path).map_err(|e| read(e.to_string()))?.len();
-        if size > MAX_BYTES {
-            return Err(read(format!(
-                "{size} bytes, more than a campaign file may have ({MAX_BYTES}): is it the campaign?"
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| read(e.to_string()))?;
-        Campaign::from_yaml(&text, path)
-    }
-
-    /// Parses and checks campaign text; `path` names it in errors and anchors its
-    /// relative paths.
-    pub fn from_yaml(text: &str, path: &Path) -> Result<Campaign, CampaignErrors> {
-        let file = path.display().to_string();
-        let de = serde_norway::Deserializer::from_str(text);
-        let raw: RawCampaign =
-            serde_path_to_error::deserialize(de).map_err(|e| CampaignErrors(vec![parse_error(e, &file, text)]))?;
-        let mut errors = Errors {
-            file: &file,
-            text,
-            found: Vec::new(),
-        };
-        let mut campaign = raw.check(&mut errors, path);
-        campaign.text = text.to_string();
-        if errors.found.is_empty() {
-            Ok(campaign)
-        } else {
-            Err(CampaignErrors(errors.found))
-        }
-    }
-
-    /// An error about `field` (`stages[1].clusters[0].context`), at its line.
-    pub fn error_at(&self, field: &str, message: impl Into<String>) -> CampaignError {
-        CampaignError::Invalid {
-            file: self.file.display().to_string(),
-            line: locate(&self.text, field),
-            field: field.to_string(),
-            message: message.into(),
-        }
-    }
-
-    /// The field path of a cluster's field: `stages[1].clusters[0].plan`.
-    pub fn cluster_field(&self, name: &str, field: &str) -> String {
-        for (i, s) in self.stages.iter().enumerate() {
-            if let Some(k) = s.clusters.iter().position(|c| c.name == name) {
-                return format!("stages[{i}].clusters[{k}].{field}");
-            }
-        }
-        field.to_string()
-    }
-
-    /// `2026-12-08 22:00 CET`: an instant in the campaign's zone.
-    pub fn show(&self, t: Timestamp) -> String {
-        t.to_zoned(self.zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
-    }
-
-    /// The folder relative paths in the file start at.
-    pub fn dir(&self) -> &Path {
-        match self.file.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        }
-    }
-
-    /// Every cluster with the index of its stage, in the file's order.
-    pub fn clusters(&self) -> impl Iterator<Item = (usize, &Cluster)> {
-        self.stages
-            .iter()
-            .enumerate()
-            .flat_map(|(i, s)| s.clusters.iter().map(move |c| (i, c)))
-    }
-
-    /// The windows a stage may run in (all of them for `any`).
-    pub fn windows_of(&self, stage: &Stage) -> Vec<&Window> {
-        match &stage.windows {
-            StageWindows::Any => self.windows.iter().collect(),
-            StageWindows::Named(names) => self.windows.iter().filter(|w| names.contains(&w.name)).collect(),
-        }
-    }
-}
-
 impl RawCampaign {
-    fn check(self, e: &mut Errors, path: &Path) -> Campaign {
+    pub(super) fn check(self, e: &mut Errors, path: &Path) -> Campaign {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
         if !good_name(&self.name) {
-            e.at("name", "give the campaign a name of letters, digits and `-`, e.g. winter-1.35");
+            e.at(
+                "name",
+                "give the campaign a name of letters, digits and `-`, e.g. winter-1.35",
+            );
         }
         let target = Minor::parse_exact(&self.target).unwrap_or_else(|| {
             e.at(
                 "target",
-                format!("{:?} is not a Kubernetes minor: write it as \"1.35\" (quoted)", self.target),
+                format!(
+                    "{:?} is not a Kubernetes minor: write it as \"1.35\" (quoted)",
+                    self.target
+                ),
             );
             Minor::new(0, 0)
         });
         let default_zone = match &self.timezone {
             Some(z) => zone(z).unwrap_or_else(|| {
-                e.at("timezone", format!("{z:?} is not a time zone: use an IANA name such as Europe/Berlin or UTC"));
+                e.at(
+                    "timezone",
+                    format!("{z:?} is not a time zone: use an IANA name such as Europe/Berlin or UTC"),
+                );
                 TimeZone::UTC
             }),
             None => TimeZone::UTC,
@@ -481,13 +270,22 @@ impl RawCampaign {
         for (i, w) in self.windows.into_iter().enumerate() {
             let at = |f: &str| format!("windows[{i}].{f}");
             if !good_name(&w.name) {
-                e.at(&at("name"), "give the window a name of letters, digits and `-`, e.g. tue-night");
+                e.at(
+                    &at("name"),
+                    "give the window a name of letters, digits and `-`, e.g. tue-night",
+                );
             } else if !window_names.insert(w.name.clone()) {
-                e.at(&at("name"), format!("a second window named {:?}: give each window its own name", w.name));
+                e.at(
+                    &at("name"),
+                    format!("a second window named {:?}: give each window its own name", w.name),
+                );
             }
             let tz = match &w.timezone {
                 Some(z) => zone(z).unwrap_or_else(|| {
-                    e.at(&at("timezone"), format!("{z:?} is not a time zone: use an IANA name such as Europe/Berlin"));
+                    e.at(
+                        &at("timezone"),
+                        format!("{z:?} is not a time zone: use an IANA name such as Europe/Berlin"),
+                    );
                     default_zone.clone()
                 }),
                 None => default_zone.clone(),
@@ -511,7 +309,10 @@ impl RawCampaign {
                     let start = weekly.start.parse::<Time>().unwrap_or_else(|_| {
                         e.at(
                             &at("weekly.start"),
-                            format!("{:?} is not a time of day: write it as \"22:00\" (quoted)", weekly.start),
+                            format!(
+                                "{:?} is not a time of day: write it as \"22:00\" (quoted)",
+                                weekly.start
+                            ),
                         );
                         Time::midnight()
                     });
@@ -561,20 +362,32 @@ impl RawCampaign {
         for (i, s) in self.stages.into_iter().enumerate() {
             let at = |f: &str| format!("stages[{i}].{f}");
             if !good_name(&s.name) {
-                e.at(&at("name"), "give the stage a name of letters, digits and `-`, e.g. pre-production");
+                e.at(
+                    &at("name"),
+                    "give the stage a name of letters, digits and `-`, e.g. pre-production",
+                );
             } else if !stage_names.insert(s.name.clone()) {
-                e.at(&at("name"), format!("a second stage named {:?}: give each stage its own name", s.name));
+                e.at(
+                    &at("name"),
+                    format!("a second stage named {:?}: give each stage its own name", s.name),
+                );
             }
             let stage_windows = match s.windows {
                 None => StageWindows::Any,
                 Some(RawStageWindows::One(w)) if w == "any" => StageWindows::Any,
                 Some(RawStageWindows::One(w)) => {
-                    e.at(&at("windows"), format!("{w:?}: write `any` or a list of window names, e.g. [{w}]"));
+                    e.at(
+                        &at("windows"),
+                        format!("{w:?}: write `any` or a list of window names, e.g. [{w}]"),
+                    );
                     StageWindows::Any
                 }
                 Some(RawStageWindows::List(list)) => {
                     if list.is_empty() {
-                        e.at(&at("windows"), "an empty list lets the stage run in no window: name some, or write `any`");
+                        e.at(
+                            &at("windows"),
+                            "an empty list lets the stage run in no window: name some, or write `any`",
+                        );
                     }
                     for (k, w) in list.iter().enumerate() {
                         if !window_names.contains(w) {
@@ -595,7 +408,10 @@ impl RawCampaign {
                 Some(t) => match parse_duration(t) {
                     Some(d) => d,
                     None => {
-                        e.at(&at("soak"), format!("{t:?} is not a duration: write it as 24h, 2d or 90m"));
+                        e.at(
+                            &at("soak"),
+                            format!("{t:?} is not a duration: write it as 24h, 2d or 90m"),
+                        );
                         SignedDuration::ZERO
                     }
                 },
@@ -631,7 +447,11 @@ impl RawCampaign {
                 if !s.drivers.is_empty() && !s.drivers.contains(&a.by) {
                     e.at(
                         &af("by"),
-                        format!("{:?} is not among this stage's drivers ({}): the stage's drivers accept", a.by, s.drivers.join(", ")),
+                        format!(
+                            "{:?} is not among this stage's drivers ({}): the stage's drivers accept",
+                            a.by,
+                            s.drivers.join(", ")
+                        ),
                     );
                 } else if !good_name(&a.by) {
                     e.at(&af("by"), "name who accepts (an operator's user name)");
@@ -650,11 +470,17 @@ impl RawCampaign {
             for (k, c) in s.clusters.into_iter().enumerate() {
                 let cf = |f: &str| at(&format!("clusters[{k}].{f}"));
                 if !good_name(&c.name) {
-                    e.at(&cf("name"), "give the cluster a name of letters, digits and `-`, e.g. staging-eu");
+                    e.at(
+                        &cf("name"),
+                        "give the cluster a name of letters, digits and `-`, e.g. staging-eu",
+                    );
                 } else if !cluster_names.insert(c.name.clone()) {
                     e.at(
                         &cf("name"),
-                        format!("a second cluster named {:?}: each cluster is in one stage, once", c.name),
+                        format!(
+                            "a second cluster named {:?}: each cluster is in one stage, once",
+                            c.name
+                        ),
                     );
                 }
                 let (aws_profile, aws_region) = c.aws.map(|a| (a.profile, a.region)).unwrap_or_default();
@@ -674,8 +500,13 @@ impl RawCampaign {
                     }
                     None => dir.join(format!("{}.journal.jsonl", c.name)),
                 };
-                if !journal.as_os_str().is_empty() && !journals.insert(journal.clone()) {
-                    e.at(&cf("journal"), "another cluster writes this journal: give each cluster its own");
+                // a default journal follows the name, whose duplicate is said already
+                let fresh = journal.as_os_str().is_empty() || journals.insert(journal.clone());
+                if !fresh && c.journal.is_some() {
+                    e.at(
+                        &cf("journal"),
+                        "another cluster writes this journal: give each cluster its own",
+                    );
                 }
                 clusters.push(Cluster {
                     context: c.context.unwrap_or_else(|| c.name.clone()),
@@ -721,35 +552,11 @@ fn window_duration(e: &mut Errors, field: &str, text: &str, weekly: bool) -> Sig
         }
         Some(d) => d,
         None => {
-            e.at(field, format!("{text:?} is not a duration: write it as 4h, 90m or 1h30m"));
+            e.at(
+                field,
+                format!("{text:?} is not a duration: write it as 4h, 90m or 1h30m"),
+            );
             SignedDuration::ZERO
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_and_show_as_the_file_writes_them() {
-        for (text, secs) in [("4h", 14_400), ("30m", 1_800), ("1h30m", 5_400), ("2d", 172_800), ("90s", 90)] {
-            assert_eq!(parse_duration(text), Some(SignedDuration::from_secs(secs)), "{text}");
-        }
-        for bad in ["", "4", "h", "4x", "4 h", "-4h"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-        assert_eq!(show_duration(SignedDuration::from_secs(5_400)), "1h30m");
-        assert_eq!(show_duration(SignedDuration::from_secs(93_600)), "1d2h");
-    }
-
-    #[test]
-    fn a_start_reads_local_offset_or_zoned() {
-        let berlin = zone("Europe/Berlin").expect("zone");
-        let want: Timestamp = "2026-12-08T21:00:00Z".parse().expect("time");
-        assert_eq!(parse_start("2026-12-08T22:00", &berlin), Some(want));
-        assert_eq!(parse_start("2026-12-08T22:00+01:00", &TimeZone::UTC), Some(want));
-        assert_eq!(parse_start("2026-12-08T22:00[Europe/Berlin]", &TimeZone::UTC), Some(want));
-        assert_eq!(parse_start("tuesday", &berlin), None);
     }
 }
