@@ -97,13 +97,15 @@ pub async fn observe(cluster: &Cluster, offline: bool) -> Observed {
     o
 }
 
-/// Every cluster's state, read one after the other.
+/// Every cluster's state, the clusters read at the same time.
 pub async fn states(campaign: &Campaign, offline: bool) -> States {
     let target = campaign.target.to_string();
-    let mut out = States::new();
-    for (_, c) in campaign.clusters() {
-        let o = observe(c, offline).await;
-        out.insert(c.name.clone(), judge(&o, &target));
-    }
-    out
+    let reads = campaign
+        .clusters()
+        .map(|(_, c)| async move { (c.name.clone(), observe(c, offline).await) });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(|(name, o)| (name, judge(&o, &target)))
+        .collect()
 }

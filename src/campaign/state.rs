@@ -277,7 +277,11 @@ pub fn judge(observed: &Observed, target: &str) -> ClusterState {
     } else {
         journal.or_else(|| published.map(from_published))
     };
-    let (progress, finished) = judged.unwrap_or((Progress::NotStarted, None));
+    let (mut progress, finished) = judged.unwrap_or((Progress::NotStarted, None));
+    // the journal knows the step, the published state how many there are
+    if let (Progress::Running { of: of @ None, .. }, Some(p)) = (&mut progress, published) {
+        *of = Some(p.steps.len()).filter(|n| *n > 0);
+    }
     ClusterState {
         progress,
         version: observed.version.clone(),
@@ -375,6 +379,28 @@ mod tests {
             }
         );
         assert_eq!(s.progress.describe(), "running (step 2 of 9: control-plane running)");
+    }
+
+    #[test]
+    fn a_running_journal_takes_the_step_count_from_an_older_published_state() {
+        let mut j = done_journal(&[]);
+        j.truncate(3);
+        let published = RolloutState {
+            target: "1.35".into(),
+            phase: Phase::Running,
+            steps: vec![Default::default(); 7],
+            updated: Some("2026-12-08T21:04:00Z".parse().expect("time")),
+            ..Default::default()
+        };
+        let s = judge(
+            &Observed {
+                journal: j,
+                published: Some(published),
+                ..Default::default()
+            },
+            "1.35",
+        );
+        assert_eq!(s.progress.describe(), "running (step 2 of 7: control-plane running)");
     }
 
     #[test]

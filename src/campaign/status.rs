@@ -57,6 +57,25 @@ pub struct ClusterStatus {
     pub name: String,
     #[serde(flatten)]
     pub state: ClusterState,
+    /// Operators who drove it without being among the stage's drivers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_drivers: Vec<String>,
+}
+
+/// The operators (`user@host`) of `drove` whose user is not among `drivers`
+/// (none when the stage lets anyone drive).
+pub fn not_drivers(drivers: &[String], drove: &[String]) -> Vec<String> {
+    if drivers.is_empty() {
+        return Vec::new();
+    }
+    drove
+        .iter()
+        .filter(|who| {
+            let user = who.split_once('@').map_or(who.as_str(), |(u, _)| u);
+            !drivers.iter().any(|d| d == user || d == *who)
+        })
+        .cloned()
+        .collect()
 }
 
 /// An earlier cluster's problems a stage accepted.
@@ -129,6 +148,7 @@ pub fn build(campaign: &Campaign, states: &States, now: Timestamp) -> Status {
                     shown.finished.push(state.finished.map(|f| campaign.show(f)));
                     ClusterStatus {
                         name: c.name.clone(),
+                        not_drivers: not_drivers(&s.drivers, &state.drivers),
                         state,
                     }
                 })
@@ -251,6 +271,13 @@ impl Status {
                 for u in &c.state.unreadable {
                     out.push_str(&format!("  {:width$}  (not read: {u})\n", ""));
                 }
+                if !c.not_drivers.is_empty() {
+                    out.push_str(&format!(
+                        "  {:width$}  (decided by {}, not among the stage's drivers)\n",
+                        "",
+                        c.not_drivers.join(", ")
+                    ));
+                }
                 k += 1;
             }
         }
@@ -349,5 +376,18 @@ fn capital(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_drove_without_being_a_driver_is_named() {
+        let drivers = vec!["dana".to_string(), "lee".to_string()];
+        let drove = vec!["dana@laptop".to_string(), "sam@desk".to_string(), "lee".to_string()];
+        assert_eq!(not_drivers(&drivers, &drove), ["sam@desk"]);
+        assert!(not_drivers(&[], &drove).is_empty(), "anyone may drive");
     }
 }
