@@ -69,14 +69,15 @@ pub fn soak_end(stage: &Stage, states: &States) -> Option<Timestamp> {
     last.and_then(|l| l.checked_add(stage.soak).ok())
 }
 
-/// The problems of earlier stages that `stage` has not accepted: (cluster, problem).
+/// The problems of earlier stages that neither `stage` nor a stage between has
+/// accepted: (cluster, problem).
 pub fn unaccepted<'a>(campaign: &'a Campaign, stage_index: usize, states: &'a States) -> Vec<(&'a str, &'a str)> {
-    let stage = &campaign.stages[stage_index];
     let mut out = Vec::new();
-    for earlier in &campaign.stages[..stage_index] {
+    for (e, earlier) in campaign.stages[..stage_index].iter().enumerate() {
+        let accepting = &campaign.stages[e + 1..=stage_index];
         for c in &earlier.clusters {
             for p in progress(states, &c.name).problems() {
-                let accepted = stage.accept.iter().any(|a| {
+                let accepted = accepting.iter().flat_map(|s| &s.accept).any(|a| {
                     a.cluster == c.name && (a.problems.is_empty() || a.problems.iter().any(|q| p.contains(q.as_str())))
                 });
                 if !accepted {

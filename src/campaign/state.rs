@@ -269,8 +269,22 @@ pub fn judge(observed: &Observed, target: &str) -> ClusterState {
         }
         same
     });
-    let journal = from_journal(&observed.journal, observed.plan_steps);
-    let last_entry = observed.journal.last().map(|e| e.at);
+    // a journal whose header names another target is another campaign's (last year's, say)
+    let other = observed.journal.iter().find_map(|e| match &e.what {
+        What::Header(h) if h.target != target => Some(h.target.clone()),
+        _ => None,
+    });
+    let entries: &[Entry] = match other {
+        Some(t) => {
+            unreadable.push(format!(
+                "the journal records a rollout to {t} (not {target}): another campaign's, left aside; give this campaign's drive its own journal"
+            ));
+            &[]
+        }
+        None => &observed.journal,
+    };
+    let journal = from_journal(entries, observed.plan_steps);
+    let last_entry = entries.last().map(|e| e.at);
     let published_newer = published.is_some_and(|p| p.updated.is_some_and(|u| last_entry.is_none_or(|l| u > l)));
     let judged = if published_newer {
         published.map(from_published)
@@ -286,8 +300,8 @@ pub fn judge(observed: &Observed, target: &str) -> ClusterState {
         progress,
         version: observed.version.clone(),
         finished,
-        steps: step_durations(&observed.journal),
-        drivers: drivers(&observed.journal),
+        steps: step_durations(entries),
+        drivers: drivers(entries),
         unreadable,
     }
 }
@@ -401,6 +415,45 @@ mod tests {
             "1.35",
         );
         assert_eq!(s.progress.describe(), "running (step 2 of 7: control-plane running)");
+    }
+
+    #[test]
+    fn a_journal_to_another_target_is_left_aside() {
+        let mut j = done_journal(&[]);
+        j.insert(
+            0,
+            entry(
+                0,
+                "2026-06-01T21:00:00Z",
+                What::Header(crate::model::journal::Header {
+                    cluster: "arn:aws:eks:eu-west-1:1:cluster/staging-eu".into(),
+                    kube_system_uid: None,
+                    plan: "sha256:00".into(),
+                    target: "1.34".into(),
+                }),
+            ),
+        );
+        let s = judge(
+            &Observed {
+                journal: j.clone(),
+                ..Default::default()
+            },
+            "1.35",
+        );
+        assert_eq!(s.progress, Progress::NotStarted);
+        assert!(s.unreadable[0].contains("rollout to 1.34"), "{:?}", s.unreadable);
+        assert!(s.steps.is_empty());
+        assert_eq!(
+            judge(
+                &Observed {
+                    journal: j,
+                    ..Default::default()
+                },
+                "1.34"
+            )
+            .progress,
+            Progress::Done
+        );
     }
 
     #[test]

@@ -219,3 +219,25 @@ fn the_strip_and_expected_durations_come_from_the_states() {
     assert_eq!(e[&StepId::ControlPlane], Duration::from_secs(15 * 60));
     assert_eq!(e[&StepId::Nodegroup("apps".into())], Duration::from_secs(40 * 60));
 }
+
+#[test]
+fn a_problem_accepted_by_a_stage_between_stays_accepted_later() {
+    let yaml = "name: c\ntarget: \"1.35\"\nstages:\n  - name: dev\n    clusters: [{name: d}]\n  - name: staging\n    accept: [{cluster: d, reason: known, by: lee}]\n    clusters: [{name: s}]\n  - name: prod\n    clusters: [{name: p}]\n";
+    let c = Campaign::from_yaml(yaml, Path::new("c.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let s = states(&[
+        ("d", done("2026-12-08T12:00:00Z", &["1 node NotReady"])),
+        (
+            "s",
+            done("2026-12-08T13:00:00Z", &["Service shop/web has no endpoints"]),
+        ),
+    ]);
+    match due(&c, &s, t("2026-12-09T00:00:00Z")) {
+        Due::Blocked { stage, reasons, .. } => {
+            assert_eq!(stage, "prod");
+            // dev's problem was accepted by staging; staging's own is not
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert!(reasons[0].contains("cluster s "), "{reasons:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
