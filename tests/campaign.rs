@@ -300,3 +300,20 @@ async fn check_and_status_against_two_simulated_clusters() {
         assert_eq!(sim.request_counts().mutating("viewer"), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_checks_offline_and_is_never_written_over() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("winter.yaml");
+    let shown = file.display().to_string();
+    let (code, out, err) = upshift(&["campaign", "new", "-o", &shown]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = upshift(&["campaign", "check", &shown, "--offline"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("valid") && out.contains("3 clusters"), "{out}");
+    std::fs::write(&file, "name: mine\n").expect("edited");
+    let (code, out, err) = upshift(&["campaign", "new", "-o", &shown]).await;
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("not overwritten"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "name: mine\n");
+}

@@ -21,6 +21,10 @@ pub async fn reader(cluster: &Cluster) -> Result<ClusterReader, String> {
     let connecting = connect(cluster.kubeconfig.as_deref(), Some(&cluster.context));
     match tokio::time::timeout(TIMEOUT, connecting).await {
         Ok(Ok((client, _))) => Ok(ClusterReader::new(client)),
+        Ok(Err(crate::cluster::ConnectError::NoKubeconfig)) => Err(format!(
+            "no kubeconfig found for context {:?}: give the cluster's `kubeconfig:` in the campaign file, set KUBECONFIG, or create ~/.kube/config",
+            cluster.context
+        )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
             "context {:?} did not connect within {}s",
