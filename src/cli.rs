@@ -200,6 +200,91 @@ pub enum Commands {
     /// The simulated EKS cluster: serve it, list or check scenarios
     #[command(subcommand)]
     Sim(SimCommand),
+
+    /// One version across many clusters: stages (pre-production, then production)
+    /// inside maintenance windows
+    ///
+    /// A campaign file (YAML) names the target, the windows (once, or weekly, in a
+    /// time zone), and the stages in order, each with its clusters, the windows it
+    /// runs in, a soak before the next stage, who may drive it, and the problems
+    /// left open earlier that it accepts by name. See docs/campaign.md.
+    ///
+    /// Examples:
+    ///   upshift campaign new -o winter.yaml      # a commented template
+    ///   upshift campaign check winter.yaml       # exit 0 valid, 1 invalid, 2 could not check
+    ///   upshift campaign status winter.yaml      # every cluster, the window, what is next
+    ///   upshift campaign status winter.yaml --format markdown > campaign.md
+    #[command(verbatim_doc_comment)]
+    Campaign(CampaignArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CampaignArgs {
+    #[command(subcommand)]
+    pub command: CampaignCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CampaignCommand {
+    /// Write a commented campaign file to start from (every field explained)
+    New {
+        /// Write it to this file instead of stdout (an existing file is not overwritten)
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+
+    /// Check a campaign file, then its plans and its clusters
+    ///
+    /// The file: its fields, durations, time zones, window names, duplicate
+    /// clusters, drivers and accepted problems; each cluster's plan (it loads, and
+    /// it is for that cluster and the target); then, unless --offline, each cluster:
+    /// its context answers and its control plane is on the target or one minor
+    /// below. Every problem names the file, line and field, and what to do.
+    ///
+    /// Exit code: 0 valid, 1 invalid, 2 a cluster could not be reached.
+    Check(CampaignCheckArgs),
+
+    /// Every cluster's state, the window and the time left in it, what is next
+    ///
+    /// Reads each cluster read-only (its control plane's version and the rollout a
+    /// drive published in ConfigMap kube-system/upshift-rollout) and each drive's
+    /// journal: not started, running (step N of M), done, done with problems (named),
+    /// aborted. Then the window of the stage due (open with the time left, or the
+    /// next one) and what is due: the cluster to drive, or what blocks the next
+    /// stage (its predecessor, the soak and when it ends, problems not accepted).
+    Status(CampaignStatusArgs),
+    // `drive` comes here: the lead's cockpit on the cluster due.
+}
+
+#[derive(Args, Debug)]
+pub struct CampaignCheckArgs {
+    /// The campaign file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Only the file and its plans: do not reach the clusters
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CampaignStatusArgs {
+    /// The campaign file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Judge windows and soaks at this instant instead of now (2026-12-08T22:30Z,
+    /// 2026-12-08T22:30+01:00): what will be due then, with the clusters as they are
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Read only the journals: do not reach the clusters
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 //! simulator (`sim`) uses nothing but `units`.
 
 pub mod app;
+pub mod campaign;
 pub mod cloud;
 pub mod cluster;
 pub mod cockpit;

@@ -168,6 +168,18 @@ fn run() -> Result<()> {
                 drop(guard.take());
                 std::process::exit(code)
             }
+            Commands::Campaign(args) => {
+                // exit codes: 0 valid or written, 1 the campaign is invalid, 2 could not check or read
+                let code = match commands::campaign::campaign(args).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("{}", error_text(&e, debug));
+                        2
+                    }
+                };
+                drop(guard.take());
+                std::process::exit(code)
+            }
             Commands::Sim(SimCommand::Serve(args)) => commands::sim::serve(args).await,
             Commands::Sim(SimCommand::Scenarios) => commands::sim::scenarios(),
             Commands::Sim(SimCommand::Check { scenario }) => commands::sim::check(&scenario),

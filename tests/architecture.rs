@@ -37,6 +37,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sim", &["units"]),
     ("report", &["model", "units"]),
     (
+        "campaign",
+        &[
+            "rollout",
+            "preflight",
+            "notify",
+            "cloud",
+            "cluster",
+            "model",
+            "report",
+            "units",
+        ],
+    ),
+    (
         "replay",
         &[
             "ui", "tui", "cockpit", "cluster", "model", "report", "timeline", "units",

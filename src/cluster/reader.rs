@@ -81,6 +81,15 @@ impl ClusterReader {
         }
     }
 
+    /// One namespaced object by name; None when there is none.
+    pub async fn get<K>(&self, namespace: &str, name: &str) -> Result<Option<K>, kube::Error>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+        K::DynamicType: Default,
+    {
+        Api::<K>::namespaced(self.client.clone(), namespace).get_opt(name).await
+    }
+
     /// Starts every watch the cockpit follows; batches of changes go to `tx`.
     pub fn start(&self, tx: mpsc::Sender<Delta>) -> Watches {
         watch::start(&self.client, tx)

@@ -2,6 +2,7 @@
 //! simulator is started here (`sim`, `demo`) and nowhere else in upshift; the
 //! screenless drive and watch live in the library's `headless`.
 
+pub mod campaign;
 pub mod demo;
 pub mod drive;
 pub mod plan;

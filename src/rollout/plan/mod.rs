@@ -6,7 +6,7 @@
 
 mod discover;
 mod load;
-mod locate;
+pub mod locate;
 mod nodepools;
 mod write;
 
