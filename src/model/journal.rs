@@ -181,10 +181,18 @@ pub enum Decision {
     AutoContinue,
     /// Ask at every gate between batches again.
     Manual,
+    /// Hand the drive to another operator (the target is who takes it): the drive
+    /// stops here and the lease waits for them.
+    Handover,
+    /// Finish what is under way (the batch being replaced), then stop with the
+    /// rollout resumable; the reason names the maintenance window.
+    StopAtSafePoint,
+    /// Drive outside the maintenance window, with a typed reason.
+    OutsideWindow,
 }
 
 impl Decision {
-    pub const ALL: [Decision; 15] = [
+    pub const ALL: [Decision; 18] = [
         Decision::Proceed,
         Decision::Override,
         Decision::AutoProceed,
@@ -200,6 +208,9 @@ impl Decision {
         Decision::DeletePod,
         Decision::AutoContinue,
         Decision::Manual,
+        Decision::Handover,
+        Decision::StopAtSafePoint,
+        Decision::OutsideWindow,
     ];
 
     /// The word the journal writes.
@@ -220,6 +231,9 @@ impl Decision {
             Decision::DeletePod => "delete-pod",
             Decision::AutoContinue => "auto-continue",
             Decision::Manual => "manual",
+            Decision::Handover => "handover",
+            Decision::StopAtSafePoint => "stop-at-safe-point",
+            Decision::OutsideWindow => "outside-window",
         }
     }
 
@@ -238,7 +252,10 @@ impl Decision {
             | Decision::SkipNode
             | Decision::DeletePod
             | Decision::AutoContinue
-            | Decision::Manual => false,
+            | Decision::Manual
+            | Decision::Handover
+            | Decision::StopAtSafePoint
+            | Decision::OutsideWindow => false,
         }
     }
 
@@ -251,7 +268,8 @@ impl Decision {
             | Decision::Abort
             | Decision::Force
             | Decision::DeletePod
-            | Decision::SkipNode => true,
+            | Decision::SkipNode
+            | Decision::OutsideWindow => true,
             Decision::Proceed
             | Decision::AutoProceed
             | Decision::ConfirmCluster
@@ -260,7 +278,9 @@ impl Decision {
             | Decision::Retry
             | Decision::KeepWaiting
             | Decision::AutoContinue
-            | Decision::Manual => false,
+            | Decision::Manual
+            | Decision::Handover
+            | Decision::StopAtSafePoint => false,
         }
     }
 }
@@ -625,7 +645,10 @@ mod tests {
                 "skip-node",
                 "delete-pod",
                 "auto-continue",
-                "manual"
+                "manual",
+                "handover",
+                "stop-at-safe-point",
+                "outside-window"
             ]
         );
         let passing: Vec<Decision> = Decision::ALL.into_iter().filter(|d| d.passes_gate()).collect();

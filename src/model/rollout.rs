@@ -65,6 +65,27 @@ pub struct RolloutState {
     /// The campaign this rollout is part of, when `upshift campaign drive` runs it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<super::campaign::CampaignStrip>,
+    /// The maintenance window the drive runs in, when it was given one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowStatus>,
+    /// Who the lead handed the drive to: this drive stopped for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_to: Option<String>,
+}
+
+/// The maintenance window a drive runs in, as the lead and the shadows see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WindowStatus {
+    /// The window's name (`tue-night`).
+    pub name: String,
+    /// When it closes, on the cluster's clock.
+    pub closes: Option<Timestamp>,
+    /// The end is near: "window tue-night closes in 8m; nodegroup/apps expected 12m more".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// The lead asked to stop at the next safe point.
+    pub stopping: bool,
 }
 
 /// A NodePool's disruption budgets as upshift found them, to restore.
@@ -243,6 +264,14 @@ pub enum Command {
     },
     /// Let the current node group go on between batches while its gate is green.
     AutoContinue(bool),
+    /// Finish the batch under way (never leave a node cordoned), then stop with the
+    /// rollout resumable: the maintenance window is ending.
+    StopAtSafePoint,
+    /// Hand the drive to another operator (at a gate or paused): journaled with both
+    /// names, then this drive stops and the lease waits for `to`.
+    Handover {
+        to: String,
+    },
     /// The cockpit is closing (a signal): the drive journals why and stops where it
     /// is; running the same command again resumes. No decision about the rollout.
     Stop {
