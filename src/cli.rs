@@ -469,9 +469,28 @@ pub struct DriveArgs {
     /// No screen: print where the rollout stands as it changes, one line each, and
     /// read the lead's commands from stdin, one per line: proceed, override REASON,
     /// confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node,
-    /// delete-pod POD, auto on|off
+    /// delete-pod POD, auto on|off, stop-at-safe-point, handover NAME
     #[arg(long)]
     pub headless: bool,
+
+    /// The maintenance window closes at TIME (RFC 3339, e.g. 2026-12-01T23:00:00Z,
+    /// or with a zone, 2026-12-01T23:00[Europe/Paris]), on the cluster's clock. A
+    /// step or batch that cannot finish before then is red at its gate (passing it
+    /// needs a typed reason); as the end nears the lead is offered to stop at a safe
+    /// point. See docs/drive.md
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub window_closes: Option<jiff::Timestamp>,
+
+    /// The window's name, as the gates and the journal say it
+    #[arg(long, value_name = "NAME", default_value = "window", requires = "window_closes")]
+    pub window_name: String,
+}
+
+/// A time given on the command line: RFC 3339, or a zoned date-time jiff reads.
+pub fn parse_time(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse::<jiff::Timestamp>()
+        .or_else(|_| s.parse::<jiff::Zoned>().map(|z| z.timestamp()))
+        .map_err(|e| format!("{s:?} is not a time: give RFC 3339 like 2026-12-01T23:00:00Z ({e})"))
 }
 
 #[derive(Subcommand, Debug)]

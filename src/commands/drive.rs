@@ -38,7 +38,12 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         now: connection.clock.as_now(),
         lease_now: Arc::new(jiff::Timestamp::now),
         take_over: args.take_over,
-        options: Default::default(),
+        options: upshift::rollout::drive::DriveOptions {
+            window: args
+                .window_closes
+                .map(|closes| upshift::rollout::drive::WindowLimit::new(&args.window_name, closes)),
+            ..Default::default()
+        },
     };
     let drive = match upshift::rollout::drive::prepare(setup).await {
         Ok(drive) => drive,

@@ -17,7 +17,7 @@ use crate::model::{Health, Timestamp};
 use crate::timeline::Recorder;
 
 /// What the commands read from stdin are: `proceed`, `override REASON`, …
-pub const COMMANDS: &str = "proceed, override REASON, confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node, delete-pod POD, auto on|off";
+pub const COMMANDS: &str = "proceed, override REASON, confirm CLUSTER, pause, resume, abort, retry, force GROUP, wait, skip-node, delete-pod POD, auto on|off, stop-at-safe-point, handover NAME";
 
 /// A line of stdin as a command for the drive.
 pub fn parse_command(line: &str) -> Result<Command, String> {
@@ -36,6 +36,8 @@ pub fn parse_command(line: &str) -> Result<Command, String> {
         "skip-node" => Command::SkipNode,
         "delete-pod" => Command::DeletePod { confirm: rest.into() },
         "auto" => Command::AutoContinue(rest == "on"),
+        "stop-at-safe-point" => Command::StopAtSafePoint,
+        "handover" => Command::Handover { to: rest.into() },
         other => return Err(format!("unknown command {other:?}: {COMMANDS}")),
     })
 }
@@ -80,8 +82,14 @@ pub fn state_line(s: &RolloutState) -> String {
         ),
         _ => String::new(),
     };
+    let window = s
+        .window
+        .as_ref()
+        .and_then(|w| w.warning.as_ref())
+        .map(|w| format!(" · {w}"))
+        .unwrap_or_default();
     let notice = s.notice.as_ref().map(|n| format!(" · {n}")).unwrap_or_default();
-    format!("{}{step}{extra}{notice}", s.phase.name())
+    format!("{}{step}{extra}{window}{notice}", s.phase.name())
 }
 
 /// ` · running 6m of the 10–25m EKS usually takes`: the current step's time against
@@ -329,6 +337,8 @@ mod tests {
         );
         assert_eq!(parse_command("auto on"), Ok(Command::AutoContinue(true)));
         assert_eq!(parse_command("auto off"), Ok(Command::AutoContinue(false)));
+        assert_eq!(parse_command("stop-at-safe-point"), Ok(Command::StopAtSafePoint));
+        assert_eq!(parse_command("handover bo"), Ok(Command::Handover { to: "bo".into() }));
         let e = parse_command("go").unwrap_err();
         assert!(e.contains("\"go\"") && e.contains(COMMANDS), "{e}");
     }

@@ -42,6 +42,14 @@ pub enum LockError {
         pid: u32,
         since: String,
     },
+    #[error(
+        "{from} handed this cluster's drive over to {to} (lease renewed {renewed_ago} ago): only {to} may drive it now, with the same `upshift drive` command; watch with `upshift watch`"
+    )]
+    HandedOver {
+        from: String,
+        to: String,
+        renewed_ago: String,
+    },
     #[error("the lease {namespace}/{name} was taken by {holder}: this cockpit no longer drives the cluster")]
     Lost {
         namespace: String,
@@ -62,6 +70,13 @@ pub enum LockError {
 pub const DRIVE_ANNOTATION: &str = "upshift.dev/drive-id";
 /// The lease's annotation with the holding drive's process id, on the holder's machine.
 pub const PID_ANNOTATION: &str = "upshift.dev/drive-pid";
+/// The lease's annotation naming the operator the holder handed the drive to.
+pub const HANDED_TO_ANNOTATION: &str = "upshift.dev/handed-to";
+
+/// Whether the operator typed as `to` is `identity` (`ana` names `ana@laptop`).
+pub fn names(to: &str, identity: &str) -> bool {
+    crate::rollout::drive::decide::names(to, identity)
+}
 
 /// A held lease.
 pub struct Lock {
@@ -138,6 +153,30 @@ impl Lock {
                     let since = spec.acquire_time.as_ref().map(|m| m.0).unwrap_or(renewed);
                     let held_for = SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(30)));
                     let expired = renewed + held_for < t;
+                    let handed_to = existing
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(HANDED_TO_ANNOTATION))
+                        .cloned();
+                    if let Some(to) = handed_to {
+                        // handed over: the named operator takes it, anyone else is refused
+                        // (an expired one may still be taken over by request)
+                        if names(&to, &lock.identity) || (take_over && expired) {
+                            let mut lease = lock.lease(existing.metadata.resource_version.clone(), t, t);
+                            lease.metadata.uid = existing.metadata.uid.clone();
+                            match lock.api.replace(name, &PostParams::default(), &lease).await {
+                                Ok(_) => return Ok(lock),
+                                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                                Err(e) => return Err(lock.api_error("taking", e)),
+                            }
+                        }
+                        return Err(LockError::HandedOver {
+                            from: holder,
+                            to,
+                            renewed_ago: ago(t, renewed),
+                        });
+                    }
                     let mine = holder == lock.identity || holder.is_empty();
                     if mine
                         && !expired
@@ -257,6 +296,42 @@ impl Lock {
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
             Err(e) => Err(self.api_error("renewing", e)),
         }
+    }
+
+    /// Leaves the lease to operator `to`: it stays held in this holder's name, marked
+    /// for `to`, who takes it with the next `upshift drive`; anyone else is refused.
+    /// This cockpit no longer renews it.
+    pub async fn hand_over(self, to: &str) -> Result<(), LockError> {
+        let current = self
+            .api
+            .get(&self.name)
+            .await
+            .map_err(|e| self.api_error("reading", e))?;
+        let holder = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.clone())
+            .unwrap_or_default();
+        if holder != self.identity {
+            return Err(LockError::Lost {
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                holder,
+            });
+        }
+        let acquired = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.acquire_time.as_ref())
+            .map(|m| m.0)
+            .unwrap_or_else(|| (self.now)());
+        let mut lease = self.lease(current.metadata.resource_version.clone(), acquired, (self.now)());
+        lease.metadata.annotations = Some([(HANDED_TO_ANNOTATION.to_string(), to.to_string())].into());
+        self.api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+            .map_err(|e| self.api_error("handing over", e))?;
+        Ok(())
     }
 
     /// Gives the lease up (at the end of a rollout, or on a clean exit).

@@ -53,6 +53,22 @@ pub async fn plan_for(sim: &Simulator, cluster: &str, managed: Option<Strategy>,
 
 /// The drive, with a lead's cockpit feeding it the cluster's health.
 pub async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
+    let options = DriveOptions {
+        poll: Duration::from_millis(100),
+        ..Default::default()
+    };
+    start_as(sim, plan, journal, LEAD, options).await.unwrap()
+}
+
+/// The drive of operator `who` with `options`, with a cockpit feeding it the
+/// cluster's health; or why it was refused.
+pub async fn start_as(
+    sim: &Simulator,
+    plan: Plan,
+    journal: &Path,
+    who: &str,
+    options: DriveOptions,
+) -> Result<DriveHandle, upshift::rollout::drive::PrepareError> {
     let cluster = plan.cluster.name.clone();
     let client = sim.client("lead").await.unwrap();
     let clock = sim.clock();
@@ -61,16 +77,13 @@ pub async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
         client: client.clone(),
         cloud: super::cloud::shared(sim).await,
         journal: journal.to_path_buf(),
-        who: LEAD.into(),
+        who: who.into(),
         now: Arc::new(move || clock.now()),
         lease_now: Arc::new(jiff::Timestamp::now),
         take_over: false,
-        options: DriveOptions {
-            poll: Duration::from_millis(100),
-            ..Default::default()
-        },
+        options,
     };
-    let handle = prepare(setup).await.unwrap().start();
+    let handle = prepare(setup).await?.start();
     let clock = sim.clock();
     let controls = upshift::cockpit::lead::Controls::new(handle.commands.clone());
     let connection = upshift::cluster::Connection {
@@ -86,7 +99,7 @@ pub async fn start(sim: &Simulator, plan: Plan, journal: &Path) -> DriveHandle {
         cockpit,
         handle.health.clone(),
     ));
-    handle
+    Ok(handle)
 }
 
 /// Waits (real time) until the drive's state satisfies `f`.

@@ -28,6 +28,12 @@ pub struct Situation<'a> {
     pub gate: Option<(&'a GateId, &'a GateView)>,
     /// The current step shows a node group's progress (auto-continue applies).
     pub group: bool,
+    /// The operator who drives (`user@host`).
+    pub who: &'a str,
+    /// The maintenance window as it stands (`window tue-night closes in 12m`), if any.
+    pub window: Option<&'a str>,
+    /// A stop at the next safe point was asked already.
+    pub stopping: bool,
 }
 
 /// What follows a journaled decision.
@@ -47,6 +53,10 @@ pub enum Then {
     Abort,
     /// The node group goes on between batches on its own, or asks again.
     AutoContinue(bool),
+    /// Finish what is under way, then stop at the next gate, resumable.
+    StopAtSafePoint,
+    /// Stop now and leave the lease to this operator.
+    Handover(String),
 }
 
 /// What a command comes to.
@@ -202,8 +212,51 @@ pub fn command(s: &Situation, c: Command) -> Verdict {
             Then::AutoContinue(on),
         ),
         Command::AutoContinue(_) => Verdict::Refuse("auto-continue applies to node group steps".into()),
+        Command::StopAtSafePoint if finished(s.phase) || s.stopping => Verdict::Nothing,
+        Command::StopAtSafePoint => Verdict::Decide {
+            about: None,
+            decision: Decision::StopAtSafePoint,
+            target: None,
+            reason: Some(match s.window {
+                Some(w) => format!("{w}: the rollout stops at the next safe point, to resume in another window"),
+                None => "the lead stops the rollout at the next safe point, to resume later".to_string(),
+            }),
+            then: Then::StopAtSafePoint,
+        },
+        Command::Handover { to } => handover(s, to.trim()),
         // the engine stops on it before asking here: nothing to decide
         Command::Stop { .. } => Verdict::Nothing,
+    }
+}
+
+/// Whether the operator typed as `to` is `who` (`ana` names `ana@laptop`).
+pub fn names(to: &str, who: &str) -> bool {
+    let to = to.trim();
+    !to.is_empty() && (to == who || who.split('@').next() == Some(to))
+}
+
+/// A handover to `to`: at a gate or paused (nothing half done), to someone else.
+fn handover(s: &Situation, to: &str) -> Verdict {
+    if to.is_empty() {
+        return Verdict::Refuse("type the name of the operator who takes the drive over".into());
+    }
+    if names(to, s.who) {
+        return Verdict::Refuse(format!("{to} is who drives now: hand over to another operator"));
+    }
+    if finished(s.phase) {
+        return Verdict::Refuse("the rollout is finished: there is nothing to hand over".into());
+    }
+    if !(s.paused || matches!(s.phase, Phase::Gate | Phase::ConfirmCluster)) {
+        return Verdict::Refuse(
+            "hand over at a gate or paused (p), where nothing is half done: wait for the next gate".into(),
+        );
+    }
+    Verdict::Decide {
+        about: None,
+        decision: Decision::Handover,
+        target: Some(to.to_string()),
+        reason: None,
+        then: Then::Handover(to.to_string()),
     }
 }
 
@@ -332,6 +385,9 @@ mod tests {
                 step: Some(&self.step),
                 gate: self.gate.as_ref().map(|g| (&self.gate_id, g)),
                 group: self.group,
+                who: "ana@laptop",
+                window: None,
+                stopping: false,
             }
         }
     }

@@ -16,6 +16,7 @@ mod engine;
 pub mod gate;
 pub mod publish;
 pub mod resume;
+pub mod window;
 pub mod zones;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::units::Now;
 
 pub use engine::NOT_CHECKED;
 pub use gate::AlarmReading;
+pub use window::WindowLimit;
 
 #[derive(Clone, Debug)]
 pub struct DriveOptions {
@@ -47,6 +49,10 @@ pub struct DriveOptions {
     pub alarms_every: Duration,
     /// Real time between two renewals of the lease.
     pub renew_every: Duration,
+    /// The maintenance window the steps must finish in, if any.
+    pub window: Option<window::WindowLimit>,
+    /// The campaign strip published with the rollout (`upshift campaign drive`).
+    pub campaign: Option<crate::model::campaign::CampaignStrip>,
 }
 
 impl Default for DriveOptions {
@@ -56,6 +62,8 @@ impl Default for DriveOptions {
             publish: true,
             alarms_every: Duration::from_secs(15),
             renew_every: Duration::from_secs(10),
+            window: None,
+            campaign: None,
         }
     }
 }
@@ -191,7 +199,12 @@ impl PrepareError {
         matches!(
             self,
             PrepareError::Journal(JournalError::OtherRollout { .. } | JournalError::Locked { .. })
-                | PrepareError::Lock(LockError::Held { .. } | LockError::Expired { .. } | LockError::OtherDrive { .. })
+                | PrepareError::Lock(
+                    LockError::Held { .. }
+                        | LockError::Expired { .. }
+                        | LockError::OtherDrive { .. }
+                        | LockError::HandedOver { .. }
+                )
         )
     }
 }

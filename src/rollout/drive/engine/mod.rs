@@ -5,6 +5,7 @@
 //! decided in `decide`; what a gate sees, in `gate`; calling the step, in `step`.
 
 mod step;
+mod window;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +71,12 @@ pub(super) struct Engine {
     /// What a `nodepool` step's gate also judges, and when it was read.
     extra: Vec<crate::model::rollout::Criterion>,
     extra_at: Option<Instant>,
+    /// The lead asked to stop at the next safe point.
+    stopping: bool,
+    /// The lead handed the drive over: it stops now.
+    handed_over: bool,
+    /// The window's end was journaled as near.
+    warned: bool,
 }
 
 impl Drive {
@@ -112,6 +119,9 @@ impl Engine {
             retry_at: None,
             extra: Vec::new(),
             extra_at: None,
+            stopping: false,
+            handed_over: false,
+            warned: false,
         }
     }
 
@@ -144,6 +154,7 @@ impl Engine {
 
     async fn drive(&mut self) -> Result<RolloutState, DriveError> {
         self.begin()?;
+        self.begin_window()?;
         self.publish();
         let mut tick = tokio::time::interval(self.d.options.poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -162,7 +173,7 @@ impl Engine {
                 _ = tick.tick() => self.turn().await?,
             }
             self.publish();
-            if self.finished() {
+            if self.finished() || self.stop_here().await? {
                 break;
             }
         }
@@ -239,10 +250,13 @@ impl Engine {
         }
     }
 
-    /// Where the rollout stands, for `decide`.
-    fn situation(&self) -> Situation<'_> {
+    /// Where the rollout stands, for `decide`; `window` is the window's phrase now.
+    fn situation<'a>(&'a self, window: Option<&'a str>) -> Situation<'a> {
         let step = self.state.steps.get(self.cur);
         Situation {
+            who: &self.d.who,
+            window,
+            stopping: self.stopping,
             phase: &self.phase,
             paused: self.paused,
             cluster: &self.d.plan.cluster.name,
@@ -419,10 +433,12 @@ impl Engine {
             managed_group: self.gate_managed.as_deref(),
         });
         let zonal = self.zonal_criterion(&health);
+        let window = self.window_criterion(&health, now);
         let criteria: Vec<_> = criteria
             .into_iter()
             .chain(zonal)
             .chain(self.extra.iter().cloned())
+            .chain(window)
             .collect();
         self.green_since = gate::green_since(&criteria, self.green_since, now);
         let passable = gate::settled(self.green_since, self.d.plan.gates.settle_seconds, now);
@@ -470,7 +486,7 @@ impl Engine {
                 self.judge_gate();
                 if self.gate_decision(&self.gate_id).is_some() {
                     self.after_gate().await?;
-                } else if decide::auto_proceed(&self.situation(), self.auto_continue()) {
+                } else if decide::auto_proceed(&self.situation(None), self.auto_continue()) {
                     self.journal_decision(Some(self.gate_id.clone().into()), Decision::AutoProceed, None, None)?;
                     self.after_gate().await?;
                 }
@@ -482,6 +498,7 @@ impl Engine {
             }
             _ => {}
         }
+        self.watch_window()?;
         Ok(())
     }
 
@@ -530,7 +547,8 @@ impl Engine {
             self.take_start()?;
             self.judge_gate();
         }
-        match decide::command(&self.situation(), c) {
+        let window = self.window_phrase();
+        match decide::command(&self.situation(window.as_deref()), c) {
             Verdict::Nothing => {}
             Verdict::Refuse(why) => self.state.notice = Some(why),
             Verdict::Decide {
@@ -571,6 +589,8 @@ impl Engine {
                             g.auto_continue = on;
                         }
                     }
+                    Then::StopAtSafePoint => self.stop_at_safe_point(),
+                    Then::Handover(to) => self.hand_over(to).await?,
                 }
             }
         }
