@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    Exception, FailureLine, GateLine, HeldDrain, Loaded, Numbers, Outcome, Report, StepLine, TimelineLine, clock,
-    duration,
+    Exception, FailureLine, GateLine, HandoverLine, HeldDrain, Loaded, Numbers, Outcome, Report, StepLine,
+    TimelineLine, clock, duration,
 };
 use crate::model::journal::{Decision, Entry, StepId, StepState, Subject, What};
 use crate::model::{Level, Timestamp};
@@ -23,6 +23,8 @@ const OPEN_PROBLEM: &str = "OpenProblem";
 /// EKS control plane updates typically take 10 to 25 minutes (Amazon EKS user guide,
 /// "Update existing cluster to new Kubernetes version"); longer is worth a look.
 const CONTROL_PLANE_TYPICAL_MAX_SECONDS: i64 = 25 * 60;
+/// Who the journal names for what upshift did on its own.
+const UPSHIFT: &str = "upshift";
 
 impl Report {
     /// The report of the journal `journal` (its path, as shown) read into `loaded`.
@@ -70,6 +72,7 @@ struct Builder {
     steps: Vec<StepLine>,
     gates: Vec<GateLine>,
     exceptions: Vec<Exception>,
+    handovers: Vec<HandoverLine>,
     drains: Vec<HeldDrain>,
     failures: Vec<FailureLine>,
     numbers: Numbers,
@@ -106,6 +109,7 @@ impl Builder {
             seconds: None,
             failures: 0,
             retries: 0,
+            driven_by: Vec::new(),
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -181,6 +185,9 @@ impl Builder {
                 let at = e.at;
                 let s = self.step_mut(step);
                 s.state = state.as_str().into();
+                if e.who != UPSHIFT && !s.driven_by.contains(&e.who) {
+                    s.driven_by.push(e.who.clone());
+                }
                 match state {
                     StepState::Running if s.started.is_none() => s.started = Some(at),
                     StepState::Done | StepState::Skipped | StepState::Aborted => {
@@ -257,11 +264,27 @@ impl Builder {
         reason: Option<&str>,
         target: Option<&str>,
     ) {
-        if !self.operators.contains(&e.who) && e.who != "upshift" {
+        if !self.operators.contains(&e.who) && e.who != UPSHIFT {
             self.operators.push(e.who.clone());
         }
         if decision == Decision::ConfirmCluster {
             self.cluster = target.map(str::to_string);
+        }
+        if decision == Decision::Handover {
+            self.handovers.push(HandoverLine {
+                at: e.at,
+                from: e.who.clone(),
+                to: target.unwrap_or_default().to_string(),
+            });
+        }
+        // a gate passed by hand of a step under way: one more who drove it
+        if let Some(Subject::Gate(g)) = subject
+            && decision.passes_gate()
+            && e.who != UPSHIFT
+            && let Some(s) = self.steps.iter_mut().find(|s| s.step == g.step.to_string())
+            && !s.driven_by.contains(&e.who)
+        {
+            s.driven_by.push(e.who.clone());
         }
         if decision == Decision::Abort {
             self.aborted = Some((e.who.clone(), reason.map(str::to_string)));
@@ -421,6 +444,7 @@ impl Builder {
             steps: self.steps,
             gates: self.gates,
             exceptions: self.exceptions,
+            handovers: self.handovers,
             drains: self.drains,
             failures: self.failures,
             numbers: self.numbers,

@@ -62,22 +62,39 @@ pub fn render(r: &Report) -> String {
         _ => {}
     }
     let _ = writeln!(o, "## Steps\n");
-    let _ = writeln!(o, "| step | state | started | ended | took | failures | retries |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "| step | state | started | ended | took | failures | retries | driven by |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
     for s in &r.steps {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&s.step),
             s.state,
             opt_time(s.started),
             opt_time(s.ended),
             s.seconds.map_or_else(|| "—".into(), duration),
             s.failures,
-            s.retries
+            s.retries,
+            cell(&s.driven_by.join(", "))
         );
     }
     o.push('\n');
+    if !r.handovers.is_empty() {
+        let _ = writeln!(o, "## Handovers\n");
+        for h in &r.handovers {
+            let _ = writeln!(
+                o,
+                "- {} {} handed the drive to {}",
+                clock(h.at),
+                cell(&h.from),
+                cell(&h.to)
+            );
+        }
+        o.push('\n');
+    }
     if !r.gates.is_empty() {
         let _ = writeln!(o, "## Gates\n");
         let _ = writeln!(o, "| gate | passed | by | decision | open for ≈ | reason |");

@@ -47,6 +47,19 @@ pub struct StepLine {
     pub seconds: Option<i64>,
     pub failures: u32,
     pub retries: u32,
+    /// Who drove it (the operators on its entries), in order: more than one when the
+    /// drive was handed over in its middle.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub driven_by: Vec<String>,
+}
+
+/// The lead handed the drive to another operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandoverLine {
+    pub at: Timestamp,
+    pub from: String,
+    pub to: String,
 }
 
 /// A gate passed (or an operator's decision at one).
@@ -145,6 +158,9 @@ pub struct Report {
     pub steps: Vec<StepLine>,
     pub gates: Vec<GateLine>,
     pub exceptions: Vec<Exception>,
+    /// Every handover of the drive, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handovers: Vec<HandoverLine>,
     pub drains: Vec<HeldDrain>,
     pub failures: Vec<FailureLine>,
     pub numbers: Numbers,

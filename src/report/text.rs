@@ -31,7 +31,18 @@ pub fn render(r: &Report) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(o, "  {:width$}  {}{took}{extra}", s.step, s.state);
+        let by = if s.driven_by.is_empty() {
+            String::new()
+        } else {
+            format!(", driven by {}", s.driven_by.join(" then "))
+        };
+        let _ = writeln!(o, "  {:width$}  {}{took}{extra}{by}", s.step, s.state);
+    }
+    if !r.handovers.is_empty() {
+        let _ = writeln!(o, "\nhandovers:");
+        for h in &r.handovers {
+            let _ = writeln!(o, "  {} {} handed the drive to {}", clock(h.at), h.from, h.to);
+        }
     }
     if !r.gates.is_empty() {
         let _ = writeln!(o, "\ngates:");
