@@ -665,4 +665,49 @@ mod tests {
         assert!(asks_the_lead(false, 120, 120));
         assert!(asks_the_lead(true, 0, 120));
     }
+
+    #[test]
+    fn a_handover_goes_to_someone_else_at_a_gate_or_paused_only() {
+        let to = |name: &str| Command::Handover { to: name.into() };
+        let at = At::new(Phase::Gate);
+        assert_eq!(
+            decision(&at.verdict(to(" bo "))),
+            Some((Decision::Handover, Some("bo"), &Then::Handover("bo".into())))
+        );
+        for me in ["ana", "ana@laptop"] {
+            let Verdict::Refuse(why) = at.verdict(to(me)) else {
+                panic!("handed to oneself")
+            };
+            assert!(why.contains("another operator"), "{why}");
+        }
+        assert!(matches!(at.verdict(to("")), Verdict::Refuse(_)));
+        // running: not a safe point, unless paused
+        let mut running = At::new(Phase::Running);
+        let Verdict::Refuse(why) = running.verdict(to("bo")) else {
+            panic!("handed over mid-step")
+        };
+        assert!(why.contains("at a gate or paused"), "{why}");
+        running.paused = true;
+        assert!(decision(&running.verdict(to("bo"))).is_some());
+        assert!(matches!(At::new(Phase::Done).verdict(to("bo")), Verdict::Refuse(_)));
+    }
+
+    #[test]
+    fn a_stop_at_a_safe_point_names_the_window_once() {
+        let at = At::new(Phase::Running);
+        let mut s = at.situation();
+        s.window = Some("window tue-night closes in 9m");
+        match command(&s, Command::StopAtSafePoint) {
+            Verdict::Decide {
+                decision: Decision::StopAtSafePoint,
+                reason: Some(r),
+                then: Then::StopAtSafePoint,
+                ..
+            } => assert!(r.starts_with("window tue-night closes in 9m"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        s.stopping = true;
+        assert_eq!(command(&s, Command::StopAtSafePoint), Verdict::Nothing);
+        assert_eq!(At::new(Phase::Done).verdict(Command::StopAtSafePoint), Verdict::Nothing);
+    }
 }
