@@ -116,6 +116,8 @@ fn rollout(phase: Phase, cp: StepState, apps: StepState, current: usize, gate: O
         problems: Vec::new(),
         budgets_to_restore: Vec::new(),
         campaign: None,
+        window: None,
+        handed_to: None,
     }
 }
 

@@ -1523,3 +1523,103 @@ fn a_shadow_with_no_rollout_sees_its_minor_and_the_next_and_without_a_cloud_noth
     assert!(!without.contains("support"), "{without}");
     assert_eq!(without, screen(&mut cockpit(true), 200, 60));
 }
+
+// ---------------------------------------------------------------- campaign and window
+
+#[test]
+fn a_campaign_strip_above_the_rollout_for_the_lead_and_the_shadow() {
+    let mut c = driven(false, in_campaign());
+    let t = render(&mut c, 120, 40);
+    let text = t.backend().to_string();
+    assert!(
+        text.contains("pre-production ✓!shop-staging │ production ▶shop-prod ·shop-prod-us"),
+        "{text}"
+    );
+    assert!(
+        text.contains("campaign q4-upgrade → 1.31 · window tue-night closes in 40m"),
+        "{text}"
+    );
+    assert!(text.contains("[S] stop at a safe point"), "{text}");
+    // the cluster driven stands out from its neighbours
+    let buf = t.backend().buffer();
+    let driven_cell = &buf[find(buf, "production ▶shop-prod", "shop-prod ")];
+    let other = &buf[find(buf, "production ▶shop-prod", "shop-prod-us")];
+    assert!(driven_cell.modifier.contains(Modifier::BOLD), "{driven_cell:?}");
+    assert!(!other.modifier.contains(Modifier::BOLD), "{other:?}");
+    insta::assert_snapshot!("rollout_campaign_120x40", text);
+    // S asks the drive to stop at its next safe point
+    assert_eq!(drive(&mut c, KeyCode::Char('S')), Some(Command::StopAtSafePoint));
+
+    // the shadow sees the same strip, and the lead's choices, not keys
+    let mut c = driven(true, in_campaign());
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("production ▶shop-prod ·shop-prod-us"), "{text}");
+    assert!(text.contains("window tue-night closes in 40m"), "{text}");
+    assert!(!text.contains("[S]"), "{text}");
+    assert_eq!(press(&mut c, KeyCode::Char('S')), None);
+    insta::assert_snapshot!("rollout_campaign_read_only_120x40", text);
+    // a narrow screen counts the clusters of the stages not driven
+    let mut c = driven(false, in_campaign());
+    let text = screen(&mut c, 60, 24);
+    assert!(
+        text.contains("pre-production 1/1 done │ production ▶shop-prod"),
+        "{text}"
+    );
+}
+
+#[test]
+fn outside_its_window_the_strip_names_the_next_one_and_the_soak() {
+    use upshift::model::campaign::StripWindow;
+    let mut s = in_campaign();
+    let strip = s.campaign.as_mut().expect("campaign");
+    strip.window = None;
+    strip.next_window = Some(StripWindow {
+        name: "wed-night".into(),
+        opens: Some(now() + jiff::SignedDuration::from_mins(125)),
+        closes: None,
+    });
+    strip.soak_until = Some(now() + jiff::SignedDuration::from_hours(3));
+    s.window = None;
+    let mut c = driven(false, s);
+    let text = screen(&mut c, 120, 40);
+    assert!(
+        text.contains("outside window, next: wed-night opens in 2h05m · soak 3h00m left"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_windows_end_near_and_a_stop_asked_are_shown() {
+    let mut s = in_campaign();
+    let w = s.window.as_mut().expect("window");
+    w.warning = Some("window tue-night closes in 8m; nodegroup apps-1-30 batch 2 expected 12m more".into());
+    let mut c = driven(false, s.clone());
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("ending: stop at a safe point?"), "{text}");
+    s.window.as_mut().expect("window").stopping = true;
+    let mut c = driven(false, s);
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("stopping at the next safe point"), "{text}");
+    assert!(!text.contains("[S]"), "asked once: {text}");
+}
+
+#[test]
+fn a_handover_asks_for_the_name_of_who_takes_over() {
+    let mut c = driven(false, in_campaign());
+    assert_eq!(drive(&mut c, KeyCode::Char('H')), None, "a box opens first");
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("hand the drive over"), "{text}");
+    insta::assert_snapshot!("rollout_handover_prompt_120x40", text);
+    // oneself is refused; another operator's name is sent
+    typed(&mut c, "ana");
+    assert_eq!(drive(&mut c, KeyCode::Enter), None);
+    assert!(screen(&mut c, 120, 40).contains("ana drives now"));
+    for _ in 0..3 {
+        press(&mut c, KeyCode::Backspace);
+    }
+    typed(&mut c, "bo");
+    assert_eq!(
+        drive(&mut c, KeyCode::Enter),
+        Some(Command::Handover { to: "bo".into() })
+    );
+}

@@ -11,12 +11,12 @@ use crate::model::rollout::StepView;
 use crate::model::{LogEntry, Timestamp};
 
 /// EKS's typical control plane update, in minutes (AWS documentation).
-pub const CONTROL_PLANE_MINUTES: (i64, i64) = (10, 25);
+const CONTROL_PLANE_MINUTES: (i64, i64) = (10, 25);
 
 /// A managed add-on's update, in minutes: EKS rolls the add-on's Deployment or
 /// DaemonSet, which takes a few minutes on most clusters (an estimate, not an AWS
 /// figure; a large DaemonSet can take longer).
-pub const ADDON_MINUTES: (i64, i64) = (1, 5);
+const ADDON_MINUTES: (i64, i64) = (1, 5);
 
 /// `6m`, `1h05m`; to the minute only when `coarse`.
 fn short(secs: i64, coarse: bool) -> String {

@@ -160,6 +160,8 @@ pub enum Ask {
     Force,
     /// The holding pod's name, to delete it.
     DeletePod,
+    /// The name of the operator who takes the drive over.
+    Handover,
 }
 
 impl Ask {
@@ -172,6 +174,7 @@ impl Ask {
             Ask::Abort => Some("type abort"),
             Ask::Force => Some("type the group's name"),
             Ask::DeletePod => Some("type its name"),
+            Ask::Handover => Some("type who takes over"),
         }
     }
 }

@@ -113,6 +113,13 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
     }
     let st = state.borrow().clone();
     let (done, all) = st.progress();
+    if let Some(to) = &st.handed_to {
+        println!(
+            "Handed over to {to} ({done} of {all} steps done): they resume with the same `upshift drive` command; follow the rollout read-only with `upshift watch` on this cluster. Journal: {}",
+            journal.display()
+        );
+        return Ok(());
+    }
     match upshift::ui::quit::carries_on(&st) {
         Some(goes_on) => println!(
             "Stopped {} ({done} of {all} steps done). {goes_on} {} Journal: {}",

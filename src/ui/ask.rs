@@ -46,6 +46,7 @@ fn still_open(ask: Ask) -> When {
         Ask::Abort => When::Abortable,
         Ask::Force => When::CanForce,
         Ask::DeletePod => When::Held,
+        Ask::Handover => When::Handable,
     }
 }
 
@@ -91,6 +92,11 @@ pub fn command(c: &Cockpit, ask: Ask, text: &str) -> Result<Command, Refusal> {
             Some((_, name)) => retype(format!("that is not the pod's name: type {name}")),
             None => Err(Refusal::Moot("no drain is held: nothing was sent".into())),
         },
+        Ask::Handover if text.is_empty() => retype("type the name of the operator who takes the drive over".into()),
+        Ask::Handover if text == r.lead || r.lead.split('@').next() == Some(text) => {
+            retype(format!("{text} drives now: type another operator's name"))
+        }
+        Ask::Handover => Ok(Command::Handover { to: text.to_string() }),
     }
 }
 
@@ -174,6 +180,14 @@ fn words(r: &RolloutState, ask: Ask) -> (&'static str, String, String) {
                 format!("type the pod's name ({name}):"),
             )
         }
+        Ask::Handover => (
+            "hand the drive over",
+            format!(
+                "The handover is journaled with both names; this cockpit stops driving {} and the lease waits for the operator you name, who resumes with the same `upshift drive` command. Anyone else is refused.",
+                r.cluster
+            ),
+            "the operator who takes over (their user name):".into(),
+        ),
     }
 }
 

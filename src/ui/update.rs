@@ -142,6 +142,7 @@ pub fn dispatch(c: &mut Cockpit, event: KeyEvent) -> Option<Intent> {
         Action::Retry => return Some(Intent::Drive(Command::Retry)),
         Action::KeepWaiting => return Some(Intent::Drive(Command::KeepWaiting)),
         Action::SkipNode => return Some(Intent::Drive(Command::SkipNode)),
+        Action::StopAtSafePoint => return Some(Intent::Drive(Command::StopAtSafePoint)),
         Action::AutoContinue => {
             let on = c
                 .rollout

@@ -76,6 +76,8 @@ pub fn state(phase: Phase, apps: StepState) -> RolloutState {
         problems: Vec::new(),
         budgets_to_restore: Vec::new(),
         campaign: None,
+        window: None,
+        handed_to: None,
     }
 }
 
@@ -233,4 +235,44 @@ pub fn drive(c: &mut Cockpit, code: KeyCode) -> Option<Command> {
         Some(other) => panic!("{other:?}"),
         None => None,
     }
+}
+
+/// The gate of the fixed rollout in a production campaign: pre-production done, this
+/// cluster driven in window `tue-night` (40 minutes left), its neighbour waiting.
+pub fn in_campaign() -> RolloutState {
+    use upshift::model::campaign::{CampaignStrip, StripCluster, StripStage, StripWindow};
+    let cluster = |name: &str, state: &str| StripCluster {
+        name: name.into(),
+        state: state.into(),
+    };
+    let mut s = gate_green();
+    s.campaign = Some(CampaignStrip {
+        name: "q4-upgrade".into(),
+        target: "1.31".into(),
+        stages: vec![
+            StripStage {
+                name: "pre-production".into(),
+                clusters: vec![cluster("shop-staging", "done with problems")],
+            },
+            StripStage {
+                name: "production".into(),
+                clusters: vec![cluster("shop-prod", "running"), cluster("shop-prod-us", "not started")],
+            },
+        ],
+        driving: "shop-prod".into(),
+        window: Some(StripWindow {
+            name: "tue-night".into(),
+            opens: Some(now() - jiff::SignedDuration::from_mins(80)),
+            closes: Some(now() + jiff::SignedDuration::from_mins(40)),
+        }),
+        next_window: None,
+        soak_until: None,
+    });
+    s.window = Some(upshift::model::rollout::WindowStatus {
+        name: "tue-night".into(),
+        closes: Some(now() + jiff::SignedDuration::from_mins(40)),
+        warning: None,
+        stopping: false,
+    });
+    s
 }

@@ -15,6 +15,12 @@ use crate::rollout::plan::{Step, Strategy};
 /// The name of the gate criterion a window adds.
 pub const CRITERION: &str = "maintenance window";
 
+/// EKS's typical control plane update at its longest, in minutes: the upper end of
+/// the 10–25 minutes the EKS User Guide gives (the cockpit's time line says the same).
+const CONTROL_PLANE_MINUTES: i64 = 25;
+/// A managed add-on's update at its longest, in minutes: EKS rolls the add-on's
+/// Deployment or DaemonSet in a few minutes on most clusters (an estimate).
+const ADDON_MINUTES: i64 = 5;
 /// A node's replacement when no cluster done before measured it: a new node
 /// launched and Ready, the old one drained and terminated (an estimate, not an AWS
 /// figure).
@@ -104,14 +110,14 @@ fn parts(step: &Step, old_nodes: u32) -> u32 {
 }
 
 /// The plan's own estimate for one part of the step, in seconds: EKS's typical
-/// control plane time and an add-on's (the upper ends of `cockpit::eta`'s), a
+/// control plane time and an add-on's at their longest, a
 /// node's replacement times the nodes of the batch (the whole group for an EKS or
 /// Auto Scaling update, which cannot stop half way).
 fn plan_secs(u: &Unit) -> i64 {
     let old = u.old_nodes.max(1);
     let minutes = match u.step {
-        Step::ControlPlane => crate::cockpit::eta::CONTROL_PLANE_MINUTES.1,
-        Step::Addon { .. } => crate::cockpit::eta::ADDON_MINUTES.1,
+        Step::ControlPlane => CONTROL_PLANE_MINUTES,
+        Step::Addon { .. } => ADDON_MINUTES,
         Step::Nodegroup(g) => match g.strategy {
             Strategy::Replace | Strategy::BlueGreen => i64::from(g.batch_size.clamp(1, old)) * NODE_MINUTES,
             Strategy::EksUpdate | Strategy::InstanceRefresh => i64::from(old) * NODE_MINUTES,

@@ -138,6 +138,8 @@ pub enum Action {
     AutoContinue,
     /// Every step of the rollout in full.
     Steps,
+    /// Finish what is under way, then stop at the next gate.
+    StopAtSafePoint,
 }
 
 impl Action {
@@ -153,6 +155,7 @@ impl Action {
                 | Action::KeepWaiting
                 | Action::SkipNode
                 | Action::AutoContinue
+                | Action::StopAtSafePoint
         )
     }
 }
@@ -271,19 +274,23 @@ mod tests {
         for phase in phases {
             for passable in [false, true] {
                 for group in [None, Some(GroupProgress::default())] {
-                    rollouts.push(Some(RolloutState {
-                        phase: phase.clone(),
-                        steps: vec![StepView {
-                            group,
+                    // in a maintenance window or not
+                    for window in [None, Some(crate::model::rollout::WindowStatus::default())] {
+                        rollouts.push(Some(RolloutState {
+                            phase: phase.clone(),
+                            steps: vec![StepView {
+                                group: group.clone(),
+                                ..Default::default()
+                            }],
+                            current: Some(0),
+                            gate: Some(GateView {
+                                passable,
+                                ..Default::default()
+                            }),
+                            window,
                             ..Default::default()
-                        }],
-                        current: Some(0),
-                        gate: Some(GateView {
-                            passable,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }));
+                        }));
+                    }
                 }
             }
         }

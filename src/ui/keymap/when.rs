@@ -42,6 +42,12 @@ pub enum When {
     NodeGroup,
     /// The rollout pane has the focus, while a rollout is shown.
     RolloutPane,
+    /// The drive runs in a maintenance window and may be stopped at its next safe
+    /// point (not asked yet, not failed, not finished).
+    Stoppable,
+    /// The drive may be handed to another operator: at a gate, paused, or before the
+    /// first step.
+    Handable,
 }
 
 impl When {
@@ -92,6 +98,14 @@ impl When {
             When::Abortable => !r.finished() && r.phase != Phase::Aborting,
             When::NodeGroup => !r.finished() && r.current_step().is_some_and(|s| s.group.is_some()),
             When::RolloutPane => pane,
+            When::Stoppable => {
+                r.window.as_ref().is_some_and(|w| !w.stopping)
+                    && !r.finished()
+                    && !matches!(r.phase, Phase::Failed { .. } | Phase::Aborting)
+            }
+            When::Handable => {
+                r.handed_to.is_none() && matches!(r.phase, Phase::Gate | Phase::Paused | Phase::ConfirmCluster)
+            }
         }
     }
 }

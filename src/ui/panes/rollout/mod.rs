@@ -5,6 +5,7 @@
 
 mod banner;
 mod gate;
+mod strip;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -333,7 +334,8 @@ fn draw_pane(buf: &mut Buffer, area: Rect, c: &Cockpit, full: bool) {
     };
     let width = usize::from(inner.width);
     let height = usize::from(inner.height);
-    let head = header(c, r, width);
+    let mut head = header(c, r, width);
+    head.extend(strip::lines(r, c.now, width));
     let (steps, current) = step_lines(c, r, width);
     // the steps keep at least the current one; the gate folds as much as it must
     let keep = current.len().max(1);
