@@ -302,3 +302,101 @@ async fn a_handover_leaves_the_drive_to_the_operator_named_and_the_report_says_w
     assert!(text.contains("ana@laptop handed the drive to bo"), "{text}");
     assert!(text.contains("driven by bo@desk"), "{text}");
 }
+
+/// Reads `child`'s stdout lines, answering each with what `answer` returns, until it
+/// exits; returns its lines.
+fn answer_lines(mut child: std::process::Child, answer: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    // stderr drained aside: the journal goes there
+    let stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        if let Some(e) = stderr {
+            for _ in BufReader::new(e).lines() {}
+        }
+    });
+    let mut lines = Vec::new();
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(a) = answer(&line) {
+            let _ = writeln!(stdin, "{a}");
+        }
+        lines.push(line);
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {lines:#?}");
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_drive_takes_its_window_and_a_handover_from_the_command_line() {
+    let sim = common::start_at("demo", 300.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+    let p = plan_for(&sim, "demo", None, |s| matches!(s, Step::ControlPlane)).await;
+    std::fs::write(dir.path().join("plan.yaml"), p.to_yaml(None)).unwrap();
+    let closes = (sim.clock().now() + jiff::SignedDuration::from_mins(12)).to_string();
+    let d = dir.path().to_path_buf();
+    let sim = std::sync::Arc::new(sim);
+    let s2 = sim.clone();
+    let (first, refused, last) = tokio::task::spawn_blocking(move || {
+        let window = ["--window-closes", closes.as_str(), "--window-name", "tue-night"];
+        // ana, at the red window gate, hands over to bo
+        let child = common::bin::drive_command(&d, &s2, "ana", &window).spawn().unwrap();
+        let first = answer_lines(child, |l| {
+            (l.starts_with("at gate") && l.contains("maintenance window")).then(|| "handover bo".to_string())
+        });
+        // cy is refused, naming bo
+        let out = common::bin::drive_command(&d, &s2, "cy", &window).output().unwrap();
+        let refused = (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string());
+        // bo takes over, passes the red window with a reason, and finishes
+        let child = common::bin::drive_command(&d, &s2, "bo", &window).spawn().unwrap();
+        let overridden = std::sync::atomic::AtomicBool::new(false);
+        let last = answer_lines(child, |l| {
+            let red = l.starts_with("at gate") && l.contains(" red: ");
+            (red && !overridden.swap(true, std::sync::atomic::Ordering::SeqCst))
+                .then(|| "override the change covers the control plane tonight".to_string())
+        });
+        (first, refused, last)
+    })
+    .await
+    .unwrap();
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("maintenance window: window tue-night closes in")
+                && l.contains("control plane expected 25m")),
+        "{first:#?}"
+    );
+    assert!(
+        first.last().is_some_and(|l| l.contains("handed over to bo")),
+        "{first:#?}"
+    );
+    assert_eq!(refused.0, Some(2), "{}", refused.1);
+    assert!(refused.1.contains("only bo may drive"), "{}", refused.1);
+    assert!(last.iter().any(|l| l.starts_with("done")), "{last:#?}");
+    let j = Journal::open(&dir.path().join("journal.jsonl")).unwrap();
+    let host = upshift::rollout::journal::host_name();
+    let handover = j
+        .entries()
+        .iter()
+        .find(|e| {
+            matches!(
+                &e.what,
+                What::Decision {
+                    decision: Decision::Handover,
+                    ..
+                }
+            )
+        })
+        .expect("the handover journaled");
+    assert_eq!(handover.who, format!("ana@{host}"));
+    let done_by = j
+        .entries()
+        .iter()
+        .filter(|e| matches!(&e.what, What::Step { .. }))
+        .map(|e| e.who.clone())
+        .collect::<Vec<_>>();
+    assert_eq!(done_by, [format!("bo@{host}"), format!("bo@{host}")]);
+}

@@ -25,6 +25,12 @@ pub fn upshift() -> Command {
 /// the kubeconfig, journal and log in `dir`, the simulated AWS in the environment,
 /// stdin and stdout piped for the test to answer gates and read the state lines.
 pub fn spawn_drive(dir: &Path, sim: &Simulator) -> Child {
+    drive_command(dir, sim, "ana", &[]).spawn().expect("upshift starts")
+}
+
+/// The same drive as operator `user` (`$USER`), with `extra` arguments, its stderr
+/// piped too.
+pub fn drive_command(dir: &Path, sim: &Simulator, user: &str, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_upshift"));
     cmd.arg("drive")
         .arg(dir.join("plan.yaml"))
@@ -37,7 +43,8 @@ pub fn spawn_drive(dir: &Path, sim: &Simulator) -> Child {
         .arg("--headless")
         .arg("--log-file")
         .arg(dir.join("upshift.log"))
-        .env("USER", "ana")
+        .args(extra)
+        .env("USER", user)
         .env("AWS_ENDPOINT_URL", sim.aws_url())
         .env("AWS_REGION", sim.aws_region())
         .env("AWS_ACCESS_KEY_ID", "upshift-sim")
@@ -46,6 +53,10 @@ pub fn spawn_drive(dir: &Path, sim: &Simulator) -> Child {
         .env_remove("AWS_PROFILE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    cmd.spawn().expect("upshift starts")
+        .stderr(if user == "ana" && extra.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        });
+    cmd
 }
