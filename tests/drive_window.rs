@@ -400,3 +400,67 @@ async fn the_headless_drive_takes_its_window_and_a_handover_from_the_command_lin
         .collect::<Vec<_>>();
     assert_eq!(done_by, [format!("bo@{host}"), format!("bo@{host}")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaign_strip_reaches_the_shadows_through_the_configmap() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use upshift::model::campaign::{CampaignStrip, StripCluster, StripStage, StripWindow};
+    use upshift::model::rollout::Published;
+    let sim = common::start_at("demo", 300.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan_for(&sim, "demo", None, |s| matches!(s, Step::ControlPlane)).await;
+    let closes = sim.clock().now() + jiff::SignedDuration::from_hours(2);
+    let strip = CampaignStrip {
+        name: "q4-upgrade".into(),
+        target: plan.target.clone(),
+        stages: vec![StripStage {
+            name: "production".into(),
+            clusters: vec![StripCluster {
+                name: "demo".into(),
+                state: "running".into(),
+            }],
+        }],
+        driving: "demo".into(),
+        window: Some(StripWindow {
+            name: "tue-night".into(),
+            opens: None,
+            closes: Some(closes),
+        }),
+        ..Default::default()
+    };
+    let mut options = options(Some(WindowLimit::new("tue-night", closes)));
+    options.campaign = Some(strip.clone());
+    let mut h = start_as(&sim, plan, &dir.path().join("journal.jsonl"), LEAD, options)
+        .await
+        .unwrap();
+    until(&mut h, "the first gate", 60, |s| s.phase == Phase::Gate).await;
+    // what a shadow reads: the ConfigMap, with a viewer's credentials
+    let viewer: Api<ConfigMap> = Api::namespaced(sim.client("viewer").await.unwrap(), "kube-system");
+    let mut published = None;
+    for _ in 0..100 {
+        if let Some(p) = viewer
+            .get_opt("upshift-rollout")
+            .await
+            .unwrap()
+            .as_ref()
+            .and_then(Published::from_config_map)
+            .filter(|p| p.state.campaign.is_some())
+        {
+            published = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let p = published.expect("the strip published");
+    assert_eq!(p.state.campaign, Some(strip));
+    assert_eq!(
+        p.state.window.map(|w| (w.name, w.closes)),
+        Some(("tue-night".to_string(), Some(closes)))
+    );
+    h.commands
+        .send(Command::Stop {
+            reason: "test over".into(),
+        })
+        .unwrap();
+    h.task.await.unwrap().unwrap();
+}
