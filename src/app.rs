@@ -166,7 +166,12 @@ pub async fn run(
             state = next_state(&mut states, ended) => match state {
                 Some(s) => {
                     let finished = s.finished();
+                    let handed_to = s.handed_to.clone();
                     cockpit.set_rollout(s);
+                    if let Some(to) = handed_to {
+                        // the seat is the new lead's: this one follows the ConfigMap
+                        cockpit.hand_over_seat(&to);
+                    }
                     record(&mut timeline, &mut cockpit, now(), seq, finished);
                 }
                 None => ended = true,

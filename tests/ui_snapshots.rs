@@ -1623,3 +1623,25 @@ fn a_handover_asks_for_the_name_of_who_takes_over() {
         Some(Command::Handover { to: "bo".into() })
     );
 }
+
+#[test]
+fn after_a_handover_the_previous_leads_cockpit_follows_as_a_shadow() {
+    let mut s = in_campaign();
+    s.handed_to = Some("bo".into());
+    let mut c = driven(false, s.clone());
+    c.hand_over_seat("bo");
+    assert!(c.read_only());
+    assert_eq!(press(&mut c, KeyCode::Char('H')), None);
+    assert_eq!(press(&mut c, KeyCode::Enter), None, "nothing to send any more");
+    // what the new lead publishes is what it shows now
+    let mut theirs = s;
+    theirs.handed_to = None;
+    theirs.lead = "bo@desk".into();
+    c.apply(Delta::Rollout(Some(Box::new(upshift::model::rollout::Published {
+        state: theirs,
+        recent: Vec::new(),
+    }))));
+    let text = screen(&mut c, 120, 40);
+    assert!(text.contains("lead bo@desk"), "{text}");
+    assert!(text.contains("READ-ONLY"), "{text}");
+}

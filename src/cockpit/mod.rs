@@ -104,6 +104,19 @@ impl Cockpit {
         self.controls.is_none()
     }
 
+    /// The lead handed the drive to `to`: this cockpit gives its controls up and,
+    /// read-only from now on, follows the rollout the new lead publishes, as a shadow
+    /// does. Nothing it holds can decide anything any more.
+    pub fn hand_over_seat(&mut self, to: &str) {
+        if self.controls.take().is_some() {
+            let message =
+                format!("handed over to {to}: this cockpit is read-only now and follows the rollout as a shadow does");
+            self.view.message = Some(message.clone());
+            self.log.push(LogEntry::local(Level::Info, "HandedOver", message));
+            self.dirty = true;
+        }
+    }
+
     /// Sends the lead's decision to the drive. A read-only cockpit has nowhere to send
     /// it, and a stopped drive takes nothing: either way the footer and the log say
     /// so, and nothing is sent.
