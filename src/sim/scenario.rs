@@ -1059,9 +1059,14 @@ mod tests {
                 "karpenter",
                 "automode",
                 "al2",
-                "fargate"
+                "fargate",
+                "campaign-staging",
+                "campaign-prod"
             ]
         );
+        for name in Scenario::builtin_names() {
+            assert!(Scenario::builtin(name).is_some(), "built-in scenario {name} parses");
+        }
     }
 
     #[test]
