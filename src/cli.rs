@@ -253,7 +253,50 @@ pub enum CampaignCommand {
     /// next one) and what is due: the cluster to drive, or what blocks the next
     /// stage (its predecessor, the soak and when it ends, problems not accepted).
     Status(CampaignStatusArgs),
-    // `drive` comes here: the lead's cockpit on the cluster due.
+
+    /// The lead's cockpit on the cluster due, inside its stage's window
+    ///
+    /// Reads every cluster and journal as `status` does, then opens `upshift drive`'s
+    /// cockpit on the cluster due: the one running (resumed where it stands), else the
+    /// next of the first unfinished stage. Refused, saying why and exiting 2: a stage
+    /// whose predecessor is not done or still soaks, a problem an earlier cluster left
+    /// open that the stage has not accepted by name (`accept:`), an operator not
+    /// among the stage's drivers, or no window open (the next one is named;
+    /// --outside-window REASON overrides, and the reason is journaled).
+    ///
+    /// In the window, every gate says whether the step can finish before the window
+    /// closes (from the plan and from the same step on the clusters already done); a
+    /// step that cannot needs an override. As the end nears, S stops at the next safe
+    /// point; H hands the seat to another operator (who runs the same command).
+    /// A shadow (`upshift watch`) sees the same campaign strip. With `plan: generate`
+    /// the plan is written once beside the campaign file (NAME.plan.yaml) and reused.
+    ///
+    /// Examples:
+    ///   upshift campaign drive winter.yaml
+    ///   upshift campaign drive winter.yaml --outside-window "CVE-2026-1234 fix cannot wait"
+    ///   upshift campaign drive winter.yaml --headless
+    #[command(verbatim_doc_comment)]
+    Drive(CampaignDriveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CampaignDriveArgs {
+    /// The campaign file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Start although no window of the stage is open: the typed reason is journaled
+    #[arg(long, value_name = "REASON")]
+    pub outside_window: Option<String>,
+
+    /// Take the cluster's lease once it has expired (the previous lead's drive died)
+    #[arg(long)]
+    pub take_over: bool,
+
+    /// No screen: the rollout's state on stdout, the journal on stderr, the lead's
+    /// commands on stdin (as `upshift drive --headless`)
+    #[arg(long)]
+    pub headless: bool,
 }
 
 #[derive(Args, Debug)]

@@ -113,3 +113,20 @@ pub async fn states(campaign: &Campaign, offline: bool) -> States {
         .map(|(name, o)| (name, judge(&o, &target)))
         .collect()
 }
+
+/// The time on the campaign's clusters: the first that answers tells it (the
+/// `Date` of its API server's answer), so windows and soaks are judged on the
+/// clusters' clock, as the drive's gates are. None when none answers.
+pub async fn cluster_now(campaign: &Campaign) -> Option<jiff::Timestamp> {
+    for (_, c) in campaign.clusters() {
+        let connecting = connect(c.kubeconfig.as_deref(), Some(&c.context));
+        let Ok(Ok((client, connection))) = tokio::time::timeout(TIMEOUT, connecting).await else {
+            continue;
+        };
+        let reader = ClusterReader::new(client);
+        if let Ok(Ok(_)) = tokio::time::timeout(TIMEOUT, reader.server_version()).await {
+            return Some(connection.clock.now());
+        }
+    }
+    None
+}

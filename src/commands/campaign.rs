@@ -13,7 +13,7 @@ pub async fn campaign(args: crate::cli::CampaignArgs) -> Result<i32> {
         CampaignCommand::New { output } => new(output.as_deref()),
         CampaignCommand::Check(a) => check(&a).await,
         CampaignCommand::Status(a) => status(&a).await,
-        // the campaign drive is dispatched here
+        CampaignCommand::Drive(a) => super::campaign_drive::drive(a).await,
     }
 }
 
@@ -93,7 +93,10 @@ async fn status(args: &CampaignStatusArgs) -> Result<i32> {
         }
     };
     let now = match &args.at {
-        None => jiff::Timestamp::now(),
+        None if args.offline => jiff::Timestamp::now(),
+        None => campaign::live::cluster_now(&c)
+            .await
+            .unwrap_or_else(jiff::Timestamp::now),
         Some(t) => t.parse::<jiff::Timestamp>().map_err(|e| {
             eyre!("--at {t:?}: {e}; write an instant with its offset, e.g. 2026-12-08T22:30Z or 2026-12-08T22:30+01:00")
         })?,

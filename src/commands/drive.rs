@@ -28,7 +28,57 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
     if let Some(source) = &operator.source {
         eprintln!("identity: {source}");
     }
-    let who = operator.who.clone();
+    let notify = notify_config(&args, &plan)?;
+    run(Run {
+        plan,
+        client,
+        connection,
+        cloud,
+        journal,
+        who: operator.who,
+        take_over: args.take_over,
+        options: upshift::rollout::drive::DriveOptions {
+            window: args
+                .window_closes
+                .map(|closes| upshift::rollout::drive::WindowLimit::new(&args.window_name, closes)),
+            ..Default::default()
+        },
+        notify,
+        headless: args.headless,
+    })
+    .await
+}
+
+/// A drive about to start: the plan, where it runs, who drives, and how.
+pub(super) struct Run {
+    pub plan: upshift::rollout::plan::Plan,
+    pub client: kube::Client,
+    pub connection: upshift::cluster::Connection,
+    pub cloud: Arc<dyn upshift::cloud::Cloud>,
+    pub journal: PathBuf,
+    /// The operator (`user@host`).
+    pub who: String,
+    pub take_over: bool,
+    pub options: upshift::rollout::drive::DriveOptions,
+    /// The notifications and where their configuration was read.
+    pub notify: Option<(upshift::notify::NotifyConfig, String)>,
+    pub headless: bool,
+}
+
+/// Runs a drive in the lead's cockpit (or screenless) until it ends or stops.
+pub(super) async fn run(r: Run) -> Result<()> {
+    let Run {
+        plan,
+        client,
+        connection,
+        cloud,
+        journal,
+        who,
+        take_over,
+        options,
+        notify,
+        headless,
+    } = r;
     let setup = upshift::rollout::drive::Setup {
         plan: plan.clone(),
         client: client.clone(),
@@ -37,13 +87,8 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
         who: who.clone(),
         now: connection.clock.as_now(),
         lease_now: Arc::new(jiff::Timestamp::now),
-        take_over: args.take_over,
-        options: upshift::rollout::drive::DriveOptions {
-            window: args
-                .window_closes
-                .map(|closes| upshift::rollout::drive::WindowLimit::new(&args.window_name, closes)),
-            ..Default::default()
-        },
+        take_over,
+        options,
     };
     let drive = match upshift::rollout::drive::prepare(setup).await {
         Ok(drive) => drive,
@@ -55,7 +100,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
     };
     eprintln!("journal: {}", journal.display());
     let mut handle = drive.start();
-    let thread = match notify_config(&args, &plan)? {
+    let thread = match notify {
         Some((config, at)) => {
             let (thread, entries, warnings) = upshift::rollout::thread::Thread::start(
                 upshift::rollout::thread::ThreadSetup {
@@ -86,7 +131,7 @@ pub async fn drive(args: DriveArgs) -> Result<()> {
     let (controls, feed, task) = seat(handle, &journal);
     let mut cockpit = upshift::cockpit::Cockpit::lead(connection.clone(), controls, connection.clock.now());
     let reader = upshift::cluster::ClusterReader::new(client);
-    if args.headless {
+    if headless {
         let result = upshift::headless::drive::run(reader, cockpit, feed, task)
             .await
             .map_err(|e| eyre!("{e}"));

@@ -3,6 +3,7 @@
 //! screenless drive and watch live in the library's `headless`.
 
 pub mod campaign;
+mod campaign_drive;
 pub mod demo;
 pub mod drive;
 pub mod plan;
