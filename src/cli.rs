@@ -474,6 +474,13 @@ pub struct DemoArgs {
     /// Open the read-only cockpit on the demo cluster, without driving an upgrade
     #[arg(long, conflicts_with = "serve_only")]
     pub watch_only: bool,
+
+    /// Rehearse a whole campaign: three clusters (pre-production, then two in
+    /// production over two windows), a campaign file with windows on the simulators'
+    /// clock, and `upshift campaign drive` on each cluster due; between drives the
+    /// campaign's status, and the clock moved to a soak's end or a window on Enter
+    #[arg(long, conflicts_with_all = ["serve_only", "watch_only", "port"])]
+    pub campaign: bool,
 }
 
 #[derive(Args, Debug)]

@@ -16,6 +16,14 @@ use crate::cli::DemoArgs;
 pub async fn demo(args: DemoArgs) -> Result<()> {
     use std::io::IsTerminal;
     check_speed(args.speed)?;
+    if args.campaign {
+        if !std::io::stdout().is_terminal() {
+            return Err(eyre!(
+                "--campaign rehearses on this terminal and stdout is not one: run it in a terminal, or serve the clusters with `upshift sim serve --campaign rehearsal`"
+            ));
+        }
+        return super::demo_campaign::demo_campaign(&args).await;
+    }
     let scenario = Scenario::load("demo").map_err(|e| eyre!("{e}"))?;
     if args.serve_only || !std::io::stdout().is_terminal() {
         if !args.serve_only {

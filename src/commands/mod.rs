@@ -5,6 +5,7 @@
 pub mod campaign;
 mod campaign_drive;
 pub mod demo;
+mod demo_campaign;
 pub mod drive;
 pub mod plan;
 pub mod preflight;
