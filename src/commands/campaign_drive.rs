@@ -104,7 +104,13 @@ pub async fn drive(args: CampaignDriveArgs) -> Result<i32> {
     if let Some(l) = &mut limit {
         l.expected = campaign::expected_durations(&c, &states);
     }
-    let strip = campaign::strip(&c, &states, &name, now);
+    let mut strip = campaign::strip(&c, &states, &name, now);
+    // the cluster about to be driven is running from now on
+    for cl in strip.stages.iter_mut().flat_map(|s| s.clusters.iter_mut()) {
+        if cl.name == name && cl.state == campaign::Progress::NotStarted.word() {
+            cl.state = "running".into();
+        }
+    }
     let cloud = AwsCloud::connect(&AwsOptions {
         region: cluster.aws_region.clone(),
         profile: cluster.aws_profile.clone(),
