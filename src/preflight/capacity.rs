@@ -11,6 +11,45 @@ use super::{Check, CheckRun, Finding, Severity};
 
 mod zones;
 
+/// The room left on each Ready, schedulable node that `keep` keeps, after what is
+/// `used` on it.
+fn room<'a>(
+    nodes: &'a [NodeFacts],
+    used: &HashMap<&str, Use>,
+    keep: impl Fn(&NodeFacts) -> bool,
+) -> Vec<(&'a NodeFacts, Use)> {
+    nodes
+        .iter()
+        .filter(|n| n.ready && !n.unschedulable && keep(n))
+        .map(|n| {
+            let u = used.get(n.name.as_str()).copied().unwrap_or_default();
+            let left = Use {
+                cpu: n.cpu_millis.saturating_sub(u.cpu),
+                mem: n.memory.saturating_sub(u.mem),
+                pods: n.max_pods.saturating_sub(u.pods),
+            };
+            (n, left)
+        })
+        .collect()
+}
+
+/// Places `p` on the first node with room for it that it may run on, taking the
+/// room; false when none has.
+fn take_room(free: &mut [(&NodeFacts, Use)], p: &PodFacts) -> bool {
+    let slot = free
+        .iter_mut()
+        .find(|(n, f)| f.cpu >= p.cpu_millis && f.mem >= p.memory && f.pods >= 1 && p.fits_on(n));
+    match slot {
+        Some((_, f)) => {
+            f.cpu -= p.cpu_millis;
+            f.mem -= p.memory;
+            f.pods -= 1;
+            true
+        }
+        None => false,
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct Use {
     cpu: u64,
@@ -58,34 +97,11 @@ pub fn check(s: &Snapshot, batch: usize) -> (Vec<Finding>, CheckRun) {
             .flat_map(|n| on_node.get(n).cloned().unwrap_or_default())
             .collect();
         moving.sort_by_key(|p| std::cmp::Reverse((p.cpu_millis, p.memory)));
-        let mut free: Vec<(&NodeFacts, Use)> = s
-            .nodes
-            .iter()
-            .filter(|n| n.ready && !n.unschedulable && !drained.contains(&n.name.as_str()))
-            .map(|n| {
-                let u = used.get(n.name.as_str()).copied().unwrap_or_default();
-                (
-                    n,
-                    Use {
-                        cpu: n.cpu_millis.saturating_sub(u.cpu),
-                        mem: n.memory.saturating_sub(u.mem),
-                        pods: n.max_pods.saturating_sub(u.pods),
-                    },
-                )
-            })
-            .collect();
+        let mut free = room(&s.nodes, &used, |n| !drained.contains(&n.name.as_str()));
         let mut stuck: Vec<&PodFacts> = Vec::new();
         for p in &moving {
-            let slot = free
-                .iter_mut()
-                .find(|(n, f)| f.cpu >= p.cpu_millis && f.mem >= p.memory && f.pods >= 1 && p.fits_on(n));
-            match slot {
-                Some((_, f)) => {
-                    f.cpu -= p.cpu_millis;
-                    f.mem -= p.memory;
-                    f.pods -= 1;
-                }
-                None => stuck.push(p),
+            if !take_room(&mut free, p) {
+                stuck.push(p);
             }
         }
         let need_cpu: u64 = moving.iter().map(|p| p.cpu_millis).sum();

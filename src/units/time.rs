@@ -79,6 +79,18 @@ impl ClusterClock {
     }
 }
 
+/// A span of seconds as a countdown says it: `45s`, `12m`, `2h05m` (negative as 0).
+pub fn span(secs: i64) -> String {
+    let s = secs.max(0);
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

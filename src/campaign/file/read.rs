@@ -206,28 +206,17 @@ fn good_name(s: &str) -> bool {
 
 /// The parser's message, once, with what to do.
 pub(super) fn parse_error(e: serde_path_to_error::Error<serde_norway::Error>, file: &str, text: &str) -> CampaignError {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    let mut message = inner.to_string();
-    if let Some(i) = message.find(" at line ") {
-        message.truncate(i);
-    }
-    if let Some((head, rest)) = message.split_once(": ")
-        && (head == path || path.starts_with(&format!("{head}.")) || path.starts_with(&format!("{head}[")))
-    {
-        message = rest.to_string();
-    }
-    let field = if path == "." { "(top level)".to_string() } else { path };
-    if message.starts_with("unknown field") {
-        message.push_str(" (remove it, or check its spelling; docs/campaign.md lists every field)");
-    } else if message.starts_with("missing field") {
-        message.push_str(" (add it; docs/campaign.md lists every field)");
-    } else if field.ends_with(".windows") && message.contains("did not match any variant") {
+    let crate::rollout::plan::locate::ParseError {
+        field,
+        line,
+        mut message,
+    } = crate::rollout::plan::locate::parse_error(e, text, "docs/campaign.md");
+    if field.ends_with(".windows") && message.contains("did not match any variant") {
         message = "give `any` or a list of window names, e.g. [tue-night]".to_string();
     }
     CampaignError::Invalid {
         file: file.to_string(),
-        line: inner.location().map(|l| l.line()).or_else(|| locate(text, &field)),
+        line,
         field,
         message,
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::super::gather::{NodeFacts, PodFacts, Snapshot};
 use super::super::{Check, Finding, Severity};
-use super::{Use, gib};
+use super::{Use, gib, room, take_room};
 
 /// A running pod and the zone its volume is in, with the claim that pins it.
 pub(super) fn zone_of<'s>(s: &'s Snapshot, p: &PodFacts) -> Option<(&'s str, String)> {
@@ -58,33 +58,14 @@ pub(super) fn check(s: &Snapshot, batch: usize, used: &HashMap<&str, Use>) -> (V
                 .filter(|(p, _)| p.node.as_deref().is_some_and(|n| drained.contains(&n)))
                 .collect();
             moving.sort_by_key(|(p, _)| std::cmp::Reverse((p.cpu_millis, p.memory)));
-            let mut free: Vec<(&NodeFacts, Use)> = s
-                .nodes
-                .iter()
-                .filter(|n| n.zone == *zone && n.ready && !n.unschedulable && !drained.contains(&n.name.as_str()))
-                .map(|n| {
-                    let u = used.get(n.name.as_str()).copied().unwrap_or_default();
-                    let left = Use {
-                        cpu: n.cpu_millis.saturating_sub(u.cpu),
-                        mem: n.memory.saturating_sub(u.mem),
-                        pods: n.max_pods.saturating_sub(u.pods),
-                    };
-                    (n, left)
-                })
-                .collect();
+            let mut free = room(&s.nodes, used, |n| {
+                n.zone == *zone && !drained.contains(&n.name.as_str())
+            });
             let open_nodes = free.len();
             let mut stuck = Vec::new();
             for &(p, claim) in &moving {
-                let slot = free
-                    .iter_mut()
-                    .find(|(n, f)| f.cpu >= p.cpu_millis && f.mem >= p.memory && f.pods >= 1 && p.fits_on(n));
-                match slot {
-                    Some((_, f)) => {
-                        f.cpu -= p.cpu_millis;
-                        f.mem -= p.memory;
-                        f.pods -= 1;
-                    }
-                    None => stuck.push((p, claim)),
+                if !take_room(&mut free, p) {
+                    stuck.push((p, claim));
                 }
             }
             examined.push(format!(

@@ -11,6 +11,7 @@ use crate::model::Timestamp;
 use crate::model::journal::{Accepted, StepId};
 use crate::model::rollout::Criterion;
 use crate::rollout::plan::{Step, Strategy};
+pub use crate::units::time::span;
 
 /// The name of the gate criterion a window adds.
 pub const CRITERION: &str = "maintenance window";
@@ -72,18 +73,6 @@ impl WindowLimit {
         } else {
             format!("window {} closed {} ago", self.name, span(-left))
         }
-    }
-}
-
-/// `45s`, `12m`, `2h05m`.
-pub fn span(secs: i64) -> String {
-    let s = secs.max(0);
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
     }
 }
 

@@ -168,27 +168,11 @@ impl Plan {
         let errors = Errors { file, text };
         let de = serde_norway::Deserializer::from_str(text);
         let raw: PlanFile = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let mut message = inner.to_string();
-            if let Some(i) = message.find(" at line ") {
-                message.truncate(i);
-            }
-            // the parser may name the field's path, or its parent's, again: once is enough
-            if let Some((head, rest)) = message.split_once(": ")
-                && (head == path || path.starts_with(&format!("{head}.")) || path.starts_with(&format!("{head}[")))
-            {
-                message = rest.to_string();
-            }
-            let field = if path == "." { "(top level)".to_string() } else { path };
-            if message.starts_with("unknown field") {
-                message.push_str(" (remove it, or check its spelling; docs/plan.md lists every field)");
-            } else if message.starts_with("missing field") {
-                message.push_str(" (add it; docs/plan.md lists every field)");
-            }
+            let super::locate::ParseError { field, line, message } =
+                super::locate::parse_error(e, text, "docs/plan.md");
             PlanError::Invalid {
                 file: file.to_string(),
-                line: inner.location().map(|l| l.line()).or_else(|| locate(text, &field)),
+                line,
                 field,
                 message,
             }

@@ -138,6 +138,41 @@ pub fn locate(text: &str, path: &str) -> Option<usize> {
     found.map(|i| i + 1)
 }
 
+/// A YAML file's parse error as upshift says it: the field's path (`(top level)` for
+/// the root), its line, and the parser's message once, with what to do when a field
+/// is unknown or missing (`docs` names the page listing every field).
+pub struct ParseError {
+    pub field: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// Reads a parse error of `text` (see [`ParseError`]).
+pub fn parse_error(e: serde_path_to_error::Error<serde_norway::Error>, text: &str, docs: &str) -> ParseError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let mut message = inner.to_string();
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    // the parser may name the field's path, or its parent's, again: once is enough
+    if let Some((head, rest)) = message.split_once(": ")
+        && (head == path || path.starts_with(&format!("{head}.")) || path.starts_with(&format!("{head}[")))
+    {
+        message = rest.to_string();
+    }
+    let field = if path == "." { "(top level)".to_string() } else { path };
+    if message.starts_with("unknown field") {
+        message.push_str(&format!(
+            " (remove it, or check its spelling; {docs} lists every field)"
+        ));
+    } else if message.starts_with("missing field") {
+        message.push_str(&format!(" (add it; {docs} lists every field)"));
+    }
+    let line = inner.location().map(|l| l.line()).or_else(|| locate(text, &field));
+    ParseError { field, line, message }
+}
+
 #[cfg(test)]
 mod tests {
     use super::locate;

@@ -12,18 +12,7 @@ use crate::model::Timestamp;
 use crate::model::campaign::{CampaignStrip, StripCluster};
 use crate::model::rollout::RolloutState;
 use crate::ui::theme;
-
-/// `45s`, `12m`, `2h05m`: the strip's countdowns.
-fn span(secs: i64) -> String {
-    let s = secs.max(0);
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
-    }
-}
+use crate::units::time::span;
 
 /// A cluster's mark and colour by the state the campaign gives it.
 fn mark(c: &StripCluster) -> (&'static str, Style) {
