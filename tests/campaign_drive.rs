@@ -52,7 +52,8 @@ impl Rehearsal {
 /// A campaign file `campaign.yaml` in `dir`: `extra` at the top (windows), staging-eu
 /// soaking 30m in pre-production, and `production` (with `accept`) after it.
 fn write_campaign(dir: &Path, extra: &str, staging: &str, accept: &str) {
-    let cluster = |n: &str| format!("      - {{name: {n}, kubeconfig: upshift-sim.kubeconfig, aws: {{profile: {n}}}}}\n");
+    let cluster =
+        |n: &str| format!("      - {{name: {n}, kubeconfig: upshift-sim.kubeconfig, aws: {{profile: {n}}}}}\n");
     let text = format!(
         "name: rehearsal\ntarget: \"1.35\"\n{extra}stages:\n  - name: pre-production\n    soak: 30m\n{staging}    clusters:\n{}  - name: production\n{accept}    clusters:\n{}{}",
         cluster("staging-eu"),
@@ -208,7 +209,10 @@ fn journal(dir: &Path, cluster: &str) -> PathBuf {
 }
 
 fn entries(path: &Path) -> Vec<Entry> {
-    Journal::open(path).expect("the journal reads back whole").entries().to_vec()
+    Journal::open(path)
+        .expect("the journal reads back whole")
+        .entries()
+        .to_vec()
 }
 
 fn decisions(path: &Path, d: Decision) -> Vec<Entry> {
@@ -252,7 +256,10 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
         first.stderr
     );
     assert!(
-        first.stdout.iter().any(|l| l.starts_with("verdict: done with 2 open problems")),
+        first
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("verdict: done with 2 open problems")),
         "{first:#?}"
     );
     assert!(journal(&dir, "staging-eu").exists());
@@ -299,7 +306,13 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
             |l| lead(l, "prod-eu", &mut overridden),
             || {
                 entries_so_far(&j).iter().any(|e| {
-                    matches!(&e.what, What::Step { step: StepId::Nodegroup(_), state: StepState::Running })
+                    matches!(
+                        &e.what,
+                        What::Step {
+                            step: StepId::Nodegroup(_),
+                            state: StepState::Running
+                        }
+                    )
                 })
             },
             240,
@@ -326,7 +339,10 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
         .iter()
         .rev()
         .find_map(|e| match &e.what {
-            What::Step { step, state: StepState::Running } => Some(step.clone()),
+            What::Step {
+                step,
+                state: StepState::Running,
+            } => Some(step.clone()),
             _ => None,
         })
         .unwrap();
@@ -352,7 +368,10 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
         .iter()
         .filter(|e| e.seq > last)
         .filter_map(|e| match &e.what {
-            What::Step { step, state: StepState::Running } => Some(step),
+            What::Step {
+                step,
+                state: StepState::Running,
+            } => Some(step),
             _ => None,
         })
         .filter(|s| done_before.contains(s))
@@ -373,5 +392,208 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
         .copied()
         .unwrap_or(0);
     assert_eq!(updates, 1, "prod-eu's control plane update was sent {updates} times");
+    r.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_its_window_a_stage_is_refused_or_started_with_a_reason_and_handed_over() {
+    let r = Rehearsal::start(300.0).await;
+    let dir = r.path();
+    // the window opens in 6h of the clusters' time (72s of the test's at this speed)
+    let windows = format!("windows:\n  - {{name: night, start: {}, duration: 2h}}\n", r.at(6 * 60));
+    write_campaign(&dir, &windows, "", "");
+    let staging = journal(&dir, "staging-eu");
+
+    let (code, stderr) = refused(&dir, "ana", &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no window of stage pre-production is open for cluster staging-eu; the next, night, opens"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--outside-window REASON"), "{stderr}");
+    assert!(!staging.exists());
+
+    // started outside it by the lead's word; at the first gate, handed over to bo
+    let reason = "CHG-7: the platform team agreed to start before the window";
+    let d = dir.clone();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut handed = false;
+        drive(
+            &d,
+            "ana",
+            &["--outside-window", reason],
+            |l| {
+                let at_gate = l.starts_with("at gate") && !l.contains("cluster view");
+                (at_gate && !std::mem::replace(&mut handed, true)).then(|| "handover bo".to_string())
+            },
+            || false,
+            120,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.code, Some(0), "{first:#?}");
+    assert!(
+        first
+            .stderr
+            .contains("campaign rehearsal: starting cluster staging-eu (stage pre-production)"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stdout.last().is_some_and(|l| l.contains("handed over to bo")),
+        "{first:#?}"
+    );
+    let outside = decisions(&staging, Decision::OutsideWindow);
+    assert_eq!(outside.len(), 1, "{outside:?}");
+    assert!(
+        matches!(&outside[0].what, What::Decision { reason: Some(r), .. } if r == reason),
+        "{outside:?}"
+    );
+    let host = upshift::rollout::journal::host_name();
+    let handovers = decisions(&staging, Decision::Handover);
+    assert_eq!(handovers.len(), 1, "{handovers:?}");
+    assert_eq!(handovers[0].who, format!("ana@{host}"));
+    assert!(
+        matches!(&handovers[0].what, What::Decision { target: Some(t), .. } if t == "bo"),
+        "{handovers:?}"
+    );
+
+    // cy is refused, naming bo; bo resumes the same cluster and drives it to its end
+    let (code, stderr) = refused(&dir, "cy", &["--outside-window", reason]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("only bo may drive"), "{stderr}");
+    let d = dir.clone();
+    let last =
+        tokio::task::spawn_blocking(move || drive_as_lead(&d, "bo", &["--outside-window", reason], "staging-eu"))
+            .await
+            .unwrap();
+    assert_eq!(last.code, Some(0), "{last:#?}");
+    assert!(
+        last.stderr
+            .contains("campaign rehearsal: resuming cluster staging-eu (stage pre-production)"),
+        "{}",
+        last.stderr
+    );
+    assert!(last.stdout.iter().any(|l| l.starts_with("done")), "{last:#?}");
+    assert!(!journal(&dir, "prod-eu").exists());
+
+    // the report names both drivers and the handover
+    let out = common::bin::upshift()
+        .args(["report", "--format", "text"])
+        .arg(&staging)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("ana@{host} handed the drive to bo")), "{text}");
+    assert!(text.contains(&format!("driven by bo@{host}")), "{text}");
+    assert!(
+        text.contains(&format!("ana@{host}")) && text.contains("outside"),
+        "{text}"
+    );
+    r.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_closing_too_soon_stops_at_a_safe_point_and_the_next_window_resumes() {
+    // slow enough that the window's minutes hold while the test looks
+    let r = Rehearsal::start(10.0).await;
+    let dir = r.path();
+    let windows = format!(
+        "windows:\n  - {{name: evening, start: {}, duration: 30m}}\n  - {{name: night, start: {}, duration: 4h}}\n",
+        r.at(-10),
+        r.at(3 * 60)
+    );
+    write_campaign(&dir, &windows, "", "");
+    let staging = journal(&dir, "staging-eu");
+    let d = dir.clone();
+    let stopped = tokio::task::spawn_blocking(move || {
+        let mut overridden = String::new();
+        let mut asked = false;
+        drive(
+            &d,
+            "ana",
+            &[],
+            |l| {
+                if l.starts_with("at gate")
+                    && l.contains(" red: ")
+                    && l.contains("maintenance window: window evening closes in")
+                {
+                    return (!std::mem::replace(&mut asked, true)).then(|| "stop-at-safe-point".to_string());
+                }
+                lead(l, "staging-eu", &mut overridden)
+            },
+            || false,
+            180,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(stopped.code, Some(0), "{stopped:#?}");
+    assert!(
+        stopped.stderr.contains("starting cluster staging-eu") && stopped.stderr.contains("window evening"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stdout.iter().any(|l| l.contains("control plane expected 25m")),
+        "{stopped:#?}"
+    );
+    assert!(
+        stopped
+            .stdout
+            .last()
+            .is_some_and(|l| l.contains("stopped at a safe point")),
+        "{stopped:#?}"
+    );
+    let stops = decisions(&staging, Decision::StopAtSafePoint);
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    let member = r.sim.member("staging-eu").unwrap();
+    let cordoned = member
+        .world()
+        .lock()
+        .nodes
+        .items()
+        .values()
+        .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+        .count();
+    assert_eq!(cordoned, 0, "a node was left cordoned");
+    assert_eq!(member.aws_request_counts().get("UpdateClusterVersion"), None);
+    let before = entries(&staging);
+    let last = before.last().unwrap().seq;
+    let done_before = steps_done(&before, last);
+    assert_eq!(done_before, [StepId::Preflight]);
+
+    // in the next window the same command resumes staging-eu with no red window
+    r.advance(3 * 60 + 5);
+    r.sim.clock().set_speed(300.0);
+    let d = dir.clone();
+    let resumed = tokio::task::spawn_blocking(move || drive_as_lead(&d, "ana", &[], "staging-eu"))
+        .await
+        .unwrap();
+    assert_eq!(resumed.code, Some(0), "{resumed:#?}");
+    assert!(
+        resumed
+            .stderr
+            .contains("campaign rehearsal: resuming cluster staging-eu (stage pre-production)")
+            && resumed.stderr.contains("window night"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(
+        !resumed.stdout.iter().any(|l| l.contains("maintenance window:")),
+        "{resumed:#?}"
+    );
+    assert!(resumed.stdout.iter().any(|l| l.starts_with("done")), "{resumed:#?}");
+    // at the gate it stopped at: the preflight done before is not run again
+    let first_gate = resumed.stdout.iter().find(|l| l.starts_with("at gate")).unwrap();
+    assert!(first_gate.contains("gate before control plane"), "{resumed:#?}");
+    common::journal::assert_no_repeats(&staging);
+    let rerun = entries(&staging)
+        .into_iter()
+        .filter(|e| e.seq > last)
+        .any(|e| matches!(&e.what, What::Step { step, state: StepState::Running } if done_before.contains(step)));
+    assert!(!rerun, "a step done before the stop ran again");
     r.sim.shutdown().await;
 }
