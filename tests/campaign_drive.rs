@@ -297,6 +297,9 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
     let prod_eu = journal(&dir, "prod-eu");
     let d = dir.clone();
     let j = prod_eu.clone();
+    // once the control plane is done the clock slows down, so that the node group's
+    // update is surely under way when the kill comes
+    let clock = r.sim.clock().clone();
     let killed = tokio::task::spawn_blocking(move || {
         let mut overridden = String::new();
         drive(
@@ -305,7 +308,19 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
             &[],
             |l| lead(l, "prod-eu", &mut overridden),
             || {
-                entries_so_far(&j).iter().any(|e| {
+                let so_far = entries_so_far(&j);
+                if so_far.iter().any(|e| {
+                    matches!(
+                        &e.what,
+                        What::Step {
+                            step: StepId::ControlPlane,
+                            state: StepState::Done
+                        }
+                    )
+                }) {
+                    clock.set_speed(20.0);
+                }
+                so_far.iter().any(|e| {
                     matches!(
                         &e.what,
                         What::Step {
@@ -320,6 +335,7 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
     })
     .await
     .unwrap();
+    r.sim.clock().set_speed(300.0);
     assert_eq!(killed.code, None, "{killed:#?}");
     assert!(
         killed
@@ -347,6 +363,10 @@ async fn stages_go_in_order_after_the_soak_and_the_accepted_problem_and_a_kill_r
         })
         .unwrap();
     assert!(matches!(running_at_kill, StepId::Nodegroup(_)), "{running_at_kill:?}");
+    assert!(
+        !done_before.contains(&running_at_kill),
+        "killed after {running_at_kill:?} was done"
+    );
 
     // the same command resumes prod-eu (not prod-us) at that step, to its end
     let d = dir.clone();
