@@ -223,7 +223,11 @@ pub async fn run<E: Display>(
         Ok(Err(e)) => return Err(Ended::Drive(e.to_string())),
         Err(e) => return Err(Ended::Task(e)),
     }
-    println!("{}", state_line(&finished));
+    // the state's last line, unless it was the last one printed
+    let end = state_line(&finished);
+    if !last.starts_with(&end) {
+        println!("{end}");
+    }
     for p in verdict_lines(&finished) {
         println!("{p}");
     }
