@@ -104,13 +104,8 @@ pub async fn drive(args: CampaignDriveArgs) -> Result<i32> {
     if let Some(l) = &mut limit {
         l.expected = campaign::expected_durations(&c, &states);
     }
-    let mut strip = campaign::strip(&c, &states, &name, now);
-    // the cluster about to be driven is running from now on
-    for cl in strip.stages.iter_mut().flat_map(|s| s.clusters.iter_mut()) {
-        if cl.name == name && cl.state == campaign::Progress::NotStarted.word() {
-            cl.state = "running".into();
-        }
-    }
+    // the drive keeps the state of the cluster it drives up to date on the strip
+    let strip = campaign::strip(&c, &states, &name, now);
     let cloud = AwsCloud::connect(&AwsOptions {
         region: cluster.aws_region.clone(),
         profile: cluster.aws_profile.clone(),

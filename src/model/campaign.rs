@@ -56,3 +56,56 @@ pub struct StripWindow {
     pub opens: Option<Timestamp>,
     pub closes: Option<Timestamp>,
 }
+
+impl CampaignStrip {
+    /// The cluster driven, as its rollout stands: running until it is done (with
+    /// `problems` open or none) or aborted.
+    pub fn follow(&mut self, phase: &super::rollout::Phase, problems: usize) {
+        use super::rollout::Phase;
+        let state = match phase {
+            Phase::Done if problems > 0 => "done with problems",
+            Phase::Done => "done",
+            Phase::Aborted { .. } => "aborted",
+            _ => "running",
+        };
+        for c in self.stages.iter_mut().flat_map(|s| s.clusters.iter_mut()) {
+            if c.name == self.driving {
+                c.state = state.to_string();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::rollout::Phase;
+
+    #[test]
+    fn the_cluster_driven_follows_its_rollout_and_no_other_changes() {
+        let mut s = CampaignStrip {
+            driving: "prod-eu".into(),
+            stages: vec![StripStage {
+                name: "production".into(),
+                clusters: vec![
+                    StripCluster {
+                        name: "prod-eu".into(),
+                        state: "not started".into(),
+                    },
+                    StripCluster {
+                        name: "prod-us".into(),
+                        state: "not started".into(),
+                    },
+                ],
+            }],
+            ..Default::default()
+        };
+        let states = |s: &CampaignStrip| s.stages[0].clusters.iter().map(|c| c.state.clone()).collect::<Vec<_>>();
+        s.follow(&Phase::Gate, 0);
+        assert_eq!(states(&s), ["running", "not started"]);
+        s.follow(&Phase::Done, 2);
+        assert_eq!(states(&s), ["done with problems", "not started"]);
+        s.follow(&Phase::Done, 0);
+        assert_eq!(states(&s), ["done", "not started"]);
+    }
+}

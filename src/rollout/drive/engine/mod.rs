@@ -653,6 +653,9 @@ impl Engine {
     /// Sends the state to the screen, the ConfigMap, and new journal entries to the log.
     fn publish(&mut self) {
         self.state.phase = self.published_phase();
+        if let Some(strip) = &mut self.state.campaign {
+            strip.follow(&self.state.phase, self.state.problems.len());
+        }
         let entries = self.d.journal.entries();
         let new_entries = entries.len() > self.sent;
         for e in &entries[self.sent..] {
