@@ -188,24 +188,17 @@ pub fn schedule_pending(w: &mut World) {
                     .is_some_and(|c| c.message.as_deref() == Some(message.as_str()));
                 if !already {
                     let mut p = (*pod).clone();
-                    let status = p.status.get_or_insert_with(Default::default);
-                    status.phase = Some("Pending".into());
-                    let mut conds: Vec<PodCondition> = status
-                        .conditions
-                        .take()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|c| c.type_ != "PodScheduled")
-                        .collect();
-                    conds.push(PodCondition {
-                        type_: "PodScheduled".into(),
-                        status: "False".into(),
-                        reason: Some("Unschedulable".into()),
-                        message: Some(message.clone()),
-                        last_transition_time: Some(w.time()),
-                        ..Default::default()
-                    });
-                    status.conditions = Some(conds);
+                    set_pending(
+                        &mut p,
+                        PodCondition {
+                            type_: "PodScheduled".into(),
+                            status: "False".into(),
+                            reason: Some("Unschedulable".into()),
+                            message: Some(message.clone()),
+                            last_transition_time: Some(w.time()),
+                            ..Default::default()
+                        },
+                    );
                     w.put(p);
                 }
                 if last.is_none_or(|t| now_s - t >= 30) || !already {
@@ -221,6 +214,19 @@ pub fn schedule_pending(w: &mut World) {
 
 /// A pod bound to a node: Pending until its kubelet starts it, `PodScheduled` true.
 pub(super) fn mark_scheduled(p: &mut Pod, at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) {
+    set_pending(
+        p,
+        PodCondition {
+            type_: "PodScheduled".into(),
+            status: "True".into(),
+            last_transition_time: Some(at),
+            ..Default::default()
+        },
+    );
+}
+
+/// A pod Pending, with `scheduled` as its one `PodScheduled` condition.
+fn set_pending(p: &mut Pod, scheduled: PodCondition) {
     let status = p.status.get_or_insert_with(Default::default);
     status.phase = Some("Pending".into());
     let mut conds: Vec<PodCondition> = status
@@ -230,11 +236,6 @@ pub(super) fn mark_scheduled(p: &mut Pod, at: k8s_openapi::apimachinery::pkg::ap
         .into_iter()
         .filter(|c| c.type_ != "PodScheduled")
         .collect();
-    conds.push(PodCondition {
-        type_: "PodScheduled".into(),
-        status: "True".into(),
-        last_transition_time: Some(at),
-        ..Default::default()
-    });
+    conds.push(scheduled);
     status.conditions = Some(conds);
 }
